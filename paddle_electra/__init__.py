@@ -1,0 +1,45 @@
+"""paddle_electra: the ELECTRA model family on PaddlePaddle.
+
+Every ELECTRA layer and head with PaddleNLP's names and conventions, loading
+PaddleNLP, HF transformers (safetensors / pytorch_model.bin, no torch needed)
+checkpoints, verified against HF transformers.
+"""
+
+from .configuration import ElectraConfig
+from .modeling import (
+    ElectraClassificationHead,
+    ElectraDiscriminator,
+    ElectraEmbeddings,
+    ElectraEncoder,
+    ElectraForMaskedLM,
+    ElectraForMultipleChoice,
+    ElectraForPreTraining,
+    ElectraForQuestionAnswering,
+    ElectraForSequenceClassification,
+    ElectraForTokenClassification,
+    ElectraGenerator,
+    ElectraLayer,
+    ElectraModel,
+)
+from .modeling_utils import ElectraPretrainedModel, LoadReport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ElectraConfig",
+    "ElectraPretrainedModel",
+    "LoadReport",
+    "ElectraEmbeddings",
+    "ElectraLayer",
+    "ElectraEncoder",
+    "ElectraModel",
+    "ElectraGenerator",
+    "ElectraForMaskedLM",
+    "ElectraDiscriminator",
+    "ElectraForPreTraining",
+    "ElectraClassificationHead",
+    "ElectraForSequenceClassification",
+    "ElectraForTokenClassification",
+    "ElectraForQuestionAnswering",
+    "ElectraForMultipleChoice",
+]

@@ -1,0 +1,283 @@
+"""ElectraConfig: the hyper-parameters of one ELECTRA network, validated.
+
+The same class reads the three config formats ELECTRA checkpoints are published
+with (HF ``config.json``, PaddleNLP >= 2.5 flat ``config.json`` and PaddleNLP
+2.4 ``model_config.json`` with nested ``init_args``) and writes one JSON file
+that both HF transformers and PaddleNLP understand.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+CONFIG_NAME = "config.json"
+LEGACY_CONFIG_NAME = "model_config.json"  # PaddleNLP 2.4 and its community uploads
+
+# Activations the layers know how to build (see modeling.ACT2FN); HF names.
+SUPPORTED_ACTIVATIONS = (
+    "gelu",
+    "gelu_new",
+    "gelu_pytorch_tanh",
+    "gelu_fast",
+    "relu",
+    "silu",
+    "swish",
+    "tanh",
+    "sigmoid",
+)
+
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+# PaddleNLP spells a few fields differently; map them onto ours when reading.
+_PADDLENLP_ALIASES = {
+    "num_classes": "num_labels",
+    "layer_norm_epsilon": "layer_norm_eps",
+}
+
+# HF config fields whose non-default values change the network in ways this
+# package does not implement: refuse them instead of loading a different model.
+_UNSUPPORTED_HF_VALUES = {
+    "position_embedding_type": ("absolute",),
+    "is_decoder": (False,),
+    "add_cross_attention": (False,),
+}
+
+
+@dataclass
+class ElectraConfig:
+    """Configuration of an ELECTRA encoder and its heads.
+
+    Defaults are ELECTRA-small's discriminator (google/electra-small-discriminator).
+    Unknown keys read from a JSON file are kept in ``extra`` and written back, so a
+    round trip through this class loses nothing.
+    """
+
+    vocab_size: int = 30522  # rows of the word embedding; ids must be < this
+    embedding_size: int = 128  # E: width of the embeddings (ELECTRA decouples it from H)
+    hidden_size: int = 256  # H: width of the transformer layers
+    num_hidden_layers: int = 12  # number of encoder layers
+    num_attention_heads: int = 4  # must divide hidden_size
+    intermediate_size: int = 1024  # width of the feed-forward block
+    hidden_act: str = "gelu"  # activation of the FFN and discriminator head (HF names)
+    hidden_dropout_prob: float = 0.1  # dropout after embeddings / attention output / FFN
+    attention_probs_dropout_prob: float = 0.1  # dropout on the attention weights
+    max_position_embeddings: int = 512  # longest sequence the position table covers
+    type_vocab_size: int = 2  # number of segment (token type) ids
+    initializer_range: float = 0.02  # std of the normal init of new weights
+    pad_token_id: int = 0  # id masked out when no attention_mask is given
+    layer_norm_eps: float = 1e-12  # every LayerNorm uses it (PaddleNLP's 1e-5 default is a bug)
+    num_labels: int = 2  # outputs of sequence/token classification heads
+    num_choices: int = 2  # choices per example for multiple choice (PaddleNLP keeps it here)
+    classifier_dropout: Optional[float] = None  # classification-head dropout; None -> hidden_dropout_prob
+    problem_type: Optional[str] = None  # seq-cls loss; None -> inferred from num_labels and label dtype
+    id2label: Optional[Dict[int, str]] = None  # label names of classification heads
+    architectures: Optional[list] = None  # class names the weights were saved from
+    extra: Dict[str, Any] = field(default_factory=dict)  # unknown keys, kept for the round trip
+
+    def __post_init__(self):
+        if self.id2label is not None:
+            self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first invalid field."""
+        positive = (
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "num_labels",
+            "num_choices",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"ElectraConfig.{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"ElectraConfig.hidden_size ({self.hidden_size}) must be divisible by "
+                f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+            raise ValueError(
+                f"ElectraConfig.hidden_act {self.hidden_act!r} is not supported; "
+                f"use one of {', '.join(SUPPORTED_ACTIVATIONS)}"
+            )
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
+            value = getattr(self, name)
+            if value is None and name == "classifier_dropout":
+                continue
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+                raise ValueError(f"ElectraConfig.{name} must be a probability in [0, 1), got {value!r}")
+        if not isinstance(self.layer_norm_eps, (int, float)) or not self.layer_norm_eps > 0:
+            raise ValueError(f"ElectraConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        if not isinstance(self.initializer_range, (int, float)) or not self.initializer_range > 0:
+            raise ValueError(f"ElectraConfig.initializer_range must be > 0, got {self.initializer_range!r}")
+        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(
+                f"ElectraConfig.pad_token_id must be in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}"
+            )
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(
+                f"ElectraConfig.problem_type {self.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}"
+            )
+        if self.id2label is not None and len(self.id2label) != self.num_labels:
+            raise ValueError(
+                f"ElectraConfig.id2label has {len(self.id2label)} labels but num_labels is {self.num_labels}"
+            )
+
+    # ------------------------------------------------------------ properties
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def classifier_dropout_prob(self) -> float:
+        """Dropout the classification heads use."""
+        return self.hidden_dropout_prob if self.classifier_dropout is None else self.classifier_dropout
+
+    @property
+    def label2id(self) -> Dict[str, int]:
+        """Inverse of ``id2label`` (``LABEL_i`` names when none were given)."""
+        names = self.id2label or {i: f"LABEL_{i}" for i in range(self.num_labels)}
+        return {v: k for k, v in names.items()}
+
+    # ----------------------------------------------------------- dict / json
+    @classmethod
+    def field_names(cls) -> tuple:
+        """The named fields (everything but ``extra``)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], **overrides) -> "ElectraConfig":
+        """Build a config from any of the three published dict layouts.
+
+        Args:
+            data: an HF / PaddleNLP flat config dict, or a PaddleNLP 2.4
+                ``{"init_args": [...], "init_class": ...}`` dict.
+            **overrides: field values that win over ``data``.
+
+        Raises:
+            ValueError: a field is invalid, or the config describes an HF
+                variant this package does not implement.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"an ELECTRA config must be a JSON object, got {type(data).__name__}")
+        flat = _flatten_init_args(data) if "init_args" in data else dict(data)
+        flat.update(overrides)
+        for old, new in _PADDLENLP_ALIASES.items():
+            if old in flat:
+                flat.setdefault(new, flat.pop(old))
+        model_type = flat.get("model_type")
+        if model_type not in (None, "electra", "ernie_health"):
+            raise ValueError(f"config has model_type {model_type!r}; paddle_electra reads 'electra' configs only")
+        for key, allowed in _UNSUPPORTED_HF_VALUES.items():
+            if key in flat and flat[key] not in allowed:
+                raise ValueError(
+                    f"config field {key}={flat[key]!r} is not supported by paddle_electra (supported: {allowed})"
+                )
+        known = set(cls.field_names())
+        kwargs = {k: v for k, v in flat.items() if k in known}
+        extra = {k: v for k, v in flat.items() if k not in known and k != "extra"}
+        extra.update(flat.get("extra") or {})
+        if kwargs.get("id2label") and "num_labels" not in kwargs:
+            kwargs["num_labels"] = len(kwargs["id2label"])  # HF writes only id2label
+        extra.pop("label2id", None)  # derived from id2label on write
+        return cls(**kwargs, extra=extra)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready dict readable by this class, HF transformers and PaddleNLP."""
+        out: Dict[str, Any] = dict(self.extra)
+        for name in self.field_names():
+            value = getattr(self, name)
+            if name in ("id2label", "architectures", "problem_type", "classifier_dropout") and value is None:
+                continue
+            out[name] = copy.deepcopy(value)
+        if self.id2label is not None:
+            out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+            out["label2id"] = self.label2id
+        out["model_type"] = "electra"
+        return dict(sorted(out.items()))
+
+    def to_json_string(self) -> str:
+        """The config as indented, key-sorted JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json_file(cls, path: str, **overrides) -> "ElectraConfig":
+        """Read a config JSON file (any of the three layouts)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        try:
+            return cls.from_dict(data, **overrides)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+
+    def save_pretrained(self, save_directory: str) -> str:
+        """Write ``config.json`` into ``save_directory`` atomically; return its path."""
+        os.makedirs(save_directory, exist_ok=True)
+        path = os.path.join(save_directory, CONFIG_NAME)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str, **overrides) -> "ElectraConfig":
+        """Read the config of a local model folder (or a config file path).
+
+        Looks for ``config.json`` first, then PaddleNLP 2.4's ``model_config.json``.
+        """
+        if os.path.isfile(path):
+            return cls.from_json_file(path, **overrides)
+        for name in (CONFIG_NAME, LEGACY_CONFIG_NAME):
+            candidate = os.path.join(path, name)
+            if os.path.isfile(candidate):
+                return cls.from_json_file(candidate, **overrides)
+        if os.path.isdir(path):
+            raise ValueError(f"{path} has neither {CONFIG_NAME} nor {LEGACY_CONFIG_NAME}")
+        raise ValueError(f"{path!r} is not a model folder or config file")
+
+    def copy(self, **changes) -> "ElectraConfig":
+        """A validated copy with some fields changed."""
+        return dataclasses.replace(self, extra=dict(self.extra), **changes)
+
+    def __eq__(self, other):
+        if not isinstance(other, ElectraConfig):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+def _flatten_init_args(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Flatten PaddleNLP 2.4's ``{"init_args": [...], "init_class": ...}`` nesting.
+
+    A head's file nests the backbone's ``init_args`` inside its own, e.g.
+    ``{"init_args": [{"init_args": [{...model kwargs...}], "init_class": "ElectraModel"}],
+    "init_class": "ElectraForSequenceClassification", "num_classes": 2}``. Inner
+    (backbone) kwargs are read first; the outer level's own keys win.
+    """
+    flat: Dict[str, Any] = {}
+    for arg in data.get("init_args", []):
+        if isinstance(arg, dict):
+            flat.update(_flatten_init_args(arg) if "init_args" in arg else arg)
+    for key, value in data.items():
+        if key == "init_class":
+            flat.setdefault("architectures", [value])
+        elif key != "init_args":
+            flat[key] = value
+    return flat

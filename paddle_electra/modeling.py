@@ -1,0 +1,628 @@
+"""ELECTRA layers and heads, in reading order.
+
+embeddings -> attention -> layer -> encoder -> :class:`ElectraModel` -> heads.
+Parameter names are PaddleNLP's (``encoder.layers.{i}.self_attn.q_proj`` ...), so
+PaddleNLP ``.pdparams`` load with no mapping; HF checkpoints are renamed by
+:mod:`paddle_electra.convert`. No I/O here: saving and loading live in
+:mod:`paddle_electra.modeling_utils`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .configuration import ElectraConfig
+from .modeling_utils import ElectraPretrainedModel
+from .outputs import (
+    BaseModelOutput,
+    ElectraForPreTrainingOutput,
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+    pack_outputs,
+)
+
+Tensor = paddle.Tensor
+
+# Additive bias for masked attention scores. -1e4 (not -inf or finfo.min) keeps
+# fully padded rows finite and survives a cast to float16.
+MASK_BIAS = -1e4
+
+
+def _gelu_new(x):
+    return F.gelu(x, approximate=True)
+
+
+def _gelu_fast(x):
+    return 0.5 * x * (1.0 + paddle.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+# HF activation names -> functions. "gelu" is the exact erf form, as in HF and TF.
+ACT2FN = {
+    "gelu": F.gelu,
+    "gelu_new": _gelu_new,
+    "gelu_pytorch_tanh": _gelu_new,
+    "gelu_fast": _gelu_fast,
+    "relu": F.relu,
+    "silu": F.silu,
+    "swish": F.silu,
+    "tanh": paddle.tanh,
+    "sigmoid": F.sigmoid,
+}
+
+
+def _check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds):
+    """Reject malformed inputs with a ValueError that names the problem.
+
+    Value checks (id ranges) need the data, so they run in dygraph only; a
+    static graph being traced for export sees shapes, not values.
+    """
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("pass exactly one of input_ids or inputs_embeds")
+    shape = list(input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1])
+    if len(shape) != 2:
+        raise ValueError(f"input_ids must be 2-D [batch, seq_len], got shape {shape}")
+    if inputs_embeds is not None and inputs_embeds.shape[-1] != config.embedding_size:
+        raise ValueError(
+            f"inputs_embeds last axis is {inputs_embeds.shape[-1]}, expected embedding_size={config.embedding_size}"
+        )
+    for name, tensor in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
+        if tensor is not None and list(tensor.shape) != shape and not (name == "position_ids" and tensor.ndim == 1):
+            raise ValueError(f"{name} has shape {list(tensor.shape)} but input_ids has shape {shape}")
+    if attention_mask is not None and attention_mask.ndim == 2 and list(attention_mask.shape) != shape:
+        raise ValueError(f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {shape}")
+    if not paddle.in_dynamic_mode():
+        return
+    seq_len = shape[1]
+    if seq_len > config.max_position_embeddings:
+        raise ValueError(
+            f"sequence length {seq_len} exceeds max_position_embeddings={config.max_position_embeddings}; "
+            "truncate the input"
+        )
+    if input_ids is not None and input_ids.numel() > 0:
+        lo, hi = int(input_ids.min()), int(input_ids.max())
+        if lo < 0 or hi >= config.vocab_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"input_ids contains id {bad} outside [0, vocab_size={config.vocab_size}); "
+                f"the largest valid id is {config.vocab_size - 1}"
+            )
+    if token_type_ids is not None and token_type_ids.numel() > 0:
+        lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
+        if lo < 0 or hi >= config.type_vocab_size:
+            raise ValueError(
+                f"token_type_ids contains {hi if hi >= config.type_vocab_size else lo}, "
+                f"outside [0, type_vocab_size={config.type_vocab_size})"
+            )
+    if position_ids is not None and position_ids.numel() > 0:
+        if int(position_ids.min()) < 0 or int(position_ids.max()) >= config.max_position_embeddings:
+            raise ValueError(f"position_ids must lie in [0, max_position_embeddings={config.max_position_embeddings})")
+
+
+def attention_bias(attention_mask: Optional[Tensor], input_ids: Optional[Tensor], pad_token_id: int, dtype):
+    """Turn any accepted mask form into an additive bias broadcastable to [B, heads, L, L].
+
+    * ``None``: positions whose id equals ``pad_token_id`` are masked (Paddle's
+      convention); with ``inputs_embeds`` and no mask, nothing is masked.
+    * [B, L] keep-mask, int / bool / float: 1 (True) keeps, 0 (False) masks;
+      all three dtypes mean the same thing.
+    * [B, L, L] keep-mask (per query row), same dtypes.
+    * 4-D: bool is a keep-mask; int or float is already additive (0 keeps,
+      large negative masks) and is used as it is.
+    """
+    if attention_mask is None:
+        if input_ids is None:
+            return None
+        keep = (input_ids != pad_token_id).astype(dtype)
+        return ((1.0 - keep) * MASK_BIAS).unsqueeze([1, 2])
+    if attention_mask.ndim == 4:
+        if attention_mask.dtype == paddle.bool:
+            return (1.0 - attention_mask.astype(dtype)) * MASK_BIAS
+        return attention_mask.astype(dtype)
+    if attention_mask.ndim == 2:
+        keep = attention_mask.astype(dtype).unsqueeze([1, 2])
+    elif attention_mask.ndim == 3:
+        keep = attention_mask.astype(dtype).unsqueeze(1)
+    else:
+        raise ValueError(f"attention_mask must be 2-D, 3-D or 4-D, got {attention_mask.ndim}-D")
+    return (1.0 - keep) * MASK_BIAS
+
+
+class ElectraEmbeddings(nn.Layer):
+    """Word + position + token-type embeddings (width E), LayerNorm, dropout."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        seq_len = paddle.shape(inputs_embeds)[1]
+        if position_ids is None:
+            # [1, L] broadcasts over the batch: no per-batch arange is materialised
+            position_ids = paddle.arange(seq_len, dtype="int64").unsqueeze(0)
+        embeddings = inputs_embeds + self.position_embeddings(position_ids)
+        if token_type_ids is None:
+            # all-zero segment ids select row 0 for every token: add it once, broadcast
+            embeddings = embeddings + self.token_type_embeddings.weight[0]
+        else:
+            embeddings = embeddings + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.layer_norm(embeddings))
+
+
+class ElectraSelfAttention(nn.Layer):
+    """Multi-head self-attention with PaddleNLP's parameter names (q/k/v/out_proj)."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        hidden = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.head_dim
+        self.q_proj = nn.Linear(hidden, hidden)
+        self.k_proj = nn.Linear(hidden, hidden)
+        self.v_proj = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def _split_heads(self, x):
+        # [B, L, H] -> [B, heads, L, head_dim]; 0 in reshape keeps the dynamic axis
+        return x.reshape([0, 0, self.num_heads, self.head_dim]).transpose([0, 2, 1, 3])
+
+    def forward(self, hidden_states, bias=None, output_attentions=False):
+        q = self._split_heads(self.q_proj(hidden_states))
+        k = self._split_heads(self.k_proj(hidden_states))
+        v = self._split_heads(self.v_proj(hidden_states))
+        # scale q (B*L*d values) instead of the scores (B*heads*L*L values)
+        scores = paddle.matmul(q * (1.0 / math.sqrt(self.head_dim)), k, transpose_y=True)
+        if bias is not None:
+            scores = scores + bias
+        probs = F.softmax(scores, axis=-1)
+        context = paddle.matmul(self.dropout(probs), v)
+        context = context.transpose([0, 2, 1, 3]).reshape([0, 0, self.num_heads * self.head_dim])
+        return self.out_proj(context), (probs if output_attentions else None)
+
+
+class ElectraLayer(nn.Layer):
+    """Post-LayerNorm transformer layer: attention -> add & norm -> FFN -> add & norm."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.self_attn = ElectraSelfAttention(config)
+        self.dropout1 = nn.Dropout(config.hidden_dropout_prob)
+        self.norm1 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
+        self.linear1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.activation = ACT2FN[config.hidden_act]
+        self.linear2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout2 = nn.Dropout(config.hidden_dropout_prob)
+        self.norm2 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
+
+    def forward(self, hidden_states, bias=None, output_attentions=False):
+        attn_out, probs = self.self_attn(hidden_states, bias, output_attentions)
+        hidden_states = self.norm1(hidden_states + self.dropout1(attn_out))
+        ffn_out = self.linear2(self.activation(self.linear1(hidden_states)))
+        return self.norm2(hidden_states + self.dropout2(ffn_out)), probs
+
+
+class ElectraEncoder(nn.Layer):
+    """A stack of ``num_hidden_layers`` :class:`ElectraLayer` s."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.layers = nn.LayerList([ElectraLayer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(self, hidden_states, bias=None, output_attentions=False, output_hidden_states=False):
+        all_hidden = [hidden_states] if output_hidden_states else None
+        all_attn = [] if output_attentions else None
+        for layer in self.layers:
+            hidden_states, probs = layer(hidden_states, bias, output_attentions)
+            if output_hidden_states:
+                all_hidden.append(hidden_states)
+            if output_attentions:
+                all_attn.append(probs)
+        return (
+            hidden_states,
+            tuple(all_hidden) if all_hidden is not None else None,
+            tuple(all_attn) if all_attn is not None else None,
+        )
+
+
+class ElectraModel(ElectraPretrainedModel):
+    """The bare ELECTRA encoder: embeddings (+ E->H projection) and the layers."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.embeddings = ElectraEmbeddings(config)
+        if config.embedding_size != config.hidden_size:
+            self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)
+        self.encoder = ElectraEncoder(config)
+        self.init_weights()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids=None,
+        token_type_ids=None,
+        position_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        return_dict=False,
+    ):
+        """Encode a batch of token sequences.
+
+        This docstring is the reference for every head's ``forward``: heads take
+        the same arguments (plus ``labels``) and differ only in what they return.
+
+        Args:
+            input_ids: int64 [B, L] token ids in ``[0, vocab_size)``.
+            token_type_ids: int64 [B, L] segment ids in ``[0, type_vocab_size)``;
+                default all 0.
+            position_ids: int64 [B, L] (or [L]) positions; default ``0..L-1``.
+            attention_mask: which positions to attend to. [B, L] with 1 = keep,
+                0 = pad, as int, bool or float (all mean the same); [B, L, L] the
+                same per query; 4-D bool keep-mask or 4-D additive float bias
+                broadcastable to [B, heads, L, L]. ``None`` masks positions whose
+                id equals ``config.pad_token_id`` (the Paddle convention).
+            inputs_embeds: float32 [B, L, E] to use instead of ``input_ids``
+                (then no padding is inferred without a mask).
+            output_attentions: also return every layer's attention weights
+                [B, heads, L, L].
+            output_hidden_states: also return the embedding output and every
+                layer's output, ``num_hidden_layers + 1`` tensors [B, L, H].
+            return_dict: return a dataclass from :mod:`paddle_electra.outputs`
+                instead of a tensor / tuple.
+
+        Returns:
+            float32 [B, L, H] sequence output when neither extra output is asked
+            for; else the tuple ``(sequence_output, hidden_states?, attentions?)``
+            of what was asked for; or :class:`BaseModelOutput` with
+            ``return_dict=True``. Heads return their logits first (after the loss
+            when labels are given) followed by the same optional extras.
+
+        Raises:
+            ValueError: ids outside the vocabulary or segment range, a sequence
+                longer than ``max_position_embeddings``, or mask / segment ids
+                whose shape differs from ``input_ids``.
+        """
+        _check_inputs(self.config, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
+        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+        if hasattr(self, "embeddings_project"):
+            embedding_output = self.embeddings_project(embedding_output)
+        bias = attention_bias(attention_mask, input_ids, self.config.pad_token_id, embedding_output.dtype)
+        sequence_output, hidden_states, attentions = self.encoder(
+            embedding_output, bias, output_attentions, output_hidden_states
+        )
+        return pack_outputs(
+            BaseModelOutput,
+            return_dict,
+            last_hidden_state=sequence_output,
+            hidden_states=hidden_states,
+            attentions=attentions,
+        )
+
+
+def _backbone(head, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+              output_attentions, output_hidden_states) -> BaseModelOutput:
+    """Run a head's ``electra`` backbone; always as a dataclass, heads pack their own output."""
+    return head.electra(
+        input_ids,
+        token_type_ids=token_type_ids,
+        position_ids=position_ids,
+        attention_mask=attention_mask,
+        inputs_embeds=inputs_embeds,
+        output_attentions=output_attentions,
+        output_hidden_states=output_hidden_states,
+        return_dict=True,
+    )
+
+
+class ElectraDiscriminatorPredictions(nn.Layer):
+    """Replaced-token-detection head: Linear(H, H) -> hidden_act -> Linear(H, 1)."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense_prediction = nn.Linear(config.hidden_size, 1)
+        self.activation = ACT2FN[config.hidden_act]
+
+    def forward(self, hidden_states):
+        # squeeze only the last axis: [B, L, 1] -> [B, L] also when B == 1 or L == 1
+        return self.dense_prediction(self.activation(self.dense(hidden_states))).squeeze(-1)
+
+
+class ElectraGeneratorPredictions(nn.Layer):
+    """Masked-LM transform: Linear(H, E) -> gelu -> LayerNorm(E)."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+        self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
+
+    def forward(self, hidden_states):
+        # gelu regardless of hidden_act, as in the TF original and HF
+        return self.layer_norm(F.gelu(self.dense(hidden_states)))
+
+
+class ElectraDiscriminator(ElectraPretrainedModel):
+    """ELECTRA with the replaced-token-detection head. Alias: ``ElectraForPreTraining``.
+
+    Returns logits [B, L] (> 0 means "replaced"); with ``labels`` (int [B, L],
+    1 = replaced) the binary cross-entropy over non-padded positions comes
+    first. Arguments: see :meth:`ElectraModel.forward`.
+    """
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.electra = ElectraModel(config)
+        self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
+        self.init_weights()
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
+                return_dict=False):
+        out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+                        output_attentions, output_hidden_states)
+        logits = self.discriminator_predictions(out.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = rtd_loss(logits, labels, _keep_mask(attention_mask, input_ids, self.config.pad_token_id))
+        return pack_outputs(ElectraForPreTrainingOutput, return_dict, loss=loss, logits=logits,
+                            hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ElectraGenerator(ElectraPretrainedModel):
+    """ELECTRA with the masked-LM head. Alias: ``ElectraForMaskedLM``.
+
+    The output embedding is the input word embedding (tied, one parameter);
+    only the bias ``generator_lm_head_bias`` [V] is the head's own. Returns
+    scores [B, L, V]; with ``labels`` (int [B, L], -100 = ignore) the mean
+    cross-entropy comes first. Arguments: see :meth:`ElectraModel.forward`.
+    """
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.electra = ElectraModel(config)
+        self.generator_predictions = ElectraGeneratorPredictions(config)
+        self.generator_lm_head_bias = self.create_parameter(
+            [config.vocab_size], is_bias=True, default_initializer=nn.initializer.Constant(0.0)
+        )
+        self.init_weights()
+
+    def get_output_embeddings(self):
+        return self.electra.embeddings.word_embeddings
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
+                return_dict=False):
+        out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+                        output_attentions, output_hidden_states)
+        hidden = self.generator_predictions(out.last_hidden_state)
+        word_emb = self.electra.embeddings.word_embeddings.weight  # [V, E], tied
+        logits = paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.reshape([-1, self.config.vocab_size]), labels.reshape([-1]),
+                                   ignore_index=-100)
+        return pack_outputs(MaskedLMOutput, return_dict, loss=loss, logits=logits,
+                            hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ElectraClassificationHead(nn.Layer):
+    """Sentence head on token 0: dropout -> Linear(H, H) -> gelu -> dropout -> Linear(H, labels)."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, sequence_output):
+        x = self.dropout(sequence_output[:, 0])
+        # gelu, not BERT's tanh: what the ELECTRA authors used (and HF / PaddleNLP)
+        x = self.dropout(F.gelu(self.dense(x)))
+        return self.out_proj(x)
+
+
+class ElectraForSequenceClassification(ElectraPretrainedModel):
+    """ELECTRA with a sentence-level head: logits [B, num_labels].
+
+    With ``labels`` the loss follows ``config.problem_type`` (inferred like HF
+    when unset: 1 label -> regression (MSE), int labels -> single-label cross
+    entropy, float [B, num_labels] labels -> multi-label BCE). Arguments: see
+    :meth:`ElectraModel.forward`.
+    """
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = ElectraModel(config)
+        self.classifier = ElectraClassificationHead(config)
+        self.init_weights()
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
+                return_dict=False):
+        out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+                        output_attentions, output_hidden_states)
+        logits = self.classifier(out.last_hidden_state)
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
+        return pack_outputs(SequenceClassifierOutput, return_dict, loss=loss, logits=logits,
+                            hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ElectraForTokenClassification(ElectraPretrainedModel):
+    """ELECTRA with a per-token head: dropout -> Linear(H, num_labels), logits [B, L, num_labels].
+
+    With ``labels`` (int [B, L], -100 = ignore) the mean cross-entropy comes
+    first. Arguments: see :meth:`ElectraModel.forward`.
+    """
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = ElectraModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.init_weights()
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
+                return_dict=False):
+        out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+                        output_attentions, output_hidden_states)
+        logits = self.classifier(self.dropout(out.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.reshape([-1, self.num_labels]), labels.reshape([-1]), ignore_index=-100)
+        return pack_outputs(TokenClassifierOutput, return_dict, loss=loss, logits=logits,
+                            hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ElectraForQuestionAnswering(ElectraPretrainedModel):
+    """ELECTRA with a span head Linear(H, 2): returns ``(start_logits, end_logits)``, each [B, L].
+
+    With ``start_positions`` and ``end_positions`` (int [B]) the mean of the two
+    cross-entropies comes first; positions outside the sequence are ignored.
+    Arguments: see :meth:`ElectraModel.forward`.
+    """
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.electra = ElectraModel(config)
+        self.classifier = nn.Linear(config.hidden_size, 2)  # PaddleNLP's name; HF calls it qa_outputs
+        self.init_weights()
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=False,
+                output_hidden_states=False, return_dict=False):
+        out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+                        output_attentions, output_hidden_states)
+        logits = self.classifier(out.last_hidden_state)  # [B, L, 2]
+        start_logits, end_logits = logits[..., 0], logits[..., 1]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            seq_len = start_logits.shape[1]
+            # clip out-of-range targets to seq_len and ignore them, as HF does
+            start = start_positions.reshape([-1]).clip(0, seq_len)
+            end = end_positions.reshape([-1]).clip(0, seq_len)
+            loss = 0.5 * (F.cross_entropy(start_logits, start, ignore_index=seq_len)
+                          + F.cross_entropy(end_logits, end, ignore_index=seq_len))
+        return pack_outputs(QuestionAnsweringModelOutput, return_dict, loss=loss, start_logits=start_logits,
+                            end_logits=end_logits, hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+class ElectraSequenceSummary(nn.Layer):
+    """Token 0 -> Linear(H, H) -> gelu -> dropout (HF's SequenceSummary with ELECTRA's settings)."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, sequence_output):
+        return self.dropout(F.gelu(self.dense(sequence_output[:, 0])))
+
+
+class ElectraForMultipleChoice(ElectraPretrainedModel):
+    """ELECTRA scoring ``num_choices`` candidates per example: logits [B, C].
+
+    Inputs are [B, C, L] (``inputs_embeds`` [B, C, L, E]) and are flattened to
+    [B*C, L] for the encoder. With ``labels`` (int [B], the right choice) the
+    cross-entropy comes first. Other arguments: see :meth:`ElectraModel.forward`.
+    """
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.num_choices = config.num_choices
+        self.electra = ElectraModel(config)
+        self.sequence_summary = ElectraSequenceSummary(config)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.init_weights()
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
+                return_dict=False):
+        ref = input_ids if input_ids is not None else inputs_embeds
+        if ref is None:
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        if ref.ndim != (3 if input_ids is not None else 4):
+            raise ValueError(f"multiple choice inputs must be [batch, num_choices, seq_len], got {list(ref.shape)}")
+        num_choices = ref.shape[1]
+
+        def flat(t, keep=1):
+            return None if t is None else t.reshape([-1] + list(t.shape[2:]))
+
+        out = _backbone(self, flat(input_ids), flat(token_type_ids), flat(position_ids), flat(attention_mask),
+                        flat(inputs_embeds), output_attentions, output_hidden_states)
+        logits = self.classifier(self.sequence_summary(out.last_hidden_state)).reshape([-1, num_choices])
+        loss = None if labels is None else F.cross_entropy(logits, labels.reshape([-1]))
+        return pack_outputs(MultipleChoiceModelOutput, return_dict, loss=loss, logits=logits,
+                            hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+# --------------------------------------------------------------------- losses
+def _keep_mask(attention_mask, input_ids, pad_token_id):
+    """[B, L] bool of positions that count in per-token losses (None = all)."""
+    if attention_mask is not None and attention_mask.ndim == 2:
+        return attention_mask.astype("float32") > 0.5
+    if attention_mask is None and input_ids is not None:
+        return input_ids != pad_token_id
+    return None
+
+
+def rtd_loss(logits, labels, keep=None):
+    """Replaced-token-detection loss: mean BCE over the kept positions.
+
+    Args:
+        logits: float [B, L] discriminator scores.
+        labels: int or float [B, L], 1 = replaced, 0 = original.
+        keep: bool [B, L] positions to average over, or None for all.
+    """
+    per_token = F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype), reduction="none")
+    if keep is None:
+        return per_token.mean()
+    keep = keep.astype(logits.dtype)
+    return (per_token * keep).sum() / keep.sum().clip(min=1.0)
+
+
+def sequence_classification_loss(logits, labels, config: ElectraConfig):
+    """Loss of a sequence-classification head, chosen by ``config.problem_type``."""
+    problem = config.problem_type
+    if problem is None:
+        if config.num_labels == 1:
+            problem = "regression"
+        elif labels.dtype in (paddle.int64, paddle.int32):
+            problem = "single_label_classification"
+        else:
+            problem = "multi_label_classification"
+    if problem == "regression":
+        target = labels.astype(logits.dtype)
+        if config.num_labels == 1:
+            return F.mse_loss(logits.reshape([-1]), target.reshape([-1]))
+        return F.mse_loss(logits, target)
+    if problem == "single_label_classification":
+        return F.cross_entropy(logits.reshape([-1, config.num_labels]), labels.reshape([-1]).astype("int64"))
+    return F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
+
+
+# PaddleNLP / HF alternative names
+ElectraForPreTraining = ElectraDiscriminator
+ElectraForMaskedLM = ElectraGenerator

@@ -1,0 +1,280 @@
+"""The base class of every ELECTRA model: weight init, save and load.
+
+Loading is never silent: :class:`LoadReport` lists missing, unexpected and
+shape-mismatched keys in one summary, names the heads that start from random
+weights, and a checkpoint whose backbone does not load at all is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from .configuration import ElectraConfig
+from .convert.hf import hf_to_paddle, is_hf_state_dict
+from .convert.readers import (
+    PADDLE_WEIGHTS,
+    SAFETENSORS_WEIGHTS,
+    drop_optimizer_state,
+    find_weights_file,
+    read_state_dict,
+)
+
+logger = logging.getLogger("paddle_electra")
+
+# Top-level names of the two pre-training heads, to tell a generator checkpoint
+# from a discriminator one when the wrong class is asked to load it.
+_HEAD_OWNERS = {
+    "generator_predictions": "ElectraGenerator",
+    "generator_lm_head_bias": "ElectraGenerator",
+    "discriminator_predictions": "ElectraDiscriminator",
+}
+
+
+@dataclass
+class LoadReport:
+    """What happened when a checkpoint was loaded into a model."""
+
+    source: str  # the weights file
+    converted_from: Optional[str] = None  # "hf" when HF names were mapped
+    missing: List[str] = field(default_factory=list)  # model keys not in the checkpoint
+    unexpected: List[str] = field(default_factory=list)  # checkpoint keys the model lacks
+    mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)  # key, ckpt shape, model shape
+    skipped: List[str] = field(default_factory=list)  # one-line notes (optimizer slots, HF buffers)
+
+    @property
+    def newly_initialized(self) -> List[str]:
+        """Sub-modules left with random weights (missing or mismatched), by top-level name."""
+        names = [k for k in self.missing] + [k for k, _, _ in self.mismatched]
+        return sorted({k.split(".")[0] for k in names})
+
+    def summary(self) -> str:
+        """One readable paragraph, empty sections left out."""
+        lines = [f"loaded {self.source}" + (f" (converted from {self.converted_from})" if self.converted_from else "")]
+        if self.mismatched:
+            shapes = "; ".join(f"{k}: checkpoint {list(a)} vs model {list(b)}" for k, a, b in self.mismatched)
+            lines.append(f"shape mismatch, left random ({len(self.mismatched)}): {shapes}")
+        if self.missing:
+            lines.append(f"missing from the checkpoint ({len(self.missing)}): {_short(self.missing)}")
+        if self.newly_initialized:
+            lines.append(
+                f"newly initialised, train before use: {', '.join(self.newly_initialized)}"
+            )
+        if self.unexpected:
+            lines.append(f"unused checkpoint weights ({len(self.unexpected)}): {_short(self.unexpected)}")
+        lines.extend(self.skipped)
+        return "\n  ".join(lines)
+
+
+def _short(keys: List[str], limit: int = 8) -> str:
+    keys = sorted(keys)
+    more = f", ... (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+class ElectraPretrainedModel(nn.Layer):
+    """Base class: holds ``config``, initialises weights, saves and loads folders."""
+
+    config_class = ElectraConfig
+    base_model_prefix = "electra"
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        if not isinstance(config, ElectraConfig):
+            raise TypeError(f"{type(self).__name__} needs an ElectraConfig, got {type(config).__name__}")
+        self.config = config
+
+    # ------------------------------------------------------------ init
+    def init_weights(self) -> None:
+        """Normal(0, initializer_range) weights, zero biases, unit LayerNorms.
+
+        Sub-layers initialised once (a backbone built inside a head) are not
+        drawn again, so building a head costs one initialisation.
+        """
+        std = self.config.initializer_range
+        for layer in self.sublayers(include_self=True):
+            if getattr(layer, "_electra_initialized", False):
+                continue
+            layer._electra_initialized = True
+            if isinstance(layer, (nn.Linear, nn.Embedding)):
+                layer.weight.set_value(paddle.normal(0.0, std, layer.weight.shape).astype(layer.weight.dtype))
+                if isinstance(layer, nn.Linear) and layer.bias is not None:
+                    layer.bias.set_value(paddle.zeros_like(layer.bias))
+            elif isinstance(layer, nn.LayerNorm):
+                layer.weight.set_value(paddle.ones_like(layer.weight))
+                layer.bias.set_value(paddle.zeros_like(layer.bias))
+
+    # ------------------------------------------------------------ save
+    def save_pretrained(self, save_directory: str, safe_serialization: bool = False) -> None:
+        """Write ``config.json`` and the weights into ``save_directory``.
+
+        Weights go to ``model_state.pdparams`` (PaddleNLP's name and format) or,
+        with ``safe_serialization=True``, ``model.safetensors`` in Paddle
+        layout. Every file is written to a temporary name and renamed, so an
+        interrupted save never leaves a half-written file; a weights file of the
+        other format left from an earlier save is removed, so the folder holds
+        one model.
+        """
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_pretrained needs a folder, but {save_directory} is a file")
+        os.makedirs(save_directory, exist_ok=True)
+        state = {k: v.numpy() for k, v in self.state_dict().items()}
+        name = SAFETENSORS_WEIGHTS if safe_serialization else PADDLE_WEIGHTS
+        path = os.path.join(save_directory, name)
+        tmp = path + ".tmp"
+        try:
+            if safe_serialization:
+                from safetensors.numpy import save_file
+
+                save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp, metadata={"format": "paddle"})
+            else:
+                paddle.save(state, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        other = os.path.join(save_directory, PADDLE_WEIGHTS if safe_serialization else SAFETENSORS_WEIGHTS)
+        if os.path.exists(other):
+            logger.warning("save_pretrained: removed the stale %s so %s holds one model", other, save_directory)
+            os.remove(other)
+        self.config.copy(architectures=[type(self).__name__]).save_pretrained(save_directory)
+
+    # ------------------------------------------------------------ load
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str,
+        config: Optional[ElectraConfig] = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        **config_overrides,
+    ):
+        """Build the model from a local folder and load its weights.
+
+        The folder holds ``config.json`` (HF or PaddleNLP) or PaddleNLP 2.4's
+        ``model_config.json``, and one of ``model_state.pdparams``,
+        ``model.safetensors`` (Paddle or HF layout) or ``pytorch_model.bin``
+        (read without torch, refusing pickles that could run code). HF weights
+        are renamed and transposed on the fly.
+
+        Args:
+            pretrained_model_name_or_path: the model folder.
+            config: use this config instead of the folder's.
+            ignore_mismatched_sizes: leave weights whose shapes differ from the
+                model's randomly initialised instead of raising (e.g. a new
+                ``num_labels``).
+            output_loading_info: also return the :class:`LoadReport`.
+            **config_overrides: config fields to change (``num_labels=3``).
+
+        Raises:
+            ValueError: no folder / config / weights, an unreadable or unsafe
+                weights file, a checkpoint of the other pre-training head, shape
+                mismatches (unless ignored), or a backbone that does not load.
+        """
+        path = pretrained_model_name_or_path
+        if not os.path.isdir(path):
+            raise ValueError(
+                f"{path!r} is not a local model folder (a folder with config.json and weights, "
+                "as written by save_pretrained, HF transformers or PaddleNLP)"
+            )
+        if config is None:
+            config = ElectraConfig.from_pretrained(path, **config_overrides)
+        elif config_overrides:
+            config = config.copy(**config_overrides)
+        weights = find_weights_file(path)
+        state = read_state_dict(weights)
+        model = cls(config)
+        report = model.load_weights(state, source=weights, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        model.eval()
+        return (model, report) if output_loading_info else model
+
+    def load_weights(self, state: Dict[str, np.ndarray], source: str = "<state dict>",
+                     ignore_mismatched_sizes: bool = False) -> LoadReport:
+        """Load a state dict of any supported naming into this model and report.
+
+        HF names are converted, optimizer slots dropped, and the backbone
+        prefix (``electra.``) added or removed to fit this class.
+        """
+        report = LoadReport(source=source)
+        state, note = drop_optimizer_state(state)
+        if note:
+            report.skipped.append(note)
+        if is_hf_state_dict(state):
+            state, dropped = hf_to_paddle(state)
+            report.converted_from = "hf"
+            if dropped:
+                report.skipped.append(f"skipped {len(dropped)} HF-only entries: {_short(list(dropped))}")
+        own = self.state_dict()
+        state = self._fit_prefix(state, own)
+        self._check_head_kind(state, own)
+
+        to_set = {}
+        for key, param in own.items():
+            if key not in state:
+                report.missing.append(key)
+                continue
+            value = state[key]
+            if tuple(value.shape) != tuple(param.shape):
+                report.mismatched.append((key, tuple(value.shape), tuple(param.shape)))
+                continue
+            to_set[key] = value.astype(_numpy_dtype(param.dtype), copy=False)
+        report.unexpected = sorted(k for k in state if k not in own)
+
+        backbone = [k for k in own if self._is_backbone_key(k)]
+        if backbone and not any(k in to_set for k in backbone):
+            raise ValueError(
+                f"none of {type(self).__name__}'s backbone weights could be loaded from {source}: "
+                f"the checkpoint has {_short(sorted(state))}; is it an ELECTRA checkpoint?"
+            )
+        if report.mismatched and not ignore_mismatched_sizes:
+            raise ValueError(
+                f"{source} does not fit {type(self).__name__} with this config:\n  {report.summary()}\n"
+                "check the config (a different model size?) or pass ignore_mismatched_sizes=True "
+                "to leave those weights random"
+            )
+        for key, value in to_set.items():
+            own[key].set_value(value)
+        level = logging.WARNING if (report.missing or report.unexpected or report.mismatched) else logging.INFO
+        logger.log(level, "%s: %s", type(self).__name__, report.summary())
+        return report
+
+    # ------------------------------------------------------------ helpers
+    def _is_backbone_key(self, key: str) -> bool:
+        prefix = self.base_model_prefix + "."
+        return key.startswith(prefix) if any(k.startswith(prefix) for k in self.state_dict()) else (
+            key.startswith("embeddings") or key.startswith("encoder")
+        )
+
+    def _fit_prefix(self, state: Dict[str, np.ndarray], own) -> Dict[str, np.ndarray]:
+        """Add or strip ``electra.`` so a bare-encoder checkpoint fits a head and back."""
+        prefix = self.base_model_prefix + "."
+        model_prefixed = any(k.startswith(prefix) for k in own)
+        ckpt_prefixed = any(k.startswith(prefix) for k in state)
+        bare = ("embeddings", "embeddings_project", "encoder")
+        if model_prefixed and not ckpt_prefixed:
+            return {(prefix + k if k.split(".")[0] in bare else k): v for k, v in state.items()}
+        if ckpt_prefixed and not model_prefixed:
+            return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+        return state
+
+    def _check_head_kind(self, state: Dict[str, np.ndarray], own) -> None:
+        """A generator checkpoint in a discriminator class (or back) is an error, not random weights."""
+        mine = {owner for k in own for top, owner in _HEAD_OWNERS.items() if k.split(".")[0] == top}
+        theirs = {owner for k in state for top, owner in _HEAD_OWNERS.items() if k.split(".")[0] == top}
+        if mine and theirs and not mine & theirs:
+            right = sorted(theirs)[0]
+            raise ValueError(
+                f"this checkpoint holds an {right} head but {type(self).__name__} was asked to load it; "
+                f"use {right}.from_pretrained(...) (or ElectraModel for the encoder alone)"
+            )
+
+
+def _numpy_dtype(dtype) -> np.dtype:
+    """numpy dtype of a Paddle parameter dtype."""
+    return np.dtype(str(dtype).replace("paddle.", ""))
