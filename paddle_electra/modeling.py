@@ -419,8 +419,7 @@ class ElectraGenerator(ElectraPretrainedModel):
         logits = paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.reshape([-1, self.config.vocab_size]), labels.reshape([-1]),
-                                   ignore_index=-100)
+            loss = masked_cross_entropy(logits.reshape([-1, self.config.vocab_size]), labels.reshape([-1]))
         return pack_outputs(MaskedLMOutput, return_dict, loss=loss, logits=logits,
                             hidden_states=out.hidden_states, attentions=out.attentions)
 
@@ -491,7 +490,7 @@ class ElectraForTokenClassification(ElectraPretrainedModel):
         logits = self.classifier(self.dropout(out.last_hidden_state))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.reshape([-1, self.num_labels]), labels.reshape([-1]), ignore_index=-100)
+            loss = masked_cross_entropy(logits.reshape([-1, self.num_labels]), labels.reshape([-1]))
         return pack_outputs(TokenClassifierOutput, return_dict, loss=loss, logits=logits,
                             hidden_states=out.hidden_states, attentions=out.attentions)
 
@@ -523,8 +522,8 @@ class ElectraForQuestionAnswering(ElectraPretrainedModel):
             # clip out-of-range targets to seq_len and ignore them, as HF does
             start = start_positions.reshape([-1]).clip(0, seq_len)
             end = end_positions.reshape([-1]).clip(0, seq_len)
-            loss = 0.5 * (F.cross_entropy(start_logits, start, ignore_index=seq_len)
-                          + F.cross_entropy(end_logits, end, ignore_index=seq_len))
+            loss = 0.5 * (masked_cross_entropy(start_logits, start, ignore_index=seq_len)
+                          + masked_cross_entropy(end_logits, end, ignore_index=seq_len))
         return pack_outputs(QuestionAnsweringModelOutput, return_dict, loss=loss, start_logits=start_logits,
                             end_logits=end_logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
@@ -573,7 +572,7 @@ class ElectraForMultipleChoice(ElectraPretrainedModel):
         out = _backbone(self, flat(input_ids), flat(token_type_ids), flat(position_ids), flat(attention_mask),
                         flat(inputs_embeds), output_attentions, output_hidden_states)
         logits = self.classifier(self.sequence_summary(out.last_hidden_state)).reshape([-1, num_choices])
-        loss = None if labels is None else F.cross_entropy(logits, labels.reshape([-1]))
+        loss = None if labels is None else masked_cross_entropy(logits, labels.reshape([-1]))
         return pack_outputs(MultipleChoiceModelOutput, return_dict, loss=loss, logits=logits,
                             hidden_states=out.hidden_states, attentions=out.attentions)
 
@@ -586,6 +585,25 @@ def _keep_mask(attention_mask, input_ids, pad_token_id):
     if attention_mask is None and input_ids is not None:
         return input_ids != pad_token_id
     return None
+
+
+def masked_cross_entropy(logits, labels, ignore_index: int = -100):
+    """Mean cross-entropy over the targets that are not ``ignore_index``.
+
+    Paddle's own ``F.cross_entropy(..., ignore_index=...)`` divides by all
+    targets, ignored ones included (measured on Paddle 3.3), which is not the
+    HF / PyTorch mean; this divides by the kept ones only.
+
+    Args:
+        logits: float [N, C].
+        labels: int [N].
+    """
+    labels = labels.astype("int64")
+    keep = labels != ignore_index
+    safe = paddle.where(keep, labels, paddle.zeros_like(labels))
+    per = F.cross_entropy(logits, safe.unsqueeze(-1), reduction="none").reshape([-1])
+    keep = keep.astype(per.dtype)
+    return (per * keep).sum() / keep.sum().clip(min=1.0)
 
 
 def rtd_loss(logits, labels, keep=None):
@@ -619,7 +637,7 @@ def sequence_classification_loss(logits, labels, config: ElectraConfig):
             return F.mse_loss(logits.reshape([-1]), target.reshape([-1]))
         return F.mse_loss(logits, target)
     if problem == "single_label_classification":
-        return F.cross_entropy(logits.reshape([-1, config.num_labels]), labels.reshape([-1]).astype("int64"))
+        return masked_cross_entropy(logits.reshape([-1, config.num_labels]), labels.reshape([-1]))
     return F.binary_cross_entropy_with_logits(logits, labels.astype(logits.dtype))
 
 

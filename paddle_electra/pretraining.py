@@ -1,0 +1,169 @@
+"""ELECTRA pre-training: generator + discriminator trained jointly, and their loss.
+
+The generator fills masked positions with Gumbel-sampled tokens; the
+discriminator labels every token replaced / original. The two networks have
+their own configs and share only the word embedding, as ONE parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .configuration import ElectraConfig
+from .modeling import ElectraDiscriminator, ElectraGenerator, _keep_mask, masked_cross_entropy, rtd_loss
+from .modeling_utils import ElectraPretrainedModel
+from .outputs import ModelOutput
+
+Tensor = paddle.Tensor
+
+
+def generator_config_for(discriminator: ElectraConfig, size_ratio: float = 0.25) -> ElectraConfig:
+    """A generator config ``size_ratio`` the width of the discriminator's.
+
+    ELECTRA's generators are 1/4 - 1/3 of the discriminator (facts: small uses
+    H 64 for a 256 discriminator). The embedding width is kept, since the word
+    embedding is shared.
+    """
+    if not 0 < size_ratio <= 1:
+        raise ValueError(f"size_ratio must be in (0, 1], got {size_ratio}")
+    heads = max(1, round(discriminator.num_attention_heads * size_ratio))
+    hidden = max(heads, round(discriminator.hidden_size * size_ratio / heads) * heads)
+    return discriminator.copy(
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        intermediate_size=max(1, round(discriminator.intermediate_size * size_ratio)),
+        architectures=None,
+    )
+
+
+def gumbel_sample(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """Draw one token per position from softmax(logits / temperature) with the Gumbel-max trick.
+
+    Args:
+        logits: float [..., V].
+
+    Returns:
+        int64 [...] sampled ids.
+    """
+    uniform = paddle.rand(logits.shape, dtype=logits.dtype)
+    gumbel = -paddle.log(-paddle.log(uniform + 1e-9) + 1e-9)
+    return paddle.argmax(logits / temperature + gumbel, axis=-1)
+
+
+@dataclass
+class ElectraPretrainingOutput(ModelOutput):
+    """Everything the criterion needs from one pre-training step."""
+
+    generator_logits: Optional[Tensor] = None  # [B, L, V]
+    discriminator_logits: Optional[Tensor] = None  # [B, L]
+    discriminator_labels: Optional[Tensor] = None  # int64 [B, L], 1 = replaced
+    attention_mask: Optional[Tensor] = None  # bool [B, L], positions that count
+    sampled_input_ids: Optional[Tensor] = None  # int64 [B, L], what the discriminator saw
+
+
+class ElectraForTotalPretraining(ElectraPretrainedModel):
+    """Generator and discriminator for replaced-token-detection pre-training.
+
+    Args:
+        config: the discriminator's config.
+        generator_config: the generator's; default :func:`generator_config_for`
+            (a quarter of the width). Its ``embedding_size`` and ``vocab_size``
+            must equal the discriminator's, as the word embedding is shared.
+        temperature: Gumbel sampling temperature (1.0 in ELECTRA).
+    """
+
+    base_model_prefix = "discriminator"
+
+    def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
+                 temperature: float = 1.0):
+        super().__init__(config)
+        generator_config = generator_config or generator_config_for(config)
+        for name in ("vocab_size", "embedding_size"):
+            if getattr(generator_config, name) != getattr(config, name):
+                raise ValueError(
+                    f"generator {name} ({getattr(generator_config, name)}) must equal the discriminator's "
+                    f"({getattr(config, name)}): the word embedding is shared"
+                )
+        self.generator_config = generator_config
+        self.temperature = temperature
+        self.generator = ElectraGenerator(generator_config)
+        self.discriminator = ElectraDiscriminator(config)
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        """Make the discriminator use the generator's word embedding layer (one parameter)."""
+        self.discriminator.electra.embeddings.word_embeddings = self.generator.electra.embeddings.word_embeddings
+
+    def forward(self, input_ids, token_type_ids=None, position_ids=None, attention_mask=None, raw_input_ids=None,
+                generator_labels=None, return_dict=False):
+        """One pre-training forward pass.
+
+        Args:
+            input_ids: int64 [B, L] with masked positions already replaced
+                (usually by [MASK]).
+            raw_input_ids: int64 [B, L] the original ids.
+            generator_labels: int64 [B, L], the original id at masked positions
+                and -100 elsewhere (the masked-LM targets).
+            token_type_ids, position_ids, attention_mask: as in
+                :meth:`ElectraModel.forward`.
+
+        Returns:
+            ``(generator_logits, discriminator_logits, discriminator_labels,
+            attention_mask)`` or :class:`ElectraPretrainingOutput`. A sampled
+            token equal to the original is labelled 0 (original).
+        """
+        if raw_input_ids is None or generator_labels is None:
+            raise ValueError("ElectraForTotalPretraining needs raw_input_ids and generator_labels")
+        gen_logits = self.generator(input_ids, token_type_ids, position_ids, attention_mask)
+        masked = generator_labels != -100
+        with paddle.no_grad():  # sampling is not differentiated through, as in ELECTRA
+            sampled = gumbel_sample(gen_logits.detach(), self.temperature)
+            disc_input = paddle.where(masked, sampled, input_ids)
+            disc_labels = (disc_input != raw_input_ids).astype("int64")
+        disc_logits = self.discriminator(disc_input, token_type_ids, position_ids, attention_mask)
+        keep = _keep_mask(attention_mask, raw_input_ids, self.config.pad_token_id)
+        out = ElectraPretrainingOutput(gen_logits, disc_logits, disc_labels, keep, disc_input)
+        if return_dict:
+            return out
+        return gen_logits, disc_logits, disc_labels, keep
+
+
+class ElectraPretrainingCriterion(nn.Layer):
+    """``gen_weight * MLM loss + disc_weight * RTD loss`` (1.0 and 50.0 in ELECTRA).
+
+    Args:
+        vocab_size: generator output size.
+        gen_weight: weight of the generator's masked-LM loss.
+        disc_weight: weight of the discriminator's replaced-token loss.
+    """
+
+    def __init__(self, vocab_size: int, gen_weight: float = 1.0, disc_weight: float = 50.0):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.gen_weight = gen_weight
+        self.disc_weight = disc_weight
+
+    def forward(self, generator_prediction_scores, discriminator_prediction_scores, generator_labels,
+                discriminator_labels, attention_mask=None, return_parts=False):
+        """Args are the pre-training model's outputs and the masked-LM targets.
+
+        Args:
+            generator_prediction_scores: float [B, L, V].
+            discriminator_prediction_scores: float [B, L].
+            generator_labels: int64 [B, L], -100 where not masked.
+            discriminator_labels: int64 [B, L].
+            attention_mask: bool / 0-1 [B, L] positions the RTD loss averages over.
+            return_parts: also return ``(gen_loss, disc_loss)``.
+        """
+        gen_loss = masked_cross_entropy(
+            generator_prediction_scores.reshape([-1, self.vocab_size]), generator_labels.reshape([-1])
+        )
+        keep = None if attention_mask is None else attention_mask.astype("float32") > 0.5
+        disc_loss = rtd_loss(discriminator_prediction_scores, discriminator_labels, keep)
+        total = self.gen_weight * gen_loss + self.disc_weight * disc_loss
+        return (total, gen_loss, disc_loss) if return_parts else total

@@ -1,0 +1,40 @@
+"""Install paddle_electra: `pip install -e .` (core) or `pip install -e ".[test]"`."""
+
+from setuptools import find_packages, setup
+
+with open("README.md", encoding="utf-8") as f:
+    long_description = f.read()
+
+setup(
+    name="paddle_electra",
+    version="0.1.0",
+    description="The ELECTRA model family on PaddlePaddle, verified against HF transformers",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["paddle_electra", "paddle_electra.*"]),
+    include_package_data=True,
+    # The CPU wheel is paddlepaddle; GPU users install paddlepaddle-gpu themselves,
+    # so Paddle is not forced here beyond a check at import time.
+    install_requires=[
+        "numpy>=1.23",
+        "safetensors>=0.4",
+    ],
+    extras_require={
+        "cpu": ["paddlepaddle>=3.0"],
+        # HF transformers is the reference implementation the tests compare to.
+        # torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
+        "test": [
+            "paddlepaddle==3.3.1",
+            "pytest>=7",
+            "torch==2.13.0",
+            "transformers>=5,<6",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+    license="Apache-2.0",
+)

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny configs and deterministic inputs."""
+
+import logging
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_electra import ElectraConfig
+
+paddle.set_device("cpu")
+
+# embedding_size != hidden_size exercises embeddings_project; the other variant has none.
+TINY = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=64, type_vocab_size=2, num_labels=3, num_choices=2)
+TINY_EQUAL = dict(TINY, embedding_size=32)
+
+
+@pytest.fixture(params=["E!=H", "E==H"])
+def tiny_kwargs(request):
+    return dict(TINY if request.param == "E!=H" else TINY_EQUAL)
+
+
+@pytest.fixture
+def tiny_config(tiny_kwargs):
+    return ElectraConfig(**tiny_kwargs)
+
+
+def make_batch(batch=3, seq=10, vocab=99, pad_from=6, seed=0):
+    """ids, token types and a real padding mask; row 1 (if any) is padded from `pad_from`."""
+    rng = np.random.RandomState(seed)
+    ids = rng.randint(1, vocab, (batch, seq)).astype("int64")
+    mask = np.ones((batch, seq), "int64")
+    if batch > 1:
+        ids[1, pad_from:] = 0
+        mask[1, pad_from:] = 0
+    types = np.zeros((batch, seq), "int64")
+    types[:, seq // 2:] = 1
+    return ids, types, mask
+
+
+@pytest.fixture(autouse=True)
+def _quiet_paddle_electra(caplog):
+    caplog.set_level(logging.INFO, logger="paddle_electra")
