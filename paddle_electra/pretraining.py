@@ -124,7 +124,8 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
         with paddle.no_grad():  # sampling is not differentiated through, as in ELECTRA
             sampled = gumbel_sample(gen_logits.detach(), self.temperature)
             disc_input = paddle.where(masked, sampled, input_ids)
-            disc_labels = (disc_input != raw_input_ids).astype("int64")
+            # only masked positions can be "replaced"; a sample equal to the original is not
+            disc_labels = ((disc_input != raw_input_ids) & masked).astype("int64")
         disc_logits = self.discriminator(disc_input, token_type_ids, position_ids, attention_mask)
         keep = _keep_mask(attention_mask, raw_input_ids, self.config.pad_token_id)
         out = ElectraPretrainingOutput(gen_logits, disc_logits, disc_labels, keep, disc_input)
