@@ -22,6 +22,12 @@ from .modeling import (
     ElectraModel,
 )
 from .modeling_utils import ElectraPretrainedModel, LoadReport
+from .pretraining import ElectraForPretraining, ElectraForTotalPretraining, ElectraPretrainingCriterion
+from .ernie_health import (
+    ErnieHealthDiscriminator,
+    ErnieHealthForTotalPretraining,
+    ErnieHealthPretrainingCriterion,
+)
 
 __version__ = "0.1.0"
 
@@ -42,4 +48,10 @@ __all__ = [
     "ElectraForTokenClassification",
     "ElectraForQuestionAnswering",
     "ElectraForMultipleChoice",
+    "ElectraForTotalPretraining",
+    "ElectraForPretraining",
+    "ElectraPretrainingCriterion",
+    "ErnieHealthDiscriminator",
+    "ErnieHealthForTotalPretraining",
+    "ErnieHealthPretrainingCriterion",
 ]

@@ -174,11 +174,8 @@ class ElectraConfig:
         """
         if not isinstance(data, dict):
             raise ValueError(f"an ELECTRA config must be a JSON object, got {type(data).__name__}")
-        flat = _flatten_init_args(data) if "init_args" in data else dict(data)
+        flat = _flatten_init_args(data) if "init_args" in data else _rename_aliases(data)
         flat.update(overrides)
-        for old, new in _PADDLENLP_ALIASES.items():
-            if old in flat:
-                flat.setdefault(new, flat.pop(old))
         model_type = flat.get("model_type")
         if model_type not in (None, "electra", "ernie_health"):
             raise ValueError(f"config has model_type {model_type!r}; paddle_electra reads 'electra' configs only")
@@ -255,7 +252,8 @@ class ElectraConfig:
 
     def copy(self, **changes) -> "ElectraConfig":
         """A validated copy with some fields changed."""
-        return dataclasses.replace(self, extra=dict(self.extra), **changes)
+        changes.setdefault("extra", copy.deepcopy(self.extra))
+        return dataclasses.replace(self, **changes)
 
     def __eq__(self, other):
         if not isinstance(other, ElectraConfig):
@@ -274,10 +272,15 @@ def _flatten_init_args(data: Dict[str, Any]) -> Dict[str, Any]:
     flat: Dict[str, Any] = {}
     for arg in data.get("init_args", []):
         if isinstance(arg, dict):
-            flat.update(_flatten_init_args(arg) if "init_args" in arg else arg)
-    for key, value in data.items():
+            flat.update(_flatten_init_args(arg) if "init_args" in arg else _rename_aliases(arg))
+    for key, value in _rename_aliases(data).items():
         if key == "init_class":
-            flat.setdefault("architectures", [value])
+            flat["architectures"] = [value]
         elif key != "init_args":
             flat[key] = value
     return flat
+
+
+def _rename_aliases(data: Dict[str, Any]) -> Dict[str, Any]:
+    """PaddleNLP's spellings (``num_classes``) -> ours (``num_labels``)."""
+    return {_PADDLENLP_ALIASES.get(k, k): v for k, v in data.items()}

@@ -32,7 +32,7 @@ from .modeling import (
 )
 from .modeling_utils import ElectraPretrainedModel
 from .outputs import ModelOutput, pack_outputs
-from .pretraining import generator_config_for, gumbel_sample
+from .pretraining import gumbel_sample, resolve_generator_config
 
 Tensor = paddle.Tensor
 
@@ -147,10 +147,8 @@ class ErnieHealthForTotalPretraining(ElectraPretrainedModel):
     def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
                  num_negatives: int = 5):
         _require_tied_width(config)
+        generator_config, config = resolve_generator_config(config, generator_config)
         super().__init__(config)
-        generator_config = generator_config or generator_config_for(config)
-        if generator_config.embedding_size != config.embedding_size:
-            raise ValueError("generator embedding_size must equal the discriminator's: the word embedding is shared")
         self.generator_config = generator_config
         self.num_negatives = num_negatives
         self.generator = ElectraGenerator(generator_config)

@@ -33,12 +33,35 @@ def generator_config_for(discriminator: ElectraConfig, size_ratio: float = 0.25)
         raise ValueError(f"size_ratio must be in (0, 1], got {size_ratio}")
     heads = max(1, round(discriminator.num_attention_heads * size_ratio))
     hidden = max(heads, round(discriminator.hidden_size * size_ratio / heads) * heads)
+    extra = {k: v for k, v in discriminator.extra.items() if k != "generator_config"}
     return discriminator.copy(
+        extra=extra,
         hidden_size=hidden,
         num_attention_heads=heads,
         intermediate_size=max(1, round(discriminator.intermediate_size * size_ratio)),
         architectures=None,
     )
+
+
+def resolve_generator_config(config: ElectraConfig, generator_config: Optional[ElectraConfig]):
+    """The generator config to build, and the discriminator config that records it.
+
+    A saved pre-training model keeps its generator config under
+    ``extra["generator_config"]`` of config.json, so ``from_pretrained`` rebuilds
+    the same generator; with neither given, :func:`generator_config_for`.
+    """
+    if generator_config is None:
+        saved = config.extra.get("generator_config")
+        generator_config = ElectraConfig.from_dict(saved) if saved else generator_config_for(config)
+    for name in ("vocab_size", "embedding_size"):
+        if getattr(generator_config, name) != getattr(config, name):
+            raise ValueError(
+                f"generator {name} ({getattr(generator_config, name)}) must equal the discriminator's "
+                f"({getattr(config, name)}): the word embedding is shared"
+            )
+    recorded = config.copy()
+    recorded.extra["generator_config"] = generator_config.to_dict()
+    return generator_config, recorded
 
 
 def gumbel_sample(logits: Tensor, temperature: float = 1.0) -> Tensor:
@@ -81,14 +104,8 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
 
     def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
                  temperature: float = 1.0):
+        generator_config, config = resolve_generator_config(config, generator_config)
         super().__init__(config)
-        generator_config = generator_config or generator_config_for(config)
-        for name in ("vocab_size", "embedding_size"):
-            if getattr(generator_config, name) != getattr(config, name):
-                raise ValueError(
-                    f"generator {name} ({getattr(generator_config, name)}) must equal the discriminator's "
-                    f"({getattr(config, name)}): the word embedding is shared"
-                )
         self.generator_config = generator_config
         self.temperature = temperature
         self.generator = ElectraGenerator(generator_config)
@@ -168,3 +185,8 @@ class ElectraPretrainingCriterion(nn.Layer):
         disc_loss = rtd_loss(discriminator_prediction_scores, discriminator_labels, keep)
         total = self.gen_weight * gen_loss + self.disc_weight * disc_loss
         return (total, gen_loss, disc_loss) if return_parts else total
+
+
+# PaddleNLP's name for the joint model (note: HF's ElectraForPreTraining, capital T,
+# is the discriminator alone; both spellings keep their own library's meaning).
+ElectraForPretraining = ElectraForTotalPretraining
