@@ -240,7 +240,8 @@ class ElectraPretrainedModel(nn.Layer):
             )
         for key, value in to_set.items():
             own[key].set_value(value)
-        level = logging.WARNING if (report.missing or report.unexpected or report.mismatched) else logging.INFO
+        # a clean load is DEBUG: Paddle configures the root logger at INFO, which would print every load
+        level = logging.WARNING if (report.missing or report.unexpected or report.mismatched) else logging.DEBUG
         logger.log(level, "%s: %s", type(self).__name__, report.summary())
         return report
 

@@ -41,4 +41,4 @@ def make_batch(batch=3, seq=10, vocab=99, pad_from=6, seed=0):
 
 @pytest.fixture(autouse=True)
 def _quiet_paddle_electra(caplog):
-    caplog.set_level(logging.INFO, logger="paddle_electra")
+    caplog.set_level(logging.DEBUG, logger="paddle_electra")

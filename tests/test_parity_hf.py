@@ -154,3 +154,24 @@ def test_attentions_match_hf(tmp_path):
     assert len(pd_out.attentions) == TINY["num_hidden_layers"]
     for a, b in zip(hf_out.attentions, pd_out.attentions):
         assert np.abs(a.numpy() - b.numpy()).max() <= ATOL
+
+
+@pytest.mark.parametrize("hf_name,pd_name", [("ElectraForPreTraining", "ElectraDiscriminator"),
+                                             ("ElectraForMaskedLM", "ElectraGenerator")])
+def test_full_size_small_models_match_hf(tmp_path, hf_name, pd_name):
+    """hfl small shapes (12 layers, vocab 21128, seq 128): errors stay small through depth."""
+    shape = dict(vocab_size=21128, embedding_size=128, num_hidden_layers=12, max_position_embeddings=512)
+    shape.update(hidden_size=256, num_attention_heads=4, intermediate_size=1024) if pd_name == "ElectraDiscriminator" \
+        else shape.update(hidden_size=64, num_attention_heads=1, intermediate_size=256)
+    torch.manual_seed(0)
+    hf_model = getattr(transformers, hf_name)(transformers.ElectraConfig(**shape)).eval()
+    _save_hf(hf_model, str(tmp_path), "bin")
+    pd_model = getattr(pe, pd_name).from_pretrained(str(tmp_path))
+    rng = np.random.RandomState(0)
+    ids = rng.randint(106, 21128, (2, 128)).astype("int64")
+    mask = np.ones_like(ids)
+    ids[1, 70:], mask[1, 70:] = 0, 0
+    with torch.no_grad():
+        a = hf_model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits.numpy()
+    b = pd_model(paddle.to_tensor(ids), attention_mask=paddle.to_tensor(mask)).numpy()
+    assert np.abs(a - b).max() <= ATOL
