@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
+from . import registry
+
 CONFIG_NAME = "config.json"
 LEGACY_CONFIG_NAME = "model_config.json"  # PaddleNLP 2.4 and its community uploads
 
@@ -236,9 +238,15 @@ class ElectraConfig:
 
     @classmethod
     def from_pretrained(cls, path: str, **overrides) -> "ElectraConfig":
-        """Read the config of a local model folder (or a config file path).
+        """Read the config of a local model folder, a config file, or a published name.
 
-        Looks for ``config.json`` first, then PaddleNLP 2.4's ``model_config.json``.
+        A folder is searched for ``config.json`` first, then PaddleNLP 2.4's
+        ``model_config.json``. A name (``"hfl/chinese-electra-180g-small-discriminator"``)
+        is looked up in the name table offline.
+
+        Raises:
+            ValueError: a folder with no config, a bad config, or an unknown name
+                (the message lists the closest known names).
         """
         if os.path.isfile(path):
             return cls.from_json_file(path, **overrides)
@@ -248,7 +256,9 @@ class ElectraConfig:
                 return cls.from_json_file(candidate, **overrides)
         if os.path.isdir(path):
             raise ValueError(f"{path} has neither {CONFIG_NAME} nor {LEGACY_CONFIG_NAME}")
-        raise ValueError(f"{path!r} is not a model folder or config file")
+        # a published name: the config is in the name table, nothing is downloaded
+        entry = registry.get_entry(path)
+        return cls.from_dict(entry.config, **{"architectures": [entry.architecture], **overrides})
 
     def copy(self, **changes) -> "ElectraConfig":
         """A validated copy with some fields changed."""

@@ -16,6 +16,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from . import registry
 from .configuration import ElectraConfig
 from .convert.hf import hf_to_paddle, is_hf_state_dict
 from .convert.readers import (
@@ -155,7 +156,7 @@ class ElectraPretrainedModel(nn.Layer):
         output_loading_info: bool = False,
         **config_overrides,
     ):
-        """Build the model from a local folder and load its weights.
+        """Build the model from a folder or a published name and load its weights.
 
         The folder holds ``config.json`` (HF or PaddleNLP) or PaddleNLP 2.4's
         ``model_config.json``, and one of ``model_state.pdparams``,
@@ -164,7 +165,9 @@ class ElectraPretrainedModel(nn.Layer):
         are renamed and transposed on the fly.
 
         Args:
-            pretrained_model_name_or_path: the model folder.
+            pretrained_model_name_or_path: a model folder, or a published name
+                from the name table (downloaded once into the cache, see
+                :mod:`paddle_electra.hub`).
             config: use this config instead of the folder's.
             ignore_mismatched_sizes: leave weights whose shapes differ from the
                 model's randomly initialised instead of raising (e.g. a new
@@ -179,10 +182,11 @@ class ElectraPretrainedModel(nn.Layer):
         """
         path = pretrained_model_name_or_path
         if not os.path.isdir(path):
-            raise ValueError(
-                f"{path!r} is not a local model folder (a folder with config.json and weights, "
-                "as written by save_pretrained, HF transformers or PaddleNLP)"
-            )
+            entry = registry.get_entry(path)  # unknown names fail here, with the closest names
+            _check_architecture(cls, entry)  # before anything is downloaded
+            from .hub import resolve
+
+            path = resolve(path, kind="model")
         if config is None:
             config = ElectraConfig.from_pretrained(path, **config_overrides)
         elif config_overrides:
@@ -273,6 +277,18 @@ class ElectraPretrainedModel(nn.Layer):
             raise ValueError(
                 f"this checkpoint holds an {right} head but {type(self).__name__} was asked to load it; "
                 f"use {right}.from_pretrained(...) (or ElectraModel for the encoder alone)"
+            )
+
+
+def _check_architecture(cls, entry: "registry.PretrainedEntry") -> None:
+    """A generator name loaded into a discriminator class (or the reverse) is an error."""
+    wanted, published = cls.__name__, entry.architecture
+    pairs = (registry.GENERATOR_CLASSES, registry.DISCRIMINATOR_CLASSES)
+    for mine, theirs in (pairs, pairs[::-1]):
+        if wanted in mine and published in theirs:
+            raise ValueError(
+                f"{entry.name} is a {published} checkpoint, not a {wanted}; load it with "
+                f"{published}.from_pretrained({entry.name!r}) (or ElectraModel for the encoder alone)"
             )
 
 

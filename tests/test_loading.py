@@ -217,7 +217,7 @@ assert "torch" not in sys.modules
 
 
 def test_missing_or_unreadable_files_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="is not a local model folder"):
+    with pytest.raises(ValueError, match="unknown model name"):
         pe.ElectraModel.from_pretrained(str(tmp_path / "nope"))
     pe.ElectraConfig(**TINY).save_pretrained(str(tmp_path))
     (tmp_path / "notes.txt").write_text("x")
