@@ -22,6 +22,7 @@ from .modeling import (
     ElectraModel,
 )
 from .modeling_utils import ElectraPretrainedModel, LoadReport
+from .registry import list_pretrained
 from .pretraining import ElectraForPretraining, ElectraForTotalPretraining, ElectraPretrainingCriterion
 from .ernie_health import (
     ErnieHealthDiscriminator,
@@ -29,9 +30,13 @@ from .ernie_health import (
     ErnieHealthPretrainingCriterion,
 )
 
+from .auto import AutoModel
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoModel",
+    "list_pretrained",
     "ElectraConfig",
     "ElectraPretrainedModel",
     "LoadReport",

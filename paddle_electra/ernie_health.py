@@ -71,7 +71,9 @@ class ErnieHealthDiscriminator(ElectraPretrainedModel):
         self.discriminator_mts = nn.Linear(config.hidden_size, config.hidden_size)
         self.bias_mts = nn.Embedding(config.vocab_size, 1)
         self.discriminator_csp = ElectraClassificationHead(config)
-        self.init_weights()
+
+    def _init_extra(self) -> None:
+        # MTS per-token bias starts at 0, like a Linear bias
         self.bias_mts.weight.set_value(paddle.zeros_like(self.bias_mts.weight))
 
     def forward(self, input_ids, candidate_ids, token_type_ids=None, position_ids=None, attention_mask=None,

@@ -247,7 +247,6 @@ class ElectraModel(ElectraPretrainedModel):
         if config.embedding_size != config.hidden_size:
             self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)
         self.encoder = ElectraEncoder(config)
-        self.init_weights()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
@@ -373,7 +372,6 @@ class ElectraDiscriminator(ElectraPretrainedModel):
         super().__init__(config)
         self.electra = ElectraModel(config)
         self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
-        self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
@@ -404,7 +402,6 @@ class ElectraGenerator(ElectraPretrainedModel):
         self.generator_lm_head_bias = self.create_parameter(
             [config.vocab_size], is_bias=True, default_initializer=nn.initializer.Constant(0.0)
         )
-        self.init_weights()
 
     def get_output_embeddings(self):
         return self.electra.embeddings.word_embeddings
@@ -454,7 +451,6 @@ class ElectraForSequenceClassification(ElectraPretrainedModel):
         self.num_labels = config.num_labels
         self.electra = ElectraModel(config)
         self.classifier = ElectraClassificationHead(config)
-        self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
@@ -480,7 +476,6 @@ class ElectraForTokenClassification(ElectraPretrainedModel):
         self.electra = ElectraModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
@@ -507,7 +502,6 @@ class ElectraForQuestionAnswering(ElectraPretrainedModel):
         super().__init__(config)
         self.electra = ElectraModel(config)
         self.classifier = nn.Linear(config.hidden_size, 2)  # PaddleNLP's name; HF calls it qa_outputs
-        self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=False,
@@ -554,7 +548,6 @@ class ElectraForMultipleChoice(ElectraPretrainedModel):
         self.electra = ElectraModel(config)
         self.sequence_summary = ElectraSequenceSummary(config)
         self.classifier = nn.Linear(config.hidden_size, 1)
-        self.init_weights()
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,

@@ -7,6 +7,8 @@ weights, and a checkpoint whose backbone does not load at all is an error.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import paddle
 import paddle.nn as nn
+from paddle.nn import initializer
 
 from . import registry
 from .configuration import ElectraConfig
@@ -28,6 +31,10 @@ from .convert.readers import (
 )
 
 logger = logging.getLogger("paddle_electra")
+
+# Set while the outermost model is being built ("init" or "load"), so nested
+# models (a backbone inside a head) leave initialisation to it.
+_BUILDING: contextvars.ContextVar = contextvars.ContextVar("paddle_electra_building", default=None)
 
 # Top-level names of the two pre-training heads, to tell a generator checkpoint
 # from a discriminator one when the wrong class is asked to load it.
@@ -92,24 +99,81 @@ class ElectraPretrainedModel(nn.Layer):
         self.config = config
 
     # ------------------------------------------------------------ init
-    def init_weights(self) -> None:
-        """Normal(0, initializer_range) weights, zero biases, unit LayerNorms.
+    def __init_subclass__(cls, **kwargs):
+        """Wrap every subclass ``__init__`` so the outermost one initialises once.
 
-        Sub-layers initialised once (a backbone built inside a head) are not
-        drawn again, so building a head costs one initialisation.
+        While the outermost model is being built, Paddle's global initializer is
+        set to Normal(0, initializer_range) / zero bias, so every weight is drawn
+        once at creation instead of Xavier first and Normal again; LayerNorms are
+        fixed up afterwards. ``from_pretrained`` builds under a constant
+        initializer instead (no random draws for weights about to be loaded) and
+        initialises only what the checkpoint lacks.
         """
-        std = self.config.initializer_range
+        super().__init_subclass__(**kwargs)
+        original = cls.__init__
+
+        @functools.wraps(original)
+        def __init__(self, *args, **kw):
+            if _BUILDING.get() is not None:  # an inner model, or under from_pretrained
+                return original(self, *args, **kw)
+            config = args[0] if args else kw.get("config")
+            std = getattr(config, "initializer_range", 0.02)
+            token = _BUILDING.set("init")
+            initializer.set_global_initializer(initializer.Normal(0.0, std), initializer.Constant(0.0))
+            try:
+                original(self, *args, **kw)
+            finally:
+                initializer.set_global_initializer(None, None)
+                _BUILDING.reset(token)
+            self._finish_init()
+
+        cls.__init__ = __init__
+
+    @classmethod
+    def build(cls, config: ElectraConfig, initialize: bool = True, **kwargs):
+        """``cls(config, **kwargs)``; with ``initialize=False`` every weight is 0 (no random draws).
+
+        The uninitialised form is what :meth:`from_pretrained` loads into, and is
+        a fast way to inspect a large architecture.
+        """
+        if initialize:
+            return cls(config, **kwargs)
+        token = _BUILDING.set("load")
+        initializer.set_global_initializer(initializer.Constant(0.0), initializer.Constant(0.0))
+        try:
+            return cls(config, **kwargs)
+        finally:
+            initializer.set_global_initializer(None, None)
+            _BUILDING.reset(token)
+
+    def _finish_init(self) -> None:
+        """Fix-ups after building under the Normal global initializer."""
         for layer in self.sublayers(include_self=True):
-            if getattr(layer, "_electra_initialized", False):
-                continue
-            layer._electra_initialized = True
-            if isinstance(layer, (nn.Linear, nn.Embedding)):
-                layer.weight.set_value(paddle.normal(0.0, std, layer.weight.shape).astype(layer.weight.dtype))
-                if isinstance(layer, nn.Linear) and layer.bias is not None:
-                    layer.bias.set_value(paddle.zeros_like(layer.bias))
-            elif isinstance(layer, nn.LayerNorm):
+            if isinstance(layer, nn.LayerNorm):
                 layer.weight.set_value(paddle.ones_like(layer.weight))
                 layer.bias.set_value(paddle.zeros_like(layer.bias))
+            if hasattr(layer, "_init_extra"):
+                layer._init_extra()
+
+    def init_weights(self, only: Optional[set] = None) -> None:
+        """Draw fresh weights: Normal(0, initializer_range), zero biases, unit LayerNorms.
+
+        Args:
+            only: parameter names (``state_dict`` keys) to initialise; default all.
+        """
+        std = self.config.initializer_range
+        for prefix, layer in self.named_sublayers(include_self=True):
+            for pname, param in layer.named_parameters(include_sublayers=False):
+                key = f"{prefix}.{pname}" if prefix else pname
+                if only is not None and key not in only:
+                    continue
+                if isinstance(layer, nn.LayerNorm) and pname == "weight":
+                    value = paddle.ones_like(param)
+                elif isinstance(layer, (nn.Linear, nn.Embedding)) and pname == "weight":
+                    value = paddle.normal(0.0, std, param.shape).astype(param.dtype)
+                else:  # biases, LayerNorm shifts, free-standing bias parameters
+                    value = paddle.zeros_like(param)
+                param.set_value(value)
 
     # ------------------------------------------------------------ save
     def save_pretrained(self, save_directory: str, safe_serialization: bool = False) -> None:
@@ -193,8 +257,10 @@ class ElectraPretrainedModel(nn.Layer):
             config = config.copy(**config_overrides)
         weights = find_weights_file(path)
         state = read_state_dict(weights)
-        model = cls(config)
+        model = cls.build(config, initialize=False)  # every weight is about to be overwritten
         report = model.load_weights(state, source=weights, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        # what the checkpoint did not provide gets a proper initialisation
+        model.init_weights(only=set(report.missing) | {k for k, _, _ in report.mismatched})
         model.eval()
         return (model, report) if output_loading_info else model
 
@@ -287,7 +353,7 @@ def _check_architecture(cls, entry: "registry.PretrainedEntry") -> None:
     for mine, theirs in (pairs, pairs[::-1]):
         if wanted in mine and published in theirs:
             raise ValueError(
-                f"{entry.name} is a {published} checkpoint, not a {wanted}; load it with "
+                f"{entry.name} is an {published} checkpoint, not an {wanted}; load it with "
                 f"{published}.from_pretrained({entry.name!r}) (or ElectraModel for the encoder alone)"
             )
 

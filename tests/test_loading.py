@@ -273,3 +273,11 @@ def test_total_pretraining_round_trip_keeps_both_configs_and_the_tie(tmp_path):
     assert eh_back.generator.config.hidden_size == 16
     assert eh_back.discriminator.electra.embeddings.word_embeddings.weight is \
         eh_back.generator.electra.embeddings.word_embeddings.weight
+
+
+def test_newly_initialised_head_is_drawn_not_left_constant(tmp_path):
+    pe.ElectraDiscriminator(pe.ElectraConfig(**TINY)).save_pretrained(str(tmp_path))
+    model = pe.ElectraForSequenceClassification.from_pretrained(str(tmp_path))
+    w = model.classifier.out_proj.weight.numpy()
+    assert abs(w.std() - 0.02) < 0.01
+    assert np.all(model.classifier.out_proj.bias.numpy() == 0)

@@ -249,3 +249,23 @@ def test_dropout_only_in_training(tiny_config):
     np.testing.assert_array_equal(a, b)
     model.train()
     assert not np.allclose(model(ids).numpy(), model(ids).numpy())
+
+
+def test_initialisation_statistics():
+    cfg = pe.ElectraConfig(vocab_size=500, embedding_size=64, hidden_size=128, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=256, initializer_range=0.05)
+    paddle.seed(0)
+    model = pe.ElectraGenerator(cfg)
+    for name, p in model.state_dict().items():
+        v = p.numpy()
+        if "norm" in name and name.endswith("weight"):
+            assert np.all(v == 1.0), name
+        elif name.endswith("bias"):
+            assert np.all(v == 0.0), name
+        else:
+            assert abs(v.std() - 0.05) < 0.01 and abs(v.mean()) < 0.01, name
+    # a backbone built inside a head is drawn once, from the global Normal initializer
+    disc = pe.ElectraDiscriminator(cfg)
+    assert abs(disc.discriminator_predictions.dense.weight.numpy().std() - 0.05) < 0.01
+    # construction leaves Paddle's global initializer as it found it
+    assert abs(paddle.nn.Linear(200, 200).weight.numpy().std() - np.sqrt(2 / 400)) < 0.01

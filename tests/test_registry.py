@@ -1,0 +1,109 @@
+"""The name table: every name parses, validates and builds its class (no download)."""
+
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+import paddle_electra as pe
+from paddle_electra import registry
+from paddle_electra.ernie_health import ErnieHealthDiscriminator
+
+NAMES = registry.names()
+CLASSES = {"ErnieHealthDiscriminator": ErnieHealthDiscriminator}
+
+
+def test_the_table_has_every_published_name():
+    expected = {f"electra-{s}{p}" for s in ("small", "base", "large") for p in ("", "-generator", "-discriminator")}
+    expected |= {"chinese-electra-small", "chinese-electra-base", "ernie-health-chinese",
+                 "ernie-health-chinese-generator", "ernie-health-chinese-discriminator"}
+    for line, sizes in (("chinese-electra", ("small", "small-ex", "base", "large")),
+                        ("chinese-electra-180g", ("small", "small-ex", "base", "large")),
+                        ("chinese-legal-electra", ("small", "base", "large"))):
+        expected |= {f"hfl/{line}-{s}-{p}" for s in sizes for p in ("generator", "discriminator")}
+    expected |= {"junnyu/hfl-chinese-electra-180g-base-discriminator",
+                 "junnyu/hfl-chinese-electra-180g-small-ex-discriminator",
+                 "junnyu/hfl-chinese-legal-electra-small-generator"}
+    assert len([n for n in expected if n.startswith("hfl/")]) == 22
+    assert set(NAMES) == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_name_parses_and_builds_its_class(name):
+    entry = registry.get_entry(name)
+    config = pe.ElectraConfig.from_pretrained(name)  # offline: the config is in the table
+    assert config.architectures == [entry.architecture]
+    cls = CLASSES.get(entry.architecture) or getattr(pe, entry.architecture)
+    # one layer keeps the test fast; widths, vocabulary and heads are the entry's own
+    small = config.copy(num_hidden_layers=1)
+    model = cls.build(small, initialize=False)
+    built = sum(int(np.prod(p.shape)) for p in model.parameters())
+    assert built == registry.count_parameters(small.to_dict(), entry.architecture)
+    ids = paddle.to_tensor([[2, 5, 7, 3]])
+    out = model(ids, paddle.zeros([1, 4, 6], "int64")) if cls is ErnieHealthDiscriminator else model(ids)
+    assert out is not None
+    if entry.has_weights:
+        assert entry.file("weights").url.startswith("https://")
+    assert entry.file("vocab") is not None and entry.tokenizer["do_lower_case"] is True
+    if entry.source == "huggingface":
+        assert entry.hf_repo and all(f.url.startswith(f"https://huggingface.co/{entry.hf_repo}/resolve/main/")
+                                     for f in entry.files)
+
+
+@pytest.mark.parametrize("name,published_m", [
+    ("hfl/chinese-electra-180g-small-discriminator", 12), ("hfl/chinese-electra-180g-small-ex-discriminator", 25),
+    ("hfl/chinese-electra-180g-base-discriminator", 102), ("hfl/chinese-electra-180g-large-discriminator", 324),
+])
+def test_parameter_counts_match_published_sizes(name, published_m):
+    params = registry.get_entry(name).num_parameters / 1e6
+    assert abs(params - published_m) / published_m < 0.03
+
+
+def test_legal_small_generator_config_is_corrected():
+    cfg = pe.ElectraConfig.from_pretrained("hfl/chinese-legal-electra-small-generator")
+    assert (cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads) == (64, 256, 1)
+    # its 13.7 MB pytorch_model.bin is 3.4M float32 parameters
+    assert abs(registry.get_entry("hfl/chinese-legal-electra-small-generator").num_parameters * 4 / 1e6 - 13.7) < 0.2
+
+
+def test_unknown_name_lists_the_closest():
+    with pytest.raises(ValueError, match="did you mean hfl/chinese-electra-180g-small-discriminator"):
+        registry.get_entry("hfl/chinese-electra-180g-smal-discriminator")
+    with pytest.raises(ValueError, match="unknown model name"):
+        pe.ElectraGenerator.from_pretrained("no-such-model")
+
+
+def test_wrong_head_for_a_name_is_an_error_before_any_download():
+    with pytest.raises(ValueError, match=r"is an ElectraGenerator checkpoint.*ElectraGenerator.from_pretrained"):
+        pe.ElectraDiscriminator.from_pretrained("hfl/chinese-legal-electra-small-generator")
+    with pytest.raises(ValueError, match=r"ElectraDiscriminator.from_pretrained\('electra-small'\)"):
+        pe.ElectraGenerator.from_pretrained("electra-small")
+
+
+def test_listing_has_every_name():
+    rows = registry.list_pretrained()
+    assert [r["name"] for r in rows] == NAMES
+    assert set(rows[0]) == {"name", "class", "params", "language", "domain", "source"}
+    text = registry.format_table(rows)
+    assert "hfl/chinese-legal-electra-small-generator" in text and "3.4M" in text
+
+
+def test_table_files_are_data_only():
+    for fn in os.listdir(registry.table_dir()):
+        with open(os.path.join(registry.table_dir(), fn)) as f:
+            data = json.load(f)
+        assert fn == data["name"].replace("/", "__") + ".json"
+
+
+def test_auto_model_picks_the_class(tmp_path):
+    assert pe.AutoModel.class_for("hfl/chinese-legal-electra-small-generator") is pe.ElectraGenerator
+    assert pe.AutoModel.class_for("ernie-health-chinese-discriminator") is ErnieHealthDiscriminator
+    cfg = pe.ElectraConfig(vocab_size=50, embedding_size=16, hidden_size=32, num_hidden_layers=1,
+                           num_attention_heads=4, intermediate_size=40, num_labels=4)
+    pe.ElectraForTokenClassification(cfg).save_pretrained(str(tmp_path))
+    model = pe.AutoModel.from_pretrained(str(tmp_path))
+    assert type(model) is pe.ElectraForTokenClassification and model.config.num_labels == 4
+    with pytest.raises(TypeError, match="from_pretrained"):
+        pe.AutoModel()
