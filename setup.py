@@ -12,8 +12,11 @@ setup(
     long_description=long_description,
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["paddle_electra", "paddle_electra.*"]),
-    include_package_data=True,
+    packages=find_packages(include=["paddle_electra", "paddle_electra.*"]) + ["paddle_electra.pretrained_configs"],
+    # the name table lives at the top level of the repo (data, not code) and is
+    # installed inside the package so a wheel carries it
+    package_dir={"paddle_electra.pretrained_configs": "pretrained_configs"},
+    package_data={"paddle_electra.pretrained_configs": ["*.json"]},
     # The CPU wheel is paddlepaddle; GPU users install paddlepaddle-gpu themselves,
     # so Paddle is not forced here beyond a check at import time.
     install_requires=[

@@ -21,7 +21,7 @@ from paddle.nn import initializer
 
 from . import registry
 from .configuration import ElectraConfig
-from .convert.hf import hf_to_paddle, is_hf_state_dict
+from .convert.hf import hf_to_paddle, is_hf_state_dict, paddle_to_hf
 from .convert.readers import (
     PADDLE_WEIGHTS,
     SAFETENSORS_WEIGHTS,
@@ -42,6 +42,18 @@ _HEAD_OWNERS = {
     "generator_predictions": "ElectraGenerator",
     "generator_lm_head_bias": "ElectraGenerator",
     "discriminator_predictions": "ElectraDiscriminator",
+}
+
+
+# paddle_electra class -> HF transformers class with the same weights
+HF_CLASS_NAMES = {
+    "ElectraModel": "ElectraModel",
+    "ElectraGenerator": "ElectraForMaskedLM",
+    "ElectraDiscriminator": "ElectraForPreTraining",
+    "ElectraForSequenceClassification": "ElectraForSequenceClassification",
+    "ElectraForTokenClassification": "ElectraForTokenClassification",
+    "ElectraForQuestionAnswering": "ElectraForQuestionAnswering",
+    "ElectraForMultipleChoice": "ElectraForMultipleChoice",
 }
 
 
@@ -176,20 +188,35 @@ class ElectraPretrainedModel(nn.Layer):
                 param.set_value(value)
 
     # ------------------------------------------------------------ save
-    def save_pretrained(self, save_directory: str, safe_serialization: bool = False) -> None:
+    def save_pretrained(self, save_directory: str, safe_serialization: bool = False, format: str = "paddle") -> None:
         """Write ``config.json`` and the weights into ``save_directory``.
 
-        Weights go to ``model_state.pdparams`` (PaddleNLP's name and format) or,
-        with ``safe_serialization=True``, ``model.safetensors`` in Paddle
-        layout. Every file is written to a temporary name and renamed, so an
-        interrupted save never leaves a half-written file; a weights file of the
-        other format left from an earlier save is removed, so the folder holds
-        one model.
+        Args:
+            save_directory: the folder (created if needed).
+            safe_serialization: Paddle format only: ``model.safetensors`` in
+                Paddle layout instead of ``model_state.pdparams``.
+            format: ``"paddle"`` (PaddleNLP's names and layout, loadable by
+                PaddleNLP) or ``"hf"``: ``config.json`` + ``model.safetensors``
+                with HF names and torch layout, loadable by HF transformers'
+                matching class (``ElectraGenerator`` -> ``ElectraForMaskedLM``,
+                ``ElectraDiscriminator`` -> ``ElectraForPreTraining``).
+
+        Every file is written to a temporary name and renamed, so an interrupted
+        save never leaves a half-written file; a weights file of the other format
+        left from an earlier save is removed, so the folder holds one model.
         """
+        if format not in ("paddle", "hf"):
+            raise ValueError(f"format must be 'paddle' or 'hf', got {format!r}")
         if os.path.isfile(save_directory):
             raise ValueError(f"save_pretrained needs a folder, but {save_directory} is a file")
+        arch = type(self).__name__
+        if format == "hf" and arch not in HF_CLASS_NAMES:
+            raise ValueError(f"{arch} has no HF transformers counterpart; save it with format='paddle'")
         os.makedirs(save_directory, exist_ok=True)
         state = {k: v.numpy() for k, v in self.state_dict().items()}
+        if format == "hf":
+            state = paddle_to_hf(state, architecture=arch)
+            safe_serialization = True
         name = SAFETENSORS_WEIGHTS if safe_serialization else PADDLE_WEIGHTS
         path = os.path.join(save_directory, name)
         tmp = path + ".tmp"
@@ -197,7 +224,8 @@ class ElectraPretrainedModel(nn.Layer):
             if safe_serialization:
                 from safetensors.numpy import save_file
 
-                save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp, metadata={"format": "paddle"})
+                meta = {"format": "pt" if format == "hf" else "paddle"}
+                save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp, metadata=meta)
             else:
                 paddle.save(state, tmp)
             os.replace(tmp, path)
@@ -208,7 +236,10 @@ class ElectraPretrainedModel(nn.Layer):
         if os.path.exists(other):
             logger.warning("save_pretrained: removed the stale %s so %s holds one model", other, save_directory)
             os.remove(other)
-        self.config.copy(architectures=[type(self).__name__]).save_pretrained(save_directory)
+        config = self.config.copy(architectures=[HF_CLASS_NAMES[arch] if format == "hf" else arch])
+        if format == "hf" and arch == "ElectraForQuestionAnswering":
+            config = config.copy(num_labels=2, id2label=None)  # HF sizes qa_outputs by num_labels
+        config.save_pretrained(save_directory)
 
     # ------------------------------------------------------------ load
     @classmethod

@@ -16,6 +16,11 @@ Runs inside the separate TensorFlow venv (``.venv-tf``), never in the main one:
         variable to OUT.npz (bfloat16 widened to float32), plus ``__dtypes__``
         (name -> TF dtype name of every variable, strings included), so the
         main venv can compare TF's reading with paddle_electra's.
+
+    python write_tf1_checkpoint.py batch JOBS.json
+        Run several of the above in one process (TensorFlow imports once):
+        JOBS.json is a list of argument lists, e.g.
+        [["write", "v.npz", "/d/model.ckpt", "--step", "7"], ["dump", "/d/model.ckpt-7", "o.npz"]].
 """
 
 import argparse
@@ -92,11 +97,17 @@ def main(argv=None):
     d = sub.add_parser("dump")
     d.add_argument("prefix")
     d.add_argument("out")
+    b = sub.add_parser("batch")
+    b.add_argument("jobs")
     args = parser.parse_args(argv)
     if args.cmd == "write":
         write(args.values, args.prefix, args.step, args.shards)
-    else:
+    elif args.cmd == "dump":
         dump(args.prefix, args.out)
+    else:
+        with open(args.jobs, encoding="utf-8") as f:
+            for job in json.load(f):
+                main(job)
 
 
 if __name__ == "__main__":
