@@ -215,7 +215,7 @@ def _one_request(client: httpx2.Client, url: str, part: str, offset: int, desc: 
             total=total, initial=offset, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
             file=sys.stderr, disable=progress_disabled(), leave=False,
         ) as bar:
-            for chunk in response.iter_bytes(CHUNK_SIZE):
+            for chunk in response.iter_bytes():  # as received: a break-off loses nothing
                 f.write(chunk)
                 bar.update(len(chunk))
         got = os.path.getsize(part)

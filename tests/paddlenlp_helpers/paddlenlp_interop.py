@@ -158,6 +158,7 @@ def import_job(job, batch):
     np.savez(job["out"], **outputs)
     config = model.config
     return {
+        "dir": job["dir"],
         "warnings": messages,
         "key_warnings": [m for m in messages if any(s in m.lower() for s in KEY_WARNING_MARKERS)],
         "weights_file": weights_file,
