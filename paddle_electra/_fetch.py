@@ -132,11 +132,12 @@ def fetch(url: str, dest: str, *, sha256: Optional[str] = None, size: Optional[i
     """
     if os.path.isfile(dest):
         return dest
-    with file_lock(dest, f"downloading {os.path.basename(dest)}"):
+    desc = desc or os.path.basename(dest)
+    with file_lock(dest, f"downloading {desc}"):
         if os.path.isfile(dest):  # another process finished it while we waited
             return dest
         part = dest + INCOMPLETE_SUFFIX
-        _transfer(url, part, size=size, desc=desc or os.path.basename(dest), hint=hint)
+        _transfer(url, part, size=size, desc=desc, hint=hint)
         _verify(url, part, sha256=sha256, size=size, hint=hint)
         os.replace(part, dest)
     return dest

@@ -149,7 +149,7 @@ def resolve(name_or_path: str, kind: str = "model") -> str:
     folder = model_dir(entry.name)
     os.makedirs(folder, exist_ok=True)
     for f in files:
-        dest = os.path.join(folder, f.filename)
+        dest = os.path.join(folder, _local_name(entry, f))
         if os.path.isfile(dest):
             continue
         if entry.source == "huggingface":
@@ -178,6 +178,11 @@ def _needed_files(entry: "registry.PretrainedEntry", kind: str) -> List["registr
     if vocab is None:
         raise ValueError(f"{entry.name} publishes no vocabulary file; pass a local folder holding vocab.txt")
     return [vocab]
+
+
+def _local_name(entry, f) -> str:
+    """File name in the cache folder: hub weights are stored converted, as ``model_state.pdparams``."""
+    return PADDLE_WEIGHTS if entry.source == "huggingface" and f.role == "weights" else f.filename
 
 
 # ---------------------------------------------------------------- plain URLs

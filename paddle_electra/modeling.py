@@ -61,11 +61,13 @@ ACT2FN = {
 def _check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds):
     """Reject malformed inputs with a ValueError that names the problem.
 
-    Value checks (id ranges) need the data, so they run in dygraph only; a
-    static graph being traced for export sees shapes, not values.
+    The checks run in dygraph only: a static graph being traced for export has
+    symbolic shapes and no values (and its shapes are fixed by the InputSpecs).
     """
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("pass exactly one of input_ids or inputs_embeds")
+    if not paddle.in_dynamic_mode():
+        return
     shape = list(input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1])
     if len(shape) != 2:
         raise ValueError(f"input_ids must be 2-D [batch, seq_len], got shape {shape}")
@@ -78,8 +80,6 @@ def _check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids
             raise ValueError(f"{name} has shape {list(tensor.shape)} but input_ids has shape {shape}")
     if attention_mask is not None and attention_mask.ndim == 2 and list(attention_mask.shape) != shape:
         raise ValueError(f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {shape}")
-    if not paddle.in_dynamic_mode():
-        return
     seq_len = shape[1]
     if seq_len > config.max_position_embeddings:
         raise ValueError(

@@ -19,7 +19,8 @@ import numpy as np
 PADDLE_WEIGHTS = "model_state.pdparams"
 SAFETENSORS_WEIGHTS = "model.safetensors"
 TORCH_WEIGHTS = "pytorch_model.bin"
-WEIGHT_FILES = (PADDLE_WEIGHTS, SAFETENSORS_WEIGHTS, TORCH_WEIGHTS)
+TF_H5_WEIGHTS = "tf_model.h5"  # HF transformers 4.x TF models; needs h5py
+WEIGHT_FILES = (PADDLE_WEIGHTS, SAFETENSORS_WEIGHTS, TORCH_WEIGHTS, TF_H5_WEIGHTS)
 
 # Optimizer / training-state entries that pre-training checkpoints carry next to
 # the weights (TF's adam_m/adam_v/global_step, Paddle's moment/beta-pow slots).
@@ -63,8 +64,12 @@ def read_state_dict(path: str) -> Dict[str, np.ndarray]:
             from .torch_bin import load_torch_bin
 
             state = load_torch_bin(path)
+        elif name.endswith(".h5"):
+            from .tf_h5 import read_tf_h5
+
+            state = read_tf_h5(path)
         else:
-            raise ValueError(f"{path}: unknown weights format (expected .pdparams, .safetensors or .bin)")
+            raise ValueError(f"{path}: unknown weights format (expected .pdparams, .safetensors, .bin or .h5)")
     except ValueError:
         raise
     except Exception as exc:  # corrupt files surface as many exception types
