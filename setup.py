@@ -21,7 +21,11 @@ setup(
     # so Paddle is not forced here beyond a check at import time.
     install_requires=[
         "numpy>=1.23",
-        "safetensors>=0.4",
+        "safetensors>=0.4",  # model.safetensors in and out
+        "huggingface_hub>=0.24",  # hf_hub_download for names on the Hugging Face Hub
+        "httpx>=0.27",  # plain-URL (bcebos) downloads with transport retries
+        "filelock>=3.13",  # one download per file across processes
+        "tqdm>=4.62",  # progress bars
     ],
     extras_require={
         "cpu": ["paddlepaddle>=3.0"],

@@ -31,11 +31,16 @@ from .ernie_health import (
 )
 
 from .auto import AutoModel
+from .hub import ChecksumError, DownloadError, OfflineError, cache_root
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AutoModel",
+    "DownloadError",
+    "ChecksumError",
+    "OfflineError",
+    "cache_root",
     "list_pretrained",
     "ElectraConfig",
     "ElectraPretrainedModel",

@@ -1,7 +1,7 @@
 """One small downloader for plain HTTP(S) files (PaddleNLP's bcebos buckets).
 
 :func:`fetch` is the only place the package opens a plain URL. It is built on
-``httpx2`` (the HTTP client huggingface_hub itself uses), ``filelock`` and
+``httpx`` (a widely used HTTP client with transport-level retries), ``filelock`` and
 ``tqdm``, all three already installed with huggingface_hub:
 
 * the transfer goes to ``<dest>.incomplete`` and is renamed onto ``dest`` only
@@ -12,11 +12,13 @@
   restarts the file from byte 0;
 * a cross-process ``filelock.FileLock`` on ``<dest>.lock`` makes concurrent
   processes download a file once; the others wait and reuse it;
-* connection attempts are retried by httpx2's transport (``CONNECT_RETRIES``,
-  0.5 s apart) under a ``CONNECT_TIMEOUT`` connect timeout, so a machine without
-  network fails in about half a second (refused) or ~30 s at worst (silently
-  dropped packets); a transfer that breaks off, or a 408/429/5xx answer, gets up
-  to ``MAX_ATTEMPTS`` requests in all, each resuming where the last one stopped;
+* connection attempts are retried once by httpx's transport
+  (``CONNECT_RETRIES``) under a ``CONNECT_TIMEOUT`` of 10 s, and a failed
+  connection is final, so a machine without network fails at once (refused,
+  no DNS) or within ~20 s (silently dropped packets); a server that accepts but
+  never answers fails after ``READ_TIMEOUT``;
+* a transfer that breaks off, or a 408/429/5xx answer, gets up to
+  ``MAX_ATTEMPTS`` requests in all, each resuming where the last one stopped;
 * a byte-count progress bar (tqdm) goes to stderr.
 
 Every failure is a :class:`DownloadError` (an ``OSError``) naming the URL.
@@ -34,12 +36,12 @@ from typing import Iterator, Optional
 from urllib.parse import urlsplit
 
 import filelock
-import httpx2
+import httpx
 from tqdm.auto import tqdm
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a TCP/TLS connection (each attempt)
-READ_TIMEOUT = 60.0  # seconds without a byte from the server before giving up
-CONNECT_RETRIES = 2  # extra connection attempts, by httpx2's transport (0 s, then 0.5 s apart)
+READ_TIMEOUT = 30.0  # seconds without a byte from the server before the attempt fails
+CONNECT_RETRIES = 1  # extra connection attempts, made by httpx's transport
 MAX_ATTEMPTS = 4  # requests per file when a transfer breaks off or the server answers 408/429/5xx
 BACKOFF = 0.5  # seconds before a retry that follows no progress; doubled each time
 CHUNK_SIZE = 1 << 20
@@ -143,10 +145,10 @@ def fetch(url: str, dest: str, *, sha256: Optional[str] = None, size: Optional[i
     return dest
 
 
-def _client() -> httpx2.Client:
-    return httpx2.Client(
-        transport=httpx2.HTTPTransport(retries=CONNECT_RETRIES),
-        timeout=httpx2.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+def _client() -> httpx.Client:
+    return httpx.Client(
+        transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
+        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
         follow_redirects=True,
         headers={"Accept-Encoding": "identity", "User-Agent": "paddle_electra"},
     )
@@ -169,12 +171,17 @@ def _transfer(url: str, part: str, *, size: Optional[int], desc: str, hint: str)
                 return  # complete already (an earlier run died before the rename)
             try:
                 done, last = _one_request(client, url, part, offset, desc, hint)
-            except httpx2.TransportError as exc:
-                if isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.UnsupportedProtocol,
-                                    httpx2.ProxyError)):
-                    # the transport has already retried the connection: fail fast
-                    raise _error(url, f"{type(exc).__name__}: {exc or 'no connection'}", hint) from exc
-                done, last = False, f"{type(exc).__name__}: {exc or 'transfer broke off'}"
+            except httpx.TransportError as exc:
+                reason = f"{type(exc).__name__}: {exc or 'no answer'}"
+                got = os.path.getsize(part) if os.path.exists(part) else 0
+                no_connection = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout,
+                                                 httpx.UnsupportedProtocol, httpx.ProxyError))
+                silent_server = isinstance(exc, httpx.TimeoutException) and got <= offset
+                if no_connection or silent_server:
+                    # the transport has retried the connection already, and a server that says
+                    # nothing for READ_TIMEOUT will not start now: fail fast
+                    raise _error(url, reason, hint) from exc
+                done, last = False, reason
             if done:
                 return
             progressed = (os.path.getsize(part) if os.path.exists(part) else 0) > offset
@@ -192,14 +199,16 @@ def _restart(part: str) -> int:
     return 0
 
 
-def _one_request(client: httpx2.Client, url: str, part: str, offset: int, desc: str, hint: str):
+def _one_request(client: httpx.Client, url: str, part: str, offset: int, desc: str, hint: str):
     """One GET; returns ``(complete, reason_if_not)``. Raises DownloadError on a final HTTP error."""
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     with client.stream("GET", url, headers=headers) as response:
         status = response.status_code
         if status in RETRY_STATUS:
             return False, f"HTTP {status}"
-        if status == 416 and offset:  # our partial file is longer than the remote one
+        if status == 416 and offset:  # nothing left from `offset`: complete already, or a longer partial
+            if response.headers.get("Content-Range", "") == f"bytes */{offset}":
+                return True, ""
             _restart(part)
             return False, "HTTP 416 for the resumed range; restarting"
         if status >= 400:
@@ -225,12 +234,12 @@ def _one_request(client: httpx2.Client, url: str, part: str, offset: int, desc: 
         return True, ""
 
 
-def _range_start(response: httpx2.Response) -> Optional[int]:
+def _range_start(response: httpx.Response) -> Optional[int]:
     m = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
     return int(m.group(1)) if m else None
 
 
-def _total_length(response: httpx2.Response, offset: int) -> Optional[int]:
+def _total_length(response: httpx.Response, offset: int) -> Optional[int]:
     """Full size of the remote file, when the headers tell it."""
     if response.headers.get("Content-Encoding", "identity").lower() != "identity":
         return None

@@ -173,7 +173,10 @@ def _needed_files(entry: "registry.PretrainedEntry", kind: str) -> List["registr
                 f"    model = {entry.architecture}(config)\n"
                 f"or load a folder of weights you trained with {entry.architecture}.from_pretrained('/path/to/folder')"
             )
-        return [f for f in entry.files if f.role in ("weights", "config")]
+        # a published config file may come along (model_config.json), but never onto the
+        # config.json that the table's config is written to
+        return [f for f in entry.files
+                if f.role == "weights" or (f.role == "config" and _local_name(entry, f) != CONFIG_FILE)]
     vocab = entry.file("vocab")
     if vocab is None:
         raise ValueError(f"{entry.name} publishes no vocabulary file; pass a local folder holding vocab.txt")
@@ -220,7 +223,6 @@ def _hub_location(entry, f) -> Tuple[str, str]:
 
 def _hub_download(entry, f, dest: str) -> str:
     """Path of the file in huggingface_hub's cache (``<cache_root()>/hf``), downloading it if needed."""
-    import httpx2
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -241,10 +243,21 @@ def _hub_download(entry, f, dest: str) -> str:
         # this says "no network" in well under a second.
         get_hf_file_metadata(url, timeout=CONNECT_TIMEOUT, endpoint=endpoint)
         return hf_hub_download(**kwargs, etag_timeout=CONNECT_TIMEOUT)
-    except (OSError, httpx2.HTTPError) as exc:  # HfHubHTTPError, LocalEntryNotFoundError, ... are OSErrors
+    except (OSError, *_hub_http_errors()) as exc:  # HfHubHTTPError, LocalEntryNotFoundError, ... are OSErrors
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DownloadError(f"could not download {url} for {entry.name}: {type(exc).__name__}: {reason}\n"
                             f"{_hints(entry, dest)}") from exc
+
+
+def _hub_http_errors() -> tuple:
+    """The HTTP client error base classes huggingface_hub may raise (httpx2 for 2.x, httpx / requests before)."""
+    errors = []
+    for module, attr in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(__import__(module), attr))
+        except ImportError:
+            continue
+    return tuple(errors)
 
 
 def _silent_tqdm_class():

@@ -9,7 +9,8 @@ Both honour ``Range: bytes=N-`` (206 + ``Content-Range``). Faults are queued per
 path and used up one per GET: ``"corrupt"`` (same length, flipped bytes),
 ``"cut:N"`` (announce the full length, send N body bytes, close the
 connection), ``"500"`` (an HTTP 500 answer), ``"norange"`` (ignore the Range
-header, answer 200 with the whole file). Every request is recorded.
+header, answer 200 with the whole file), ``"stall:S"`` (say nothing for S
+seconds, then close). Every request is recorded.
 """
 
 from __future__ import annotations
@@ -153,6 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         range_header = self.headers.get("Range")
         fault = app._record(self.command, path, range_header)
+        if fault and fault.startswith("stall:"):
+            time.sleep(float(fault.split(":", 1)[1]))
+            self.close_connection = True
+            return
         data, extra = app._lookup(path)
         if data is None:
             self._plain_answer(404, extra, b"not found")

@@ -29,7 +29,8 @@ TINY_CFG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_lay
                 intermediate_size=37, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
                 max_position_embeddings=64, type_vocab_size=2, initializer_range=0.02, pad_token_id=0,
                 layer_norm_eps=1e-12)
-VOCAB = "".join(f"[unused{i}]\n" for i in range(99)).encode()
+VOCAB = "".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)])
+VOCAB = VOCAB.encode()
 ATOL = 1e-5
 
 HUB_ST = "tiny-org/tiny-gen-st"  # hub, model.safetensors, generator
@@ -187,6 +188,7 @@ def env(table, server, tmp_path, monkeypatch):
     monkeypatch.setenv("PADDLE_ELECTRA_MIRROR", server.url)
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS", "1")
     for var in ("PADDLE_ELECTRA_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
@@ -293,6 +295,11 @@ def test_tokenizer_kind_fetches_the_vocabulary_only(env, server):
     assert os.path.isfile(os.path.join(folder, "config.json"))
     assert server.count(path=".pdparams") == 0
 
+    from paddle_electra.tokenizer import ElectraTokenizer
+
+    tok = ElectraTokenizer.from_pretrained(BOS)  # the consumer of kind="tokenizer"
+    assert (tok.do_lower_case, tok.model_max_length, tok.vocab_size) == (False, 64, 99)
+
     folder = hub.resolve(COMMUNITY, kind="tokenizer")  # the table's tokenizer settings, not the published file
     with open(os.path.join(folder, "tokenizer_config.json")) as f:
         assert json.load(f)["do_lower_case"] is True
@@ -355,6 +362,17 @@ def test_server_ignoring_range_restarts_from_zero(env, server, artifacts):
     assert _read(os.path.join(hub.model_dir(BOS), "model_state.pdparams")) == artifacts.plain[BOS_WEIGHTS]
 
 
+def test_complete_partial_file_of_unknown_size_is_not_downloaded_again(env, server, artifacts):
+    path = f"{COMMUNITY_DIR}/model_state.pdparams"  # the table lists no size for it
+    final = os.path.join(hub.model_dir(COMMUNITY), "model_state.pdparams")
+    os.makedirs(os.path.dirname(final))
+    with open(final + ".incomplete", "wb") as f:
+        f.write(artifacts.plain[path])
+    hub.resolve(COMMUNITY)
+    assert [r.range for r in server.log(path)] == [f"bytes={len(artifacts.plain[path])}-"]  # answered 416
+    assert _read(final) == artifacts.plain[path]
+
+
 def test_missing_remote_files_are_clear_errors(env, server):
     del server.plain[BOS_WEIGHTS]
     with pytest.raises(hub.DownloadError, match="HTTP 404") as err:
@@ -378,6 +396,16 @@ def test_connection_refused_fails_fast(env, monkeypatch):
         elapsed = time.monotonic() - start
         assert elapsed < 5, f"{name}: a refused connection took {elapsed:.1f}s to fail"
         assert dead in str(err.value) and hint in str(err.value)
+
+
+def test_server_that_never_answers_fails_after_the_read_timeout(env, server, monkeypatch):
+    monkeypatch.setattr(_fetch, "READ_TIMEOUT", 0.3)
+    server.add_faults(BOS_WEIGHTS, "stall:3")
+    start = time.monotonic()
+    with pytest.raises(hub.DownloadError, match="ReadTimeout"):
+        hub.resolve(BOS)
+    assert time.monotonic() - start < 2
+    assert server.count("GET", BOS_WEIGHTS) == 1
 
 
 # ---------------------------------------------------------------- offline and warm cache
