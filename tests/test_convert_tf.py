@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections import OrderedDict, Counter
+from collections import OrderedDict
 from pathlib import Path
 
 import h5py
@@ -158,13 +158,16 @@ def tf_checkpoints(tmp_path_factory):
     _save_npz(root / "electra.npz", electra)
     _save_npz(root / "untied.npz", untied)
     _save_npz(root / "dtypes.npz", dtypes, dtype_map)
-    for sub in ("electra", "untied", "dtypes"):
+    disc_only = {k: v for k, v in electra.items() if k.startswith(("electra/", "discriminator_predictions/"))}
+    _save_npz(root / "disc_only.npz", disc_only)
+    for sub in ("electra", "untied", "dtypes", "disc_only"):
         (root / sub).mkdir()
     (root / "electra" / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", encoding="utf-8")
     jobs = [
         ["write", str(root / "electra.npz"), str(root / "electra" / "model.ckpt"), "--step", str(STEP)],
         ["write", str(root / "untied.npz"), str(root / "untied" / "model.ckpt"), "--step", "5"],
         ["write", str(root / "dtypes.npz"), str(root / "dtypes" / "model.ckpt"), "--step", "3", "--shards", "2"],
+        ["write", str(root / "disc_only.npz"), str(root / "disc_only" / "electra_small"), "--step", "-1"],
         ["dump", str(root / "electra" / f"model.ckpt-{STEP}"), str(root / "electra_tf.npz")],
         ["dump", str(root / "dtypes" / "model.ckpt-3"), str(root / "dtypes_tf.npz")],
     ]
@@ -178,6 +181,7 @@ def tf_checkpoints(tmp_path_factory):
         electra=root / "electra" / f"model.ckpt-{STEP}",
         untied=root / "untied" / "model.ckpt-5",
         dtypes=root / "dtypes" / "model.ckpt-3",
+        disc_only=root / "disc_only" / "electra_small",
         electra_values=electra,
         weights=weights,
         untied_values=untied,
@@ -307,6 +311,28 @@ def test_corrupt_and_truncated_files_are_clear_errors(tf_checkpoints, tmp_path):
     read_tf1_checkpoint(prefix, verify_crc=False)  # only the checksum could tell
 
 
+def test_format_primitives():
+    from paddle_electra.convert import tf1
+
+    assert tf1._crc32c_python(b"123456789") == 0xE3069283  # the CRC-32C check value
+    fast = tf1._fast_crc32c()
+    if fast is not None:
+        data = np.random.default_rng(0).bytes(4099)
+        assert fast(data) == tf1._crc32c_python(data)
+    # snappy: a 3-byte literal, then a 1-byte-offset copy and a 2-byte-offset copy that overlap their output
+    assert tf1._snappy_decompress(b"\x0f\x08abc\x15\x03\x0a\x03\x00") == b"abc" * 5
+    with pytest.raises(tf1._Corrupt):
+        tf1._snappy_decompress(b"\x0f\x08abc\x15\x09")
+    # a big-endian bundle's tensors are byte-swapped to native order
+    entry = tf1.TF1Entry("x", 1, (2, 2), 0, 0, 16, None, False)
+    raw = np.frombuffer(np.arange(4, dtype=">f4").tobytes(), np.uint8)
+    got = tf1._decode(raw, np.dtype(np.float32), entry, big_endian=True)
+    assert got.dtype == np.float32 and got.dtype.isnative and np.array_equal(got, [[0, 1], [2, 3]])
+    bf16 = tf1.TF1Entry("b", 14, (2,), 0, 0, 4, None, False)
+    raw = np.frombuffer(np.array([1.5, -2.0], "<f4").view("<u4").astype("<u4") >> 16, np.uint32).astype("<u2")
+    assert np.array_equal(tf1._decode(raw.view(np.uint8), np.dtype(np.uint16), bf16, False), [1.5, -2.0])
+
+
 # ---------------------------------------------------------------- the key table
 _LAYER_PARTS = {
     "self_attn.q_proj": "attention/self/query", "self_attn.k_proj": "attention/self/key",
@@ -357,7 +383,8 @@ def test_tf1_to_paddle_maps_every_parameter(tf_checkpoints, part):
     n = len(tf_checkpoints["weights"])
     other = "generator" if part == "discriminator" else "discriminator"
     n_other = n - len(own)  # the generator's shared electra/embeddings/* are its own, not "discriminator-only"
-    assert summary == f"skipped {2 * n + 1 + n_other} entries: {n} adam_m, {n} adam_v, 1 global_step, {n_other} {other}-only"
+    assert summary == (f"skipped {2 * n + 1 + n_other} entries: {n} adam_m, {n} adam_v, 1 global_step, "
+                       f"{n_other} {other}-only")
     assert "\n" not in summary
 
 
@@ -369,14 +396,16 @@ def test_untied_generator_embeddings_are_used_when_present(tf_checkpoints):
     assert not np.array_equal(gen["electra.embeddings.word_embeddings.weight"],
                               values["electra/embeddings/word_embeddings"])
     disc, disc_summary = tf1_to_paddle(values, "discriminator")
-    assert np.array_equal(disc["electra.embeddings.word_embeddings.weight"], values["electra/embeddings/word_embeddings"])
+    assert np.array_equal(disc["electra.embeddings.word_embeddings.weight"],
+                          values["electra/embeddings/word_embeddings"])
     assert "generator-only" in disc_summary and "discriminator-only" in summary
 
 
 def test_key_table_is_documented():
     tf_names = [tf for tf, _ in TF1_KEY_TABLE]
     assert "{emb}/embeddings/LayerNorm/{ln}" in tf_names
-    assert ("discriminator_predictions/dense_1/{dense}", "discriminator_predictions.dense_prediction.{dense}") in TF1_KEY_TABLE
+    assert ("discriminator_predictions/dense_1/{dense}",
+            "discriminator_predictions.dense_prediction.{dense}") in TF1_KEY_TABLE
     assert ("generator_predictions/output_bias", "generator_lm_head_bias") in TF1_KEY_TABLE
 
 
@@ -458,6 +487,21 @@ def test_convert_configs_next_to_the_checkpoint(tf_checkpoints, tmp_path):
     assert np.array_equal(gen.electra.embeddings.word_embeddings.weight.numpy(),
                           values["generator/embeddings/word_embeddings"])
     assert (prefix.parent / "generator.json").exists()
+
+
+def test_discriminator_only_release(tf_checkpoints, tmp_path):
+    """HFL-style: no step suffix, only the discriminator, a config with a prefixed name beside it."""
+    release = tmp_path / "release"
+    _copy_checkpoint(str(tf_checkpoints["disc_only"]), release)
+    (release / "small_discriminator_config.json").write_text(json.dumps(DISC), encoding="utf-8")
+    written = convert_tf_checkpoint(str(release), str(tmp_path / "out"), progress=lambda _: None)
+    assert list(written) == ["discriminator"]
+    model = pe.ElectraDiscriminator.from_pretrained(written["discriminator"])
+    _check_against_hf(model, "discriminator", DISC)
+    with pytest.raises(ValueError, match=r"no generator \(no generator/ variables\)"):
+        convert_tf_checkpoint(str(release), str(tmp_path / "out2"), parts=["generator"],
+                              generator_config=pe.ElectraConfig(**GEN), progress=lambda _: None)
+    assert not (tmp_path / "out2").exists()
 
 
 def test_convert_failures_leave_nothing_behind(tf_checkpoints, tmp_path):

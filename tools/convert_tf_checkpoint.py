@@ -6,13 +6,15 @@ with ElectraGenerator.from_pretrained / ElectraDiscriminator.from_pretrained:
 
     python tools/convert_tf_checkpoint.py --tf-checkpoint electra_small/model.ckpt-1000000 \\
         --out electra-small-paddle \\
-        --generator-config google/electra-small-generator \\
-        --discriminator-config google/electra-small-discriminator
+        --generator-config electra-small-generator \\
+        --discriminator-config electra-small-discriminator
 
 --tf-checkpoint takes the prefix, the .index file, or the folder (its
 `checkpoint` file or single *.index picks the checkpoint). A config is a JSON
 file (HF / PaddleNLP / BERT-style), a model folder, or a published name; left
-out, generator.json / discriminator.json next to the checkpoint are used.
+out, generator.json / discriminator.json (or the one *generator*.json /
+*discriminator*.json) next to the checkpoint is used. By default every network
+the checkpoint holds is written (some releases hold only the discriminator).
 Add --list to print the checkpoint's variables instead of converting.
 
 Exit status: 0 on success, 2 on any error (the message says what is wrong).
@@ -38,7 +40,7 @@ def _parse(argv):
     parser.add_argument("--discriminator-config", metavar="JSON",
                         help="discriminator config: JSON file, folder or name")
     parser.add_argument("--parts", nargs="+", choices=("generator", "discriminator"),
-                        default=["generator", "discriminator"], help="networks to write (default: both)")
+                        help="networks to write (default: each one the checkpoint holds)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
     parser.add_argument("--safetensors", action="store_true", help="write model.safetensors instead of .pdparams")
     parser.add_argument("--verify-crc", choices=("auto", "yes", "no"), default="auto",

@@ -741,13 +741,23 @@ def _resolve_config(config, part: str, ckpt_dir: str):
     if isinstance(config, ElectraConfig):
         return config
     if config is None:
-        for name in _CONFIG_FILE_NAMES[part]:
-            candidate = os.path.join(ckpt_dir, name)
-            if os.path.isfile(candidate):
-                return ElectraConfig.from_json_file(candidate)
+        candidates = [os.path.join(ckpt_dir, n) for n in _CONFIG_FILE_NAMES[part]]
+        found = [c for c in candidates if os.path.isfile(c)]
+        if not found:  # e.g. HFL's small_discriminator_config.json
+            found = sorted(
+                os.path.join(ckpt_dir, n) for n in os.listdir(ckpt_dir) if n.endswith(".json") and part in n
+            )
+            if len(found) > 1:
+                raise ValueError(
+                    f"several {part} configs next to the checkpoint ({', '.join(map(os.path.basename, found))}); "
+                    f"pass {part}_config"
+                )
+        if found:
+            return ElectraConfig.from_json_file(found[0])
         raise ValueError(
             f"no {part} config: pass {part}_config (an ElectraConfig, a JSON file, or a published name such as "
-            f"'google/electra-small-{part}'); none of {', '.join(_CONFIG_FILE_NAMES[part])} is next to the checkpoint"
+            f"'electra-small-{part}' or 'hfl/chinese-electra-small-{part}'); "
+            f"no {part} JSON file is next to the checkpoint in {ckpt_dir}"
         )
     if isinstance(config, dict):
         return ElectraConfig.from_dict(config)
@@ -762,7 +772,7 @@ def convert_tf_checkpoint(
     out_dir: str,
     generator_config=None,
     discriminator_config=None,
-    parts: Sequence[str] = PARTS,
+    parts: Optional[Sequence[str]] = None,
     verify_crc: Optional[bool] = None,
     overwrite: bool = False,
     safe_serialization: bool = False,
@@ -783,7 +793,10 @@ def convert_tf_checkpoint(
         generator_config / discriminator_config: an ``ElectraConfig``, a JSON
             config file, a model folder or a published name. ``None`` looks for
             ``generator.json`` / ``discriminator.json`` next to the checkpoint.
-        parts: which networks to write.
+        parts: which networks to write; default: each of ``("generator",
+            "discriminator")`` the checkpoint holds (releases with only the
+            discriminator exist). A part named here that the checkpoint
+            lacks is an error.
         verify_crc: see :func:`read_tf1_checkpoint`.
         overwrite: replace an existing non-empty ``out_dir``.
         safe_serialization: write safetensors instead of ``.pdparams``.
@@ -797,16 +810,25 @@ def convert_tf_checkpoint(
             weight missing, unused or of another shape), an existing ``out_dir``.
     """
     say = progress or (lambda msg: logger.info("%s", msg))
-    parts = tuple(parts)
-    bad = [p for p in parts if p not in PARTS]
-    if bad or not parts:
-        raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts}")
+    if parts is not None:
+        parts = tuple(parts)
+        bad = [p for p in parts if p not in PARTS]
+        if bad or not parts:
+            raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts}")
     out_dir = os.path.abspath(os.fspath(out_dir))
     if os.path.exists(out_dir) and not (os.path.isdir(out_dir) and not os.listdir(out_dir)) and not overwrite:
         raise ValueError(f"{out_dir} already exists and is not empty (pass overwrite=True to replace it)")
 
     prefix = resolve_tf1_prefix(tf_checkpoint)
     ckpt_dir = os.path.dirname(prefix) or "."
+    if parts is None:
+        scopes = {name.split("/", 1)[0] for name in list_tf1_checkpoint(prefix)}
+        parts = tuple(p for p in PARTS if _SCOPES[p] in scopes)
+        if not parts:
+            raise ValueError(
+                f"{prefix} is not an ELECTRA pre-training checkpoint: it has neither electra/ nor generator/ "
+                f"variables (top-level scopes: {', '.join(sorted(scopes)[:8]) or 'none'})"
+            )
     configs = {
         "generator": generator_config,
         "discriminator": discriminator_config,
@@ -829,7 +851,8 @@ def convert_tf_checkpoint(
             if summary:
                 say(f"{part}: {summary}")
             cls = classes[part]
-            model = cls(configs[part])
+            # no random draws: every weight is loaded (anything missing is an error below)
+            model = cls.build(configs[part], initialize=False) if hasattr(cls, "build") else cls(configs[part])
             report = model.load_weights(weights, source=f"{prefix} ({part})")
             if report.missing or report.unexpected:
                 raise ValueError(

@@ -6,9 +6,9 @@ Runs inside the separate TensorFlow venv (``.venv-tf``), never in the main one:
         Build a tf.compat.v1 graph with one variable per array in VALUES.npz
         (same name, same value), and save it with tf.compat.v1.train.Saver as
         a genuine TF1 checkpoint ``PREFIX-N.{index,data-*,meta}`` plus the
-        ``checkpoint`` state file. ``__dtypes__`` in the npz (a JSON object
-        name -> TF dtype name) casts entries, e.g. to bfloat16 or string,
-        which npz cannot hold. ``--shards K`` spreads the variables over K CPU
+        ``checkpoint`` state file (``--step -1``: ``PREFIX.*``, no suffix).
+        ``__dtypes__`` in the npz (a JSON object name -> TF dtype name) casts
+        entries, e.g. to bfloat16 or string, which npz cannot hold. ``--shards K`` spreads the variables over K CPU
         devices and saves with ``sharded=True`` (K data files).
 
     python write_tf1_checkpoint.py dump PREFIX OUT.npz
@@ -66,7 +66,7 @@ def write(values_path, prefix, step, shards):
             missing = sorted(set(values) - names)
             if missing:
                 raise SystemExit(f"TF renamed variables (duplicate names?): {missing[:5]}")
-            path = saver.save(sess, prefix, global_step=step)
+            path = saver.save(sess, prefix, global_step=None if step < 0 else step)
     print(path)
 
 
