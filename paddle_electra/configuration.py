@@ -176,7 +176,10 @@ class ElectraConfig:
         """
         if not isinstance(data, dict):
             raise ValueError(f"an ELECTRA config must be a JSON object, got {type(data).__name__}")
-        flat = _flatten_init_args(data) if "init_args" in data else _rename_aliases(data)
+        legacy = "init_args" in data or "init_class" in data  # PaddleNLP 2.4 model_config.json
+        flat = _flatten_init_args(data) if legacy else _rename_aliases(data)
+        if flat.get("architectures") == ["ErnieHealthDiscriminator"] and "num_labels" not in flat:
+            flat["num_labels"] = 128  # 2.4's ERNIE-Health had a fixed 128-way CSP head and did not record it
         flat.update(overrides)
         model_type = flat.get("model_type")
         if model_type not in (None, "electra", "ernie_health"):
@@ -272,17 +275,20 @@ class ElectraConfig:
 
 
 def _flatten_init_args(data: Dict[str, Any]) -> Dict[str, Any]:
-    """Flatten PaddleNLP 2.4's ``{"init_args": [...], "init_class": ...}`` nesting.
+    """Flatten PaddleNLP 2.4's ``model_config.json``.
 
-    A head's file nests the backbone's ``init_args`` inside its own, e.g.
-    ``{"init_args": [{"init_args": [{...model kwargs...}], "init_class": "ElectraModel"}],
-    "init_class": "ElectraForSequenceClassification", "num_classes": 2}``. Inner
-    (backbone) kwargs are read first; the outer level's own keys win.
+    A bare model's file is its kwargs plus ``init_class``; a head's file nests
+    the backbone's kwargs: ``{"init_args": [{...backbone kwargs...,
+    "init_class": "ElectraModel"}], "init_class": "ElectraForSequenceClassification",
+    "num_classes": 2}``. Inner (backbone) kwargs are read first, the outer
+    level's own keys win, and the outermost ``init_class`` becomes ``architectures``.
     """
     flat: Dict[str, Any] = {}
     for arg in data.get("init_args", []):
         if isinstance(arg, dict):
-            flat.update(_flatten_init_args(arg) if "init_args" in arg else _rename_aliases(arg))
+            inner = _flatten_init_args(arg)
+            inner.pop("architectures", None)  # the backbone's class; the outer init_class names the model
+            flat.update(inner)
     for key, value in _rename_aliases(data).items():
         if key == "init_class":
             flat["architectures"] = [value]

@@ -224,7 +224,8 @@ class ElectraPretrainedModel(nn.Layer):
             if safe_serialization:
                 from safetensors.numpy import save_file
 
-                meta = {"format": "pt" if format == "hf" else "paddle"}
+                # "np" is what PaddleNLP writes for Paddle-layout files and the only value its loader accepts
+                meta = {"format": "pt" if format == "hf" else "np"}
                 save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp, metadata=meta)
             else:
                 paddle.save(state, tmp)

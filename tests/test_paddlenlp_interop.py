@@ -59,6 +59,7 @@ sys.path.insert(0, str(HELPERS))
 import interop_common as common  # noqa: E402
 
 TOL = 1e-6
+CONTROL_JOB = "control/ElectraModel-into-ElectraForSequenceClassification"
 MAKE_ENVS = "tools/make_reference_envs.sh"
 
 BASE = dict(
@@ -145,10 +146,11 @@ def interop(tmp_path_factory):
     ours, import_jobs, export_jobs = {}, [], []
     for name, case in CASES.items():
         cls = case["cls"]
-        export_jobs.append(dict(
-            name=name, cls=cls, config=case["config"], seed=case["seed"], dir=str(root / "paddlenlp" / name),
-            legacy_load_kwargs=case["load_kwargs"].get("v2.4", {}), batch1=(cls == "ElectraDiscriminator"),
-        ))
+        export_jobs.append({
+            "name": name, "class": cls, "config": case["config"], "seed": case["seed"],
+            "dir": str(root / "paddlenlp" / name), "legacy_load_kwargs": case["load_kwargs"].get("v2.4", {}),
+            "batch1": cls == "ElectraDiscriminator",
+        })
         model = _our_model(case)
         ours[name] = common.run_model(model, cls, batch)
         mine = root / "ours" / name
@@ -162,19 +164,25 @@ def interop(tmp_path_factory):
         resaved = getattr(paddle_electra, cls).from_pretrained(str(legacy), **case["load_kwargs"].get("v2.4", {}))
         resaved.save_pretrained(str(mine / "from_v2.4"))
         for fmt in ("pdparams", "safetensors", "from_v2.4"):
-            import_jobs.append(dict(name=f"{name}/{fmt}", cls=cls, dir=str(mine / fmt), out=str(mine / f"{fmt}.npz")))
+            import_jobs.append({"name": f"{name}/{fmt}", "class": cls, "dir": str(mine / fmt),
+                                "out": str(mine / f"{fmt}.npz")})
+    # control: a bare-encoder folder into a head must make PaddleNLP warn (proves the capture works)
+    import_jobs.append({"name": CONTROL_JOB, "class": "ElectraForSequenceClassification",
+                        "dir": str(root / "ours" / "ElectraModel-E16_H32" / "pdparams"),
+                        "out": str(root / "control.npz")})
 
-    for job in export_jobs + import_jobs:
-        job["class"] = job.pop("cls")
     request = {"inputs": str(root / "inputs.npz"), "export": export_jobs, "import": import_jobs}
     (root / "request.json").write_text(json.dumps(request, indent=1))
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["CUDA_VISIBLE_DEVICES"] = ""
-    proc = subprocess.run(
-        [python, str(HELPER), str(root / "request.json"), str(root / "response.json")],
-        capture_output=True, text=True, env=env, timeout=900,
-    )
+    try:
+        proc = subprocess.run(
+            [python, str(HELPER), str(root / "request.json"), str(root / "response.json")],
+            capture_output=True, text=True, env=env, timeout=900,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the PaddleNLP helper under {python} ran past 900 s", pytrace=False)
     if proc.returncode != 0 or not (root / "response.json").exists():
         pytest.fail(
             f"the PaddleNLP helper failed (exit {proc.returncode}) under {python}; is the reference venv complete? "
@@ -197,7 +205,7 @@ def _assert_close(ours, theirs, what, record_property=None):
     assert sorted(ours) == sorted(theirs), f"{what}: output structure differs: ours {sorted(ours)} vs {sorted(theirs)}"
     worst = 0.0
     for key in sorted(ours):
-        assert ours[key].shape == theirs[key].shape, f"{what}: {key} shape ours {ours[key].shape} vs {theirs[key].shape}"
+        assert ours[key].shape == theirs[key].shape, f"{what}: {key}: {ours[key].shape} vs {theirs[key].shape}"
         worst = max(worst, float(np.max(np.abs(ours[key].astype("float64") - theirs[key].astype("float64")))))
     if record_property is not None:
         record_property("max_abs_diff", worst)
@@ -254,13 +262,7 @@ def test_legacy_init_class_read_as_architectures(interop, case):
     spec = CASES[case]
     exp = interop.export(case)
     config = ElectraConfig.from_pretrained(exp["v2.4"]["dir"], **spec["load_kwargs"].get("v2.4", {}))
-    if "init_class" in config.extra:
-        pytest.xfail(
-            f"paddle_electra keeps init_class={config.extra['init_class']!r} from the 2.4 model_config.json as an "
-            f"unknown key (architectures={config.architectures}) and writes it back to config.json (fix: "
-            "configuration.ElectraConfig.from_dict / _flatten_init_args: the outermost init_class -> "
-            "architectures, nested init_class dropped)"
-        )
+    assert "init_class" not in config.extra
     assert config.architectures == [spec["cls"]]
     assert "init_args" not in config.extra
 
@@ -314,14 +316,9 @@ def test_paddle_electra_pdparams_loads_in_paddlenlp(interop, case, record_proper
 def test_paddle_electra_safetensors_loads_in_paddlenlp(interop, case, record_property):
     folder = interop.root / "ours" / case / "safetensors"
     res = interop.imported(f"{case}/safetensors")
-    fmt = _metadata(folder).get("format")
-    if "error" in res and fmt not in ("np", "pd"):
-        # PaddleNLP 2.8.1 load_state_dict accepts only metadata format "np" (its own save_pretrained
-        # writes {"format": "np"}) and raises OSError on anything else.
-        pytest.xfail(
-            f"paddle_electra writes safetensors metadata format={fmt!r}; PaddleNLP 2.8.1 requires 'np' "
-            "(fix: ElectraPretrainedModel.save_pretrained metadata={'format': 'np'})"
-        )
+    # PaddleNLP 2.8.1's load_state_dict accepts only metadata format "np" (what its own save_pretrained writes)
+    assert _metadata(folder).get("format") == "np"
+    assert "error" not in res, res.get("error")
     res = _check_imported(interop, case, "safetensors", record_property)
     assert res["weights_file"] == "model.safetensors"
     assert res["config"]["architectures"] == [CASES[case]["cls"]]
@@ -332,13 +329,33 @@ def test_legacy_folder_resaved_by_paddle_electra_loads_in_paddlenlp(interop, cas
     """2.4 model_config.json -> paddle_electra -> save_pretrained -> PaddleNLP: same class, same outputs."""
     saved = json.loads((interop.root / "ours" / case / "from_v2.4" / "config.json").read_text())
     res = _check_imported(interop, case, "from_v2.4", record_property)
-    if "init_class" in saved:
-        # PaddleNLP's flatten_model_config turns a config.json "init_class" into architectures,
-        # overriding the real one.
-        pytest.xfail(
-            f"paddle_electra wrote the 2.4 init_class={saved['init_class']!r} back into config.json, which "
-            f"PaddleNLP reads as architectures={res['config']['architectures']} (fix: "
-            "configuration._flatten_init_args must not keep init_class keys)"
-        )
+    # PaddleNLP's flatten_model_config would turn a config.json "init_class" into architectures
+    assert "init_class" not in saved
     assert "init_args" not in saved
     assert res["config"]["architectures"] == [CASES[case]["cls"]]
+
+
+# ----------------------------------------------------------------------------- controls
+def test_controls_warning_capture_sees_paddlenlp_key_warnings(interop):
+    """The checks above see "no warnings" because there are none, not because capture is broken."""
+    res = interop.imported(CONTROL_JOB)
+    assert "error" not in res, res.get("error")
+    assert res["key_warnings"], res["warnings"]
+    assert any(k.startswith("classifier.") for k in res["state"]["only_in_model"]), res["state"]
+
+
+def test_controls_comparison_detects_a_small_weight_change(interop):
+    """Nudging one entry of one encoder LayerNorm bias by 1e-3 breaks the 1e-6 match."""
+    case = "ElectraForSequenceClassification-E16_H32"
+    exp = interop.export(case)
+    theirs = _load_npz(exp["outputs"])
+    model = paddle_electra.ElectraForSequenceClassification.from_pretrained(exp["v2.5"]["dir"])
+    bias = model.electra.encoder.layers[0].norm1.bias
+    nudged = bias.numpy()
+    nudged[0] += 1e-3
+    bias.set_value(nudged)
+    ours = common.run_model(model, CASES[case]["cls"], interop.batch)
+    moved = max(float(np.max(np.abs(ours[k] - theirs[k]))) for k in ours)
+    print(f"one LayerNorm bias entry + 1e-3 moves the logits by {moved:.3g}")
+    assert moved > 10 * TOL
+    assert all(float(np.max(np.abs(v))) > 1e-2 for v in theirs.values())  # outputs are not trivially ~0

@@ -180,7 +180,8 @@ def main(request_path, response_path):
         request = json.load(fh)
     batch = dict(np.load(request["inputs"]))
     response = {
-        "versions": {"paddle": paddle.__version__, "paddlenlp": paddlenlp.__version__, "python": sys.version.split()[0]},
+        "versions": {"paddle": paddle.__version__, "paddlenlp": paddlenlp.__version__,
+                     "python": sys.version.split()[0]},
         "export": {},
         "import": {},
     }
