@@ -5,7 +5,11 @@ PaddleNLP, HF transformers (safetensors / pytorch_model.bin, no torch needed)
 checkpoints, verified against HF transformers.
 """
 
-from .configuration import ElectraConfig
+from ._cpu import set_num_threads, use_fast_mkl_kernels
+
+FAST_MKL_KERNELS = use_fast_mkl_kernels()  # before any Paddle matmul runs; see _cpu.py
+
+from .configuration import ElectraConfig  # noqa: E402
 from .modeling import (
     ElectraClassificationHead,
     ElectraDiscriminator,
@@ -36,6 +40,7 @@ from .hub import ChecksumError, DownloadError, OfflineError, cache_root
 __version__ = "0.1.0"
 
 __all__ = [
+    "set_num_threads",
     "AutoModel",
     "DownloadError",
     "ChecksumError",

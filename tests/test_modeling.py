@@ -269,3 +269,40 @@ def test_initialisation_statistics():
     assert abs(disc.discriminator_predictions.dense.weight.numpy().std() - 0.05) < 0.01
     # construction leaves Paddle's global initializer as it found it
     assert abs(paddle.nn.Linear(200, 200).weight.numpy().std() - np.sqrt(2 / 400)) < 0.01
+
+
+def test_dygraph_fast_paths_equal_the_plain_layers(tiny_config, monkeypatch):
+    """Fused qkv + addmm + a pre-expanded mask give the plain Linear / broadcast results."""
+    from paddle_electra import modeling
+
+    model = _build("ElectraModel", tiny_config)
+    ids, types, mask = _inputs("ElectraModel", 3)
+    fast = model(ids, token_type_ids=types, attention_mask=mask).numpy()
+    monkeypatch.setattr(modeling, "dense", lambda layer, x: layer(x))
+    monkeypatch.setattr(modeling, "expand_bias", lambda bias, heads, max_elements=0: bias)
+    monkeypatch.setattr(modeling.ElectraSelfAttention, "_qkv", lambda self, h: [
+        self._split_heads(p(h)) for p in (self.q_proj, self.k_proj, self.v_proj)])
+    plain = model(ids, token_type_ids=types, attention_mask=mask).numpy()
+    np.testing.assert_allclose(fast, plain, atol=2e-6)
+    bias = modeling.attention_bias(mask, ids, 0, paddle.float32)
+    assert modeling.expand_bias(bias, 4).shape == [3, 4, 7, 7]
+    assert modeling.expand_bias(bias, 4, max_elements=10).shape == [3, 1, 1, 7]  # too big: left broadcasting
+
+
+def test_mkl_kernel_selection_respects_the_user(monkeypatch):
+    from paddle_electra import _cpu
+
+    monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "2")
+    assert _cpu.use_fast_mkl_kernels() is False  # a user's value is never overridden
+    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE")
+    monkeypatch.setenv("PADDLE_ELECTRA_KEEP_MKL_DEFAULTS", "1")
+    assert _cpu.use_fast_mkl_kernels() is False and "MKL_DEBUG_CPU_TYPE" not in __import__("os").environ
+    monkeypatch.delenv("PADDLE_ELECTRA_KEEP_MKL_DEFAULTS")
+    monkeypatch.setattr(_cpu, "_cpu_vendor", lambda: "GenuineIntel")
+    assert _cpu.use_fast_mkl_kernels() is False  # Intel already gets the AVX2 kernels
+    monkeypatch.setattr(_cpu, "_cpu_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(_cpu.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(_cpu.platform, "machine", lambda: "x86_64")
+    assert _cpu.use_fast_mkl_kernels() is True and __import__("os").environ["MKL_DEBUG_CPU_TYPE"] == "5"
+    with pytest.raises(ValueError, match="positive integer"):
+        pe.set_num_threads(0)

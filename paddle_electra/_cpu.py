@@ -1,0 +1,48 @@
+"""CPU settings that make Paddle's dygraph GEMM fast on this class of machine.
+
+Paddle 3.3's CPU wheel runs dygraph matmul through its bundled MKL 2019, which
+picks its generic (non-AVX2) kernels on AMD processors: ~20 GFLOP/s where the
+AVX2 kernels reach 55-75 per thread (docs/dygraph-cpu-speed.md, measured with
+perf). ``MKL_DEBUG_CPU_TYPE=5`` makes that MKL use its AVX2 kernels; it is read
+at MKL's first GEMM, so it has to be set before the first Paddle matmul of the
+process, which importing paddle_electra does. Intel CPUs already get the fast
+path and are left alone, as is a value the user set. Set
+``PADDLE_ELECTRA_KEEP_MKL_DEFAULTS=1`` to opt out.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def _cpu_vendor() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def use_fast_mkl_kernels() -> bool:
+    """Select MKL's AVX2 GEMM kernels on AMD CPUs; True if the setting is in effect."""
+    if os.environ.get("PADDLE_ELECTRA_KEEP_MKL_DEFAULTS") == "1":
+        return False
+    if "MKL_DEBUG_CPU_TYPE" in os.environ:
+        return os.environ["MKL_DEBUG_CPU_TYPE"] == "5"
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64") or _cpu_vendor() != "AuthenticAMD":
+        return False
+    os.environ["MKL_DEBUG_CPU_TYPE"] = "5"
+    return True
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for Paddle's CPU kernels in this process (Paddle defaults to 1 unless OMP_NUM_THREADS is set)."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"thread count must be a positive integer, got {n!r}")
+    import paddle
+
+    paddle.base.core.set_num_threads(n)
