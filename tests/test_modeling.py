@@ -277,6 +277,9 @@ def test_dygraph_fast_paths_equal_the_plain_layers(tiny_config, monkeypatch):
 
     model = _build("ElectraModel", tiny_config)
     ids, types, mask = _inputs("ElectraModel", 3)
+    bias = modeling.attention_bias(mask, ids, 0, paddle.float32)
+    assert modeling.expand_bias(bias, 4).shape == [3, 4, 7, 7]
+    assert modeling.expand_bias(bias, 4, max_elements=10).shape == [3, 1, 1, 7]  # too big: left broadcasting
     fast = model(ids, token_type_ids=types, attention_mask=mask).numpy()
     monkeypatch.setattr(modeling, "dense", lambda layer, x: layer(x))
     monkeypatch.setattr(modeling, "expand_bias", lambda bias, heads, max_elements=0: bias)
@@ -284,9 +287,6 @@ def test_dygraph_fast_paths_equal_the_plain_layers(tiny_config, monkeypatch):
         self._split_heads(p(h)) for p in (self.q_proj, self.k_proj, self.v_proj)])
     plain = model(ids, token_type_ids=types, attention_mask=mask).numpy()
     np.testing.assert_allclose(fast, plain, atol=2e-6)
-    bias = modeling.attention_bias(mask, ids, 0, paddle.float32)
-    assert modeling.expand_bias(bias, 4).shape == [3, 4, 7, 7]
-    assert modeling.expand_bias(bias, 4, max_elements=10).shape == [3, 1, 1, 7]  # too big: left broadcasting
 
 
 def test_mkl_kernel_selection_respects_the_user(monkeypatch):
