@@ -26,6 +26,7 @@ setup(
         "httpx>=0.27",  # plain-URL (bcebos) downloads with transport retries
         "filelock>=3.13",  # one download per file across processes
         "tqdm>=4.62",  # progress bars
+        "tokenizers>=0.14",  # the tokenizer's fast backend (a pure-Python one is built in)
     ],
     extras_require={
         "cpu": ["paddlepaddle>=3.0"],

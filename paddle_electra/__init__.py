@@ -35,6 +35,7 @@ from .ernie_health import (
 )
 
 from .auto import AutoModel
+from .tokenizer import BatchEncoding, ElectraTokenizer
 from .hub import ChecksumError, DownloadError, OfflineError, cache_root
 
 __version__ = "0.1.0"
@@ -42,6 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "set_num_threads",
     "AutoModel",
+    "ElectraTokenizer",
+    "BatchEncoding",
     "DownloadError",
     "ChecksumError",
     "OfflineError",

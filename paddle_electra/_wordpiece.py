@@ -28,19 +28,20 @@ The pipeline (BERT's, as implemented by ``tokenizers``):
 
 ``tokenizers`` takes Unicode categories from a frozen table (the Rust
 ``unicode_categories`` crate, Unicode 9 era), not from Python's newer
-``unicodedata``; it also lists CJK Extension E from U+2B920 instead of
-U+2B820. The pure-Python backend uses the same data (``_OTHER_SPEC``,
-``_MN_SPEC``, ``_PUNCT_SPEC`` below: code-point ranges, hex, read off
-``tokenizers`` one code point at a time), so both backends agree on every
-code point; ``tests/test_tokenizer.py`` checks that against ``tokenizers``.
-The only remaining differences come from Unicode versions for case mapping
-and NFD (Python's ``unicodedata`` against Rust's): characters added to Unicode
-after the running Python's version.
+``unicodedata``; it keeps unassigned code points (Cn) as letters, and lists
+CJK Extension E from U+2B920 instead of U+2B820. The pure-Python backend uses
+the same data (``_OTHER_SPEC``, ``_MN_SPEC``, ``_PUNCT_SPEC`` below: hex
+code-point ranges read off ``tokenizers`` one code point at a time), so both
+backends agree on every code point; ``tests/test_tokenizer.py`` checks that
+against ``tokenizers``. What remains is where Python's and Rust's Unicode
+versions disagree on case mapping or NFD: with Python 3.11, 55 letters new in
+Unicode 15-16 (Rust lower-cases them) and U+11938 (Python decomposes it).
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -135,8 +136,8 @@ def char_rule(ch: str, lower: bool, strip: bool, cjk: bool):
     Returns:
         ``None`` for a word boundary (whitespace); a ``str`` of characters to
         append to the current word (``""`` when the character is removed);
-        otherwise a tuple mixing both, e.g. ``(None, "，", None)`` for
-        punctuation or a CJK ideograph, which is a word on its own.
+        a 1-tuple ``(word,)`` for a word on its own (punctuation, a CJK
+        ideograph); otherwise a tuple mixing both, e.g. ``("a", None, "b")``.
     """
     if ch == "\x00" or ch == "\ufffd" or ch in _OTHER:  # cleaning removes these first ...
         return ""
@@ -163,6 +164,8 @@ def char_rule(ch: str, lower: bool, strip: bool, cjk: bool):
         return ""
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 3 and parts[0] is None and parts[2] is None and parts[1] is not None:
+        return (parts[1],)  # a word on its own: the common case of CJK and punctuation
     return tuple(parts)
 
 
@@ -188,8 +191,6 @@ _SHARED_RULES: Dict[tuple, _CharRules] = {}
 
 def _special_matcher(special_tokens: Sequence[str]):
     """Leftmost-longest finder of special tokens written in a text (``None`` if there are none)."""
-    import re
-
     tokens = sorted({t for t in special_tokens if t}, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, tokens))) if tokens else None
 
@@ -246,6 +247,11 @@ class PythonWordPiece:
                 if chars:
                     words.append(("".join(chars), pos))
                     chars, pos = [], []
+            elif len(rule) == 1:  # a word on its own
+                if chars:
+                    words.append(("".join(chars), pos))
+                    chars, pos = [], []
+                words.append((rule[0], [i] * len(rule[0])))
             else:
                 for part in rule:
                     if part is None:

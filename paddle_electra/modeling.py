@@ -136,7 +136,7 @@ def attention_bias(attention_mask: Optional[Tensor], input_ids: Optional[Tensor]
 
 
 def dense(layer: nn.Linear, x):
-    """``layer(x)``; in dygraph as one 2-D ``addmm`` (bias fused into the GEMM).
+    """``layer(x)``; in dygraph on the 2-D view, as one ``addmm`` when no gradient is recorded.
 
     Paddle's CPU ``F.linear`` adds the bias in a separate pass that costs up to
     a third of the GEMM (docs/dygraph-cpu-speed.md); static graphs keep the
@@ -145,8 +145,20 @@ def dense(layer: nn.Linear, x):
     if not paddle.in_dynamic_mode():
         return layer(x)
     shape = x.shape
-    out = paddle.addmm(layer.bias, x.reshape([-1, shape[-1]]), layer.weight)
+    out = affine(x.reshape([-1, shape[-1]]), layer.weight, layer.bias)
     return out.reshape(shape[:-1] + [out.shape[-1]])
+
+
+def affine(x2d, weight, bias):
+    """``x2d @ weight + bias`` for a 2-D input, fused into one ``addmm`` when no gradient is recorded.
+
+    Paddle 3.3's CPU ``addmm`` backward crashes the process (segfault) under
+    ``paddle.grad(..., retain_graph=True)`` (reproduced in
+    tests/test_pretraining.py), so with autograd on the plain form is used.
+    """
+    if paddle.is_grad_enabled():
+        return paddle.matmul(x2d, weight) + bias
+    return paddle.addmm(bias, x2d, weight)
 
 
 def expand_bias(bias, num_heads: int, max_elements: int = 1 << 25):
@@ -218,7 +230,7 @@ class ElectraSelfAttention(nn.Layer):
         weight = paddle.concat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight], axis=1)
         bias = paddle.concat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
         batch, seq = hidden_states.shape[0], hidden_states.shape[1]
-        qkv = paddle.addmm(bias, hidden_states.reshape([batch * seq, -1]), weight)
+        qkv = affine(hidden_states.reshape([batch * seq, -1]), weight, bias)
         qkv = qkv.reshape([batch, seq, 3, self.num_heads, self.head_dim]).transpose([2, 0, 3, 1, 4])
         return qkv[0], qkv[1], qkv[2]
 

@@ -12,7 +12,6 @@ from typing import Optional
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
 from .modeling import ElectraDiscriminator, ElectraGenerator, _keep_mask, masked_cross_entropy, rtd_loss

@@ -312,7 +312,7 @@ def test_corrupt_and_truncated_files_are_clear_errors(tf_checkpoints, tmp_path):
 
 
 def test_format_primitives():
-    from paddle_electra.convert import tf1
+    from paddle_electra.convert import tf1_bundle as tf1
 
     assert tf1._crc32c_python(b"123456789") == 0xE3069283  # the CRC-32C check value
     fast = tf1._fast_crc32c()
