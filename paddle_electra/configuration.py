@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from . import registry
+from ._io import write_text
 
 CONFIG_NAME = "config.json"
 LEGACY_CONFIG_NAME = "model_config.json"  # PaddleNLP 2.4 and its community uploads
@@ -233,10 +234,7 @@ class ElectraConfig:
         """Write ``config.json`` into ``save_directory`` atomically; return its path."""
         os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, CONFIG_NAME)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
-        os.replace(tmp, path)
+        write_text(path, self.to_json_string())
         return path
 
     @classmethod

@@ -61,13 +61,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from typing import List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from . import registry
+from ._io import atomic_path, copy_file, write_text
 from ._fetch import (
     CONNECT_TIMEOUT,
     ChecksumError,
@@ -156,9 +155,9 @@ def resolve(name_or_path: str, kind: str = "model") -> str:
             _ensure_hub_file(entry, f, dest)
         else:
             _ensure_plain_file(entry, f, dest)
-    _write_text(os.path.join(folder, CONFIG_FILE), _config_json(entry))
+    write_text(os.path.join(folder, CONFIG_FILE), _config_json(entry), skip_if_same=True)
     if kind == "tokenizer":
-        _write_text(os.path.join(folder, TOKENIZER_CONFIG_FILE), _tokenizer_config_json(entry))
+        write_text(os.path.join(folder, TOKENIZER_CONFIG_FILE), _tokenizer_config_json(entry), skip_if_same=True)
     return folder
 
 
@@ -207,7 +206,7 @@ def _ensure_hub_file(entry, f, dest: str) -> None:
         if f.role == "weights":
             _convert_weights(src, dest, entry.name)
         else:
-            _atomic_copy(src, dest)
+            copy_file(src, dest)
 
 
 def _hub_location(entry, f) -> Tuple[str, str]:
@@ -290,13 +289,8 @@ def _convert_weights(src: str, dest: str, name: str) -> None:
         bar.set_postfix_str("saving")
         import paddle
 
-        tmp = _temp_path(dest)
-        try:
+        with atomic_path(dest) as tmp:
             paddle.save(state, tmp)
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         bar.update()
 
 
@@ -310,40 +304,6 @@ def _config_json(entry) -> str:
 def _tokenizer_config_json(entry) -> str:
     data = {"do_lower_case": True, "model_max_length": 512, **entry.tokenizer, "tokenizer_class": "ElectraTokenizer"}
     return json.dumps(dict(sorted(data.items())), indent=2, ensure_ascii=False) + "\n"
-
-
-def _temp_path(dest: str) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(dest) + ".", suffix=".tmp", dir=os.path.dirname(dest))
-    os.close(fd)
-    return tmp
-
-
-def _write_text(path: str, text: str) -> None:
-    """Write ``path`` atomically unless it already holds ``text`` (concurrent writers are safe)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
-                return
-    except OSError:
-        pass
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _atomic_copy(src: str, dest: str) -> None:
-    tmp = _temp_path(dest)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ---------------------------------------------------------------- messages

@@ -20,6 +20,7 @@ import paddle.nn as nn
 from paddle.nn import initializer
 
 from . import registry
+from ._io import atomic_path
 from .configuration import ElectraConfig
 from .convert.hf import hf_to_paddle, is_hf_state_dict, paddle_to_hf
 from .convert.readers import (
@@ -219,8 +220,7 @@ class ElectraPretrainedModel(nn.Layer):
             safe_serialization = True
         name = SAFETENSORS_WEIGHTS if safe_serialization else PADDLE_WEIGHTS
         path = os.path.join(save_directory, name)
-        tmp = path + ".tmp"
-        try:
+        with atomic_path(path) as tmp:
             if safe_serialization:
                 from safetensors.numpy import save_file
 
@@ -229,10 +229,6 @@ class ElectraPretrainedModel(nn.Layer):
                 save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp, metadata=meta)
             else:
                 paddle.save(state, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         other = os.path.join(save_directory, PADDLE_WEIGHTS if safe_serialization else SAFETENSORS_WEIGHTS)
         if os.path.exists(other):
             logger.warning("save_pretrained: removed the stale %s so %s holds one model", other, save_directory)

@@ -20,9 +20,9 @@ import itertools
 import json
 import logging
 import os
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from ._io import write_text
 from ._wordpiece import FastWordPiece, PythonWordPiece
 
 logger = logging.getLogger(__name__)
@@ -471,8 +471,8 @@ class ElectraTokenizer:
         config.update({k: getattr(self, k) for k in SPECIAL_TOKEN_KEYS})
         vocab_path = os.path.join(save_directory, VOCAB_FILE)
         config_path = os.path.join(save_directory, CONFIG_FILE)
-        _write_atomic(vocab_path, "".join(t + "\n" for t in self._id_to_token))
-        _write_atomic(config_path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+        write_text(vocab_path, "".join(t + "\n" for t in self._id_to_token))
+        write_text(config_path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
         return vocab_path, config_path
 
     @classmethod
@@ -540,18 +540,3 @@ def _gc_paused():
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
