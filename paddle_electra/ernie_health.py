@@ -26,10 +26,8 @@ from .modeling import (
     ElectraDiscriminatorPredictions,
     ElectraGenerator,
     ElectraModel,
-    _keep_mask,
-    masked_cross_entropy,
-    rtd_loss,
 )
+from .losses import keep_mask, masked_cross_entropy, rtd_loss
 from .modeling_utils import ElectraPretrainedModel
 from .outputs import ModelOutput, pack_outputs
 from .pretraining import gumbel_sample, resolve_generator_config
@@ -180,7 +178,7 @@ class ErnieHealthForTotalPretraining(ElectraPretrainedModel):
             candidates = sample_candidates(gen_logits, raw_input_ids, self.num_negatives)
         logits_rtd, logits_mts, logits_csp = self.discriminator(disc_input, candidates, token_type_ids,
                                                                 position_ids, attention_mask)
-        keep = _keep_mask(attention_mask, raw_input_ids, self.config.pad_token_id)
+        keep = keep_mask(attention_mask, raw_input_ids, self.config.pad_token_id)
         out = ErnieHealthPretrainingOutput(gen_logits, logits_rtd, logits_mts, logits_csp, disc_labels, keep)
         return out if return_dict else out.to_tuple()
 

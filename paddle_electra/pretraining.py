@@ -14,7 +14,8 @@ import paddle
 import paddle.nn as nn
 
 from .configuration import ElectraConfig
-from .modeling import ElectraDiscriminator, ElectraGenerator, _keep_mask, masked_cross_entropy, rtd_loss
+from .losses import keep_mask, masked_cross_entropy, rtd_loss
+from .modeling import ElectraDiscriminator, ElectraGenerator
 from .modeling_utils import ElectraPretrainedModel
 from .outputs import ModelOutput
 
@@ -143,7 +144,7 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
             # only masked positions can be "replaced"; a sample equal to the original is not
             disc_labels = ((disc_input != raw_input_ids) & masked).astype("int64")
         disc_logits = self.discriminator(disc_input, token_type_ids, position_ids, attention_mask)
-        keep = _keep_mask(attention_mask, raw_input_ids, self.config.pad_token_id)
+        keep = keep_mask(attention_mask, raw_input_ids, self.config.pad_token_id)
         out = ElectraPretrainingOutput(gen_logits, disc_logits, disc_labels, keep, disc_input)
         if return_dict:
             return out
