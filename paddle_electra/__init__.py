@@ -36,6 +36,9 @@ from .ernie_health import (
 
 from .auto import AutoModel
 from .tokenizer import BatchEncoding, ElectraTokenizer
+from . import export  # callable subpackage: pe.export(model, out_dir, ...), pe.export.verify(...)
+from .export import ElectraPredictor, ExportError, ExportVerificationError, OnnxPredictor
+from .pipelines import pipeline
 from .hub import ChecksumError, DownloadError, OfflineError, cache_root
 
 __version__ = "0.1.0"
@@ -43,6 +46,12 @@ __version__ = "0.1.0"
 __all__ = [
     "set_num_threads",
     "AutoModel",
+    "export",
+    "ElectraPredictor",
+    "OnnxPredictor",
+    "ExportError",
+    "ExportVerificationError",
+    "pipeline",
     "ElectraTokenizer",
     "BatchEncoding",
     "DownloadError",

@@ -1,0 +1,8 @@
+"""``python -m paddle_electra``: the ``paddle-electra`` command line (see :mod:`paddle_electra.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

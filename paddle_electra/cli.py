@@ -1,0 +1,276 @@
+"""``paddle-electra``: the command line (``python -m paddle_electra``).
+
+Each subcommand calls one library function and prints its result: a table by
+default, JSON with ``--json``. Errors (bad input, a name that cannot be
+downloaded, a missing file) print one line to stderr and exit with status 2.
+
+    paddle-electra list
+    paddle-electra fill-mask "经[MASK]审理查明" --top-k 5
+    paddle-electra detect "我爱北京天安门" --model hfl/chinese-electra-180g-small-discriminator
+    paddle-electra classify "这部电影很好看" --model my-classifier/
+    paddle-electra ner "张三在北京工作" --model my-ner/
+    paddle-electra qa --question "谁在北京工作?" --context "张三在北京工作" --model my-qa/
+    paddle-electra convert --tf-checkpoint electra_small/ --out electra-small-paddle
+    paddle-electra export --model my-classifier/ --task text-classification --out exported/ [--onnx] [--verify]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from typing import Any, List, Optional
+
+import numpy as np
+
+PROG = "paddle-electra"
+DEFAULT_FILL_MASK_MODEL = "hfl/chinese-legal-electra-small-generator"
+DEFAULT_DETECT_MODEL = "hfl/chinese-electra-180g-small-discriminator"
+NETWORK_HINT = ("Use a local model folder instead (--model DIR), or a mirror: PADDLE_ELECTRA_MIRROR=<base URL> "
+                "for the PaddleNLP (bcebos) files, HF_ENDPOINT=<url> for the Hugging Face hub.")
+
+
+class CLIError(Exception):
+    """An error reported as one line and exit status 2."""
+
+
+# ------------------------------------------------------------------ output
+def _to_json(obj: Any) -> str:
+    def default(o):
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+        raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=default)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text`` (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(header: List[str], rows: List[List[Any]]) -> str:
+    cells = [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(header)]
+
+    def line(row):
+        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip()
+
+    return "\n".join([line(header)] + [line(r) for r in cells])
+
+
+def _fmt_fill_mask(texts, results) -> str:
+    blocks = []
+    for text, per_mask in zip(texts, results):
+        for m, cands in enumerate(per_mask):
+            title = text if len(per_mask) == 1 else f"{text}  ([MASK] {m + 1} of {len(per_mask)})"
+            rows = [[r + 1, c["token"], c["score"], c["sequence"]] for r, c in enumerate(cands)]
+            blocks.append(title + "\n" + _table(["rank", "token", "score", "sequence"], rows))
+    return "\n\n".join(blocks)
+
+
+def _fmt_detect(texts, results) -> str:
+    return "\n\n".join(
+        text + "\n" + _table(["token", "start", "end", "replaced_probability"],
+                             [[t["token"], t["start"], t["end"], t["replaced_probability"]] for t in toks])
+        for text, toks in zip(texts, results))
+
+
+def _fmt_classify(texts, results) -> str:
+    rows = []
+    for text, res in zip(texts, results):
+        for r in (res if isinstance(res, list) else [res]):
+            rows.append([text, r["label"], r["score"]])
+    return _table(["text", "label", "score"], rows)
+
+
+def _fmt_ner(texts, results) -> str:
+    return "\n\n".join(
+        text + "\n" + (_table(["entity", "text", "start", "end", "score"],
+                              [[e["entity"], e["text"], e["start"], e["end"], e["score"]] for e in ents])
+                       if ents else "(no entities)")
+        for text, ents in zip(texts, results))
+
+
+# ---------------------------------------------------------------- commands
+def _pipe(task: str, args, **kwargs):
+    from .pipelines import pipeline
+
+    return pipeline(task, model=args.model, backend=args.backend, batch_size=args.batch_size,
+                    max_length=args.max_length, truncation=args.truncation, threads=getattr(args, "threads", None),
+                    **kwargs)
+
+
+def cmd_list(args) -> str:
+    from . import registry
+
+    rows = registry.list_pretrained()
+    return _to_json(rows) if args.json else registry.format_table(rows)
+
+
+def cmd_fill_mask(args) -> str:
+    results = _pipe("fill-mask", args, top_k=args.top_k)(list(args.texts))
+    return _to_json(results) if args.json else _fmt_fill_mask(args.texts, results)
+
+
+def cmd_detect(args) -> str:
+    results = _pipe("replaced-token-detection", args)(list(args.texts))
+    return _to_json(results) if args.json else _fmt_detect(args.texts, results)
+
+
+def cmd_classify(args) -> str:
+    results = _pipe("text-classification", args, top_k=args.top_k)(list(args.texts))
+    return _to_json(results) if args.json else _fmt_classify(args.texts, results)
+
+
+def cmd_ner(args) -> str:
+    results = _pipe("token-classification", args)(list(args.texts))
+    return _to_json(results) if args.json else _fmt_ner(args.texts, results)
+
+
+def cmd_qa(args) -> str:
+    result = _pipe("question-answering", args, max_answer_len=args.max_answer_len)(
+        question=args.question, context=args.context)
+    if args.json:
+        return _to_json(result)
+    return _table(["answer", "start", "end", "score"], [[result["answer"], result["start"], result["end"],
+                                                         result["score"]]])
+
+
+def cmd_convert(args) -> str:
+    from .convert.tf1 import convert_tf_checkpoint
+
+    written = convert_tf_checkpoint(
+        args.tf_checkpoint, args.out, generator_config=args.generator_config,
+        discriminator_config=args.discriminator_config, parts=args.parts,
+        verify_crc={"auto": None, "yes": True, "no": False}[args.verify_crc], overwrite=args.overwrite,
+        safe_serialization=args.safetensors, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.json:
+        return _to_json(written)
+    return "\n".join(f"{part}: {folder}" for part, folder in written.items())
+
+
+def cmd_export(args) -> str:
+    try:
+        from .export import export
+    except ImportError as e:
+        raise CLIError(f"export is not available in this installation (paddle_electra.export: {e})") from None
+    result = export(args.model, task=args.task, out_dir=args.out, onnx=args.onnx, verify=args.verify)
+    if args.json:
+        return _to_json(result if isinstance(result, (dict, list, str)) else str(result))
+    return f"exported {args.model} ({args.task}) to {args.out}"
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    from .pipelines import BACKENDS, TASKS
+
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: given before or after the subcommand, the value is kept (no default overwrites it)
+    common.add_argument("--threads", type=int, metavar="N", default=argparse.SUPPRESS,
+                        help="CPU threads for Paddle (paddle_electra.set_num_threads)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+
+    def model_opts(p, default: Optional[str] = None):
+        p.add_argument("--model", required=default is None, default=default, metavar="NAME_OR_DIR",
+                       help="published name, model folder or export folder"
+                       + (f" (default: {default})" if default else ""))
+        p.add_argument("--backend", choices=BACKENDS, default="auto", help="default: auto")
+        p.add_argument("--batch-size", type=int, default=32)
+        p.add_argument("--max-length", type=int, default=None, help="default: the model's max_position_embeddings")
+        p.add_argument("--truncation", action="store_true", help="cut over-long texts instead of failing")
+
+    parser = argparse.ArgumentParser(prog=PROG, parents=[common], description="ELECTRA on PaddlePaddle: "
+                                     "list models, run every task, convert and export checkpoints.",
+                                     epilog="Exit status: 0 on success, 2 on any error.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", parents=[common], help="the published names (39)")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("fill-mask", parents=[common], help="predict the tokens written as [MASK]")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--top-k", type=int, default=5)
+    model_opts(p, DEFAULT_FILL_MASK_MODEL)
+    p.set_defaults(func=cmd_fill_mask)
+
+    p = sub.add_parser("detect", parents=[common], help="replaced-token detection: P(replaced) per token")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    model_opts(p, DEFAULT_DETECT_MODEL)
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("classify", parents=[common], help="text classification")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--top-k", type=int, default=1, help="labels per text (default 1)")
+    model_opts(p)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("ner", parents=[common], help="token classification: entities with character spans")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    model_opts(p)
+    p.set_defaults(func=cmd_ner)
+
+    p = sub.add_parser("qa", parents=[common], help="extractive question answering")
+    p.add_argument("--question", required=True)
+    p.add_argument("--context", required=True)
+    p.add_argument("--max-answer-len", type=int, default=30, help="tokens (default 30)")
+    model_opts(p)
+    p.set_defaults(func=cmd_qa)
+
+    p = sub.add_parser("convert", parents=[common], help="TF1 checkpoint -> Paddle generator/discriminator folders")
+    p.add_argument("--tf-checkpoint", required=True, metavar="PREFIX",
+                   help="checkpoint prefix, its .index file, or its folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--generator-config", metavar="JSON", help="generator config: JSON file, folder or name")
+    p.add_argument("--discriminator-config", metavar="JSON", help="discriminator config: JSON file, folder or name")
+    p.add_argument("--parts", nargs="+", choices=("generator", "discriminator"),
+                   help="networks to write (default: each one the checkpoint holds)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
+    p.add_argument("--safetensors", action="store_true", help="write model.safetensors instead of .pdparams")
+    p.add_argument("--verify-crc", choices=("auto", "yes", "no"), default="auto",
+                   help="check tensor checksums: auto = when google-crc32c/crc32c is installed (default)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("export", parents=[common], help="export for Paddle Inference (and ONNX)")
+    p.add_argument("--model", required=True, metavar="NAME_OR_DIR")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx")
+    p.add_argument("--verify", action="store_true", help="check the export against the dygraph model")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit status (0, or 2 on any error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 through argparse
+    args.json = getattr(args, "json", False)
+    from .hub import DownloadError
+
+    try:
+        threads = getattr(args, "threads", None)
+        if threads is not None:
+            from ._cpu import set_num_threads
+
+            set_num_threads(threads)
+        out = args.func(args)
+    except DownloadError as e:
+        print(f"{PROG}: error: {_one_line(e)} {NETWORK_HINT}", file=sys.stderr)
+        return 2
+    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    if out:
+        print(out)
+    return 0

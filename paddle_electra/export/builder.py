@@ -1,0 +1,180 @@
+"""``export()``: build a complete, self-describing deployment folder atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from typing import Any, Dict, Optional, Sequence
+
+import paddle
+
+from .manifest import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    ExportVerificationError,
+    file_entries,
+    input_specs,
+    label_names,
+    output_specs,
+    read_manifest,
+    write_manifest,
+)
+from .static import check_task, normalize_inputs, resolve_model, save_static
+
+logger = logging.getLogger("paddle_electra.export")
+
+
+def _check_target(out_dir: str, overwrite: bool) -> None:
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise ValueError(f"export target {out_dir} is a file")
+        if os.listdir(out_dir) and not overwrite:
+            raise ValueError(f"export target {out_dir} exists and is not empty; pass overwrite=True to replace it")
+
+
+def _load_tokenizer(tokenizer, source: str):
+    """``(tokenizer or None, note)``: the given tokenizer, or one loaded from the model's source."""
+    from paddle_electra import ElectraTokenizer
+
+    if tokenizer is not None:
+        if isinstance(tokenizer, (str, os.PathLike)):
+            return ElectraTokenizer.from_pretrained(tokenizer), f"loaded from {os.fspath(tokenizer)}"
+        return tokenizer, "given"
+    if source == "in-memory":
+        return None, "no tokenizer given and the model was in memory; pass tokenizer= to include one"
+    try:
+        return ElectraTokenizer.from_pretrained(source), f"loaded from {source}"
+    except Exception as e:  # noqa: BLE001 - any failure means "no tokenizer", recorded in the manifest
+        return None, f"no tokenizer could be loaded from {source}: {type(e).__name__}: {e}"
+
+
+def _install(tmp: str, out_dir: str) -> None:
+    """Move the finished ``tmp`` folder to ``out_dir``, replacing an existing one last."""
+    if not os.path.exists(out_dir):
+        os.rename(tmp, out_dir)
+        return
+    if not os.listdir(out_dir):
+        os.rmdir(out_dir)
+        os.rename(tmp, out_dir)
+        return
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir))
+    os.rmdir(old)
+    os.rename(out_dir, old)
+    try:
+        os.rename(tmp, out_dir)
+    except BaseException:
+        os.rename(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export(
+    model_or_name,
+    out_dir: str,
+    task: Optional[str] = None,
+    inputs: Sequence[str] = ("input_ids", "token_type_ids", "attention_mask"),
+    onnx: bool = False,
+    opset: int = 17,
+    verify: bool = False,
+    tokenizer=None,
+    overwrite: bool = False,
+    atol: float = 1e-4,
+) -> Dict[str, Any]:
+    """Export a model for deployment: Paddle Inference graph (+ ONNX), config, tokenizer, manifest.
+
+    The folder holds ``inference.json`` + ``inference.pdiparams`` (Paddle 3
+    PIR program, int64 inputs with dynamic batch and sequence axes, outputs
+    named after the task), ``model.onnx`` when ``onnx=True``, ``config.json``,
+    the tokenizer's ``vocab.txt`` + ``tokenizer_config.json`` when one is
+    available, and ``manifest.json`` (see docs in :mod:`paddle_electra.export`).
+    It is built in a temporary folder next to ``out_dir`` and renamed at the
+    end, so ``out_dir`` never holds a half-written export.
+
+    Args:
+        model_or_name: a model instance, a local model folder, or a published name.
+        out_dir: the folder to create.
+        task: one of :data:`TASKS`; inferred from the model's class when ``None``.
+        inputs: graph inputs, starting with ``input_ids``; without
+            ``attention_mask`` the graph masks ``config.pad_token_id`` itself.
+        onnx: also write ``model.onnx`` (needs paddle2onnx; its optimizer never runs).
+        opset: ONNX opset.
+        verify: compare every backend with the dygraph model on a sample batch
+            (report recorded in the manifest); fails the export when off by more than ``atol``.
+        tokenizer: an ``ElectraTokenizer`` or its folder / name; default: loaded
+            from a folder / name source when it has one.
+        overwrite: replace an existing non-empty ``out_dir``.
+        atol: tolerance for ``verify``.
+
+    Returns:
+        The manifest (also written to ``out_dir/manifest.json``).
+
+    Raises:
+        ValueError: unknown task, a task that does not fit the model, bad
+            ``inputs``, or a non-empty ``out_dir`` without ``overwrite``.
+        ExportVerificationError: ``verify=True`` and a backend differs (nothing is written).
+    """
+    import paddle_electra as pe
+
+    check_task(task)
+    inputs = normalize_inputs(inputs)
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_target(out_dir, overwrite)
+    model, task, source = resolve_model(model_or_name, task)
+    tok, tok_note = _load_tokenizer(tokenizer, source)
+    config = model.config
+    if tok is not None and len(tok.vocab) > config.vocab_size:
+        raise ValueError(f"the tokenizer has {len(tok.vocab)} tokens but the model's vocab_size is "
+                         f"{config.vocab_size}; they do not belong together")
+
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+    try:
+        output_names = save_static(model, task, inputs, tmp)
+        p2o_version = None
+        if onnx:
+            from .onnx import paddle2onnx_version, save_onnx
+
+            save_onnx(tmp, opset, output_names, inputs)
+            p2o_version = paddle2onnx_version()
+        config.copy(architectures=[type(model).__name__]).save_pretrained(tmp)
+        tokenizer_files = list(tok.save_pretrained(tmp)) if tok is not None else []
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "task": task,
+            "model_class": type(model).__name__,
+            "source": source,
+            "inputs": input_specs(inputs),
+            "outputs": output_specs(task, config),
+            "labels": label_names(task, config),
+            "pad_token_id": int(config.pad_token_id),
+            "special_token_ids": sorted(int(i) for i in tok.all_special_ids) if tok is not None else None,
+            "max_sequence_length": int(config.max_position_embeddings),
+            "tokenizer": {"files": [os.path.basename(f) for f in tokenizer_files], "note": tok_note}
+            if tok is not None else None,
+            "tokenizer_missing": None if tok is not None else tok_note,
+            "onnx": {"file": "model.onnx", "opset": opset} if onnx else None,
+            "versions": {"paddle_electra": pe.__version__, "paddle": paddle.__version__,
+                         "paddle2onnx": p2o_version, "python": platform.python_version()},
+            "config_file": CONFIG_FILE,
+            "files": file_entries(tmp),
+        }
+        write_manifest(tmp, manifest)
+        if verify:
+            from .verification import verify as run_verify
+
+            try:
+                run_verify(tmp, model=model, atol=atol)
+            except ExportVerificationError as e:
+                raise ExportVerificationError(str(e).replace(tmp, out_dir)) from None
+            manifest = read_manifest(tmp)
+        _check_target(out_dir, overwrite)  # someone may have filled it meanwhile
+        _install(tmp, out_dir)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("exported %s (%s) to %s", type(model).__name__, task, out_dir)
+    return manifest

@@ -1,0 +1,200 @@
+"""Run an export folder: :class:`ElectraPredictor` (Paddle Inference) and :class:`OnnxPredictor` (ONNX Runtime).
+
+Both take the same arguments and return ``{output name: np.ndarray}``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from .manifest import GRAPH_FILE, ONNX_FILE, PARAMS_FILE, ExportError, load_export
+
+
+class _Predictor:
+    """Shared input handling; subclasses implement :meth:`_run`."""
+
+    manifest: Dict[str, Any]
+
+    def _load(self, export_dir: str) -> None:
+        self.export_dir = os.path.abspath(os.fspath(export_dir))
+        self.manifest = load_export(self.export_dir)
+        self.task: str = self.manifest["task"]
+        self.input_names: List[str] = [i["name"] for i in self.manifest["inputs"]]
+        self.output_names: List[str] = [o["name"] for o in self.manifest["outputs"]]
+        self.pad_token_id: int = int(self.manifest["pad_token_id"])
+
+    def prepare(self, input_ids, token_type_ids=None, attention_mask=None) -> Dict[str, np.ndarray]:
+        """The graph's feed: int64 [B, L] arrays; missing optional inputs filled in.
+
+        ``token_type_ids`` defaults to zeros and ``attention_mask`` to
+        ``input_ids != pad_token_id`` when the graph takes them. A 1-D
+        ``input_ids`` is one sequence (batch 1).
+
+        Raises:
+            ValueError: an input the export does not take, or shapes that differ.
+        """
+        given = {"token_type_ids": token_type_ids, "attention_mask": attention_mask}
+        extra = [n for n, v in given.items() if v is not None and n not in self.input_names]
+        if extra:
+            raise ValueError(f"this export takes only {self.input_names}; it cannot use {extra} "
+                             f"(re-export with inputs including them)")
+        ids = _as_int64(input_ids, "input_ids")
+        feed = {"input_ids": ids}
+        defaults = {"token_type_ids": lambda: np.zeros_like(ids),
+                    "attention_mask": lambda: (ids != self.pad_token_id).astype(np.int64)}
+        for name in self.input_names[1:]:
+            value = given[name]
+            arr = defaults[name]() if value is None else _as_int64(value, name)
+            if arr.shape != ids.shape:
+                raise ValueError(f"{name} has shape {list(arr.shape)} but input_ids has {list(ids.shape)}")
+            feed[name] = arr
+        return feed
+
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None) -> Dict[str, np.ndarray]:
+        """Run the model on one batch.
+
+        Args:
+            input_ids: int [B, L] (or [L]) token ids, numpy / list / tensor.
+            token_type_ids: int [B, L] segment ids; zeros when omitted.
+            attention_mask: int [B, L], 1 = keep; ``input_ids != pad_token_id`` when omitted.
+
+        Returns:
+            ``{output name: float32 array}`` in :attr:`output_names` order.
+        """
+        return self._run(self.prepare(input_ids, token_type_ids, attention_mask))
+
+    def _run(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.export_dir!r}, task={self.task!r})"
+
+
+def _as_int64(value, name: str) -> np.ndarray:
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iub":
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be [batch, seq_len], got shape {list(arr.shape)}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+class ElectraPredictor(_Predictor):
+    """Paddle Inference on an export folder.
+
+    Args:
+        export_dir: folder written by :func:`paddle_electra.export.export`
+            (checked against its manifest on load).
+        threads: CPU math threads (default: Paddle's default).
+        use_onednn: CPU only: oneDNN kernels (about 4x faster on x86).
+        device: ``"cpu"`` or ``"gpu"`` / ``"gpu:N"`` (needs a CUDA build of Paddle).
+        use_tensorrt: GPU only: run through TensorRT (needs a TensorRT build).
+        trt_shapes: with TensorRT: ``(min, opt, max)`` ``[batch, seq_len]`` for
+            the dynamic-shape profile; default ``([1, 1], [8, 128], [64, 512])``.
+        gpu_memory_mb: initial GPU memory pool.
+
+    Raises:
+        ExportError: the folder does not match its manifest.
+        RuntimeError: GPU or TensorRT asked for but unavailable in this Paddle.
+    """
+
+    def __init__(self, export_dir: str, threads: Optional[int] = None, use_onednn: bool = True,
+                 device: str = "cpu", use_tensorrt: bool = False, trt_shapes=None, gpu_memory_mb: int = 256):
+        import paddle
+        import paddle.inference as pi
+
+        self._load(export_dir)
+        config = pi.Config(os.path.join(self.export_dir, GRAPH_FILE), os.path.join(self.export_dir, PARAMS_FILE))
+        config.disable_glog_info()
+        kind, _, index = str(device).partition(":")
+        if kind == "gpu":
+            if not paddle.is_compiled_with_cuda():
+                raise RuntimeError("device='gpu' needs a CUDA build of Paddle (pip install paddlepaddle-gpu); "
+                                   "this Paddle is CPU-only")
+            config.enable_use_gpu(gpu_memory_mb, int(index or 0))
+            if use_tensorrt:
+                self._enable_tensorrt(config, pi, trt_shapes)
+        elif kind == "cpu":
+            if use_tensorrt:
+                raise RuntimeError("use_tensorrt=True needs device='gpu'")
+            config.disable_gpu()
+            if use_onednn:
+                config.enable_mkldnn()
+            if threads is not None:
+                config.set_cpu_math_library_num_threads(int(threads))
+        else:
+            raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:N', got {device!r}")
+        self.device = device
+        self._predictor = pi.create_predictor(config)
+        got_in = list(self._predictor.get_input_names())
+        if got_in != self.input_names:
+            raise ExportError(f"{self.export_dir}: graph inputs {got_in} differ from the manifest's {self.input_names}")
+        self._fetch = list(self._predictor.get_output_names())
+        if sorted(self._fetch) != sorted(self.output_names):
+            raise ExportError(f"{self.export_dir}: graph outputs {self._fetch} differ from the manifest's "
+                              f"{self.output_names}")
+
+    def _enable_tensorrt(self, config, pi, trt_shapes) -> None:
+        version = tuple(pi.get_trt_compile_version()) if hasattr(pi, "get_trt_compile_version") else (0,)
+        if not any(version):
+            raise RuntimeError("use_tensorrt=True needs a Paddle build with TensorRT; this one has none")
+        config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
+                                      precision_mode=pi.PrecisionType.Float32, use_static=False,
+                                      use_calib_mode=False)
+        lo, opt, hi = trt_shapes or ([1, 1], [8, 128], [64, 512])
+        config.set_trt_dynamic_shape_info({n: list(lo) for n in self.input_names},
+                                          {n: list(hi) for n in self.input_names},
+                                          {n: list(opt) for n in self.input_names})
+
+    def _run(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        for name in self.input_names:
+            self._predictor.get_input_handle(name).copy_from_cpu(feed[name])
+        self._predictor.run()
+        out = {n: self._predictor.get_output_handle(n).copy_to_cpu() for n in self._fetch}
+        return {n: out[n] for n in self.output_names}
+
+
+class OnnxPredictor(_Predictor):
+    """ONNX Runtime (CPU) on an export folder's ``model.onnx``.
+
+    Args:
+        export_dir: folder written by ``export(..., onnx=True)`` (checked on load).
+        threads: ``intra_op_num_threads`` (default: ONNX Runtime's default).
+        providers: execution providers (default ``["CPUExecutionProvider"]``).
+
+    Raises:
+        ExportError: the folder does not match its manifest, or has no ONNX model.
+        ImportError: onnxruntime is not installed.
+    """
+
+    def __init__(self, export_dir: str, threads: Optional[int] = None, providers=None):
+        self._load(export_dir)
+        path = os.path.join(self.export_dir, ONNX_FILE)
+        if ONNX_FILE not in self.manifest["files"]:
+            raise ExportError(f"{self.export_dir} has no {ONNX_FILE}; export with onnx=True")
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ImportError("OnnxPredictor needs onnxruntime: pip install 'paddle_electra[export]'") from e
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # paddle2onnx leaves unused initializers; ORT warns about each
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(path, sess_options=options,
+                                             providers=list(providers or ["CPUExecutionProvider"]))
+        got_in = [i.name for i in self._session.get_inputs()]
+        got_out = [o.name for o in self._session.get_outputs()]
+        if got_in != self.input_names or got_out != self.output_names:
+            raise ExportError(f"{path}: inputs {got_in} / outputs {got_out} differ from the manifest's "
+                              f"{self.input_names} / {self.output_names}")
+
+    def _run(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        return dict(zip(self.output_names, self._session.run(self.output_names, feed)))

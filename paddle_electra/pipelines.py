@@ -1,0 +1,547 @@
+"""Task pipelines: text in, readable results out, for every ELECTRA head.
+
+    >>> from paddle_electra.pipelines import pipeline
+    >>> fill = pipeline("fill-mask", model="hfl/chinese-legal-electra-small-generator")
+    >>> fill("经[MASK]审理查明")[0][:2]     # per [MASK]: the top-k candidates
+    [{'token': '因', 'token_id': ..., 'score': 0.27..., 'sequence': '经因审理查明'}, ...]
+
+One input (a ``str``, or for question answering one question/context) gives one
+result; a list gives a list of results in input order. Inputs are sorted by
+token length and padded per batch (dynamic padding); every backend goes
+through one *runner* ``runner(input_ids, token_type_ids, attention_mask) ->
+{output name: np.ndarray}``, so post-processing is shared:
+
+* ``"dygraph"``: the task's class ``from_pretrained`` (a published name or a
+  model folder), in eval mode under ``paddle.no_grad()``;
+* ``"inference"`` / ``"onnx"``: an export folder (it has ``manifest.json``),
+  run by ``paddle_electra.export.ElectraPredictor`` / ``OnnxPredictor``;
+* ``"auto"``: ``"inference"`` for an export folder, else ``"dygraph"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .configuration import ElectraConfig
+from .modeling import (
+    ElectraDiscriminator,
+    ElectraForQuestionAnswering,
+    ElectraForSequenceClassification,
+    ElectraForTokenClassification,
+    ElectraGenerator,
+    ElectraModel,
+)
+from .tokenizer import ElectraTokenizer
+
+TASK_CLASSES = {
+    "fill-mask": ElectraGenerator,
+    "replaced-token-detection": ElectraDiscriminator,
+    "text-classification": ElectraForSequenceClassification,
+    "token-classification": ElectraForTokenClassification,
+    "question-answering": ElectraForQuestionAnswering,
+    "feature-extraction": ElectraModel,
+}
+# the names of each task's outputs, in the order the dygraph forward returns them
+TASK_OUTPUTS = {
+    "fill-mask": ("logits",),
+    "replaced-token-detection": ("logits",),
+    "text-classification": ("logits",),
+    "token-classification": ("logits",),
+    "question-answering": ("start_logits", "end_logits"),
+    "feature-extraction": ("last_hidden_state",),
+}
+TASKS = tuple(TASK_CLASSES)
+BACKENDS = ("auto", "dygraph", "inference", "onnx")
+MANIFEST = "manifest.json"
+
+Runner = Callable[[np.ndarray, np.ndarray, np.ndarray], Dict[str, np.ndarray]]
+
+
+# ------------------------------------------------------------------ runners
+class DygraphRunner:
+    """Run a dygraph model: int64 arrays in, ``{output name: float32 array}`` out."""
+
+    def __init__(self, model, task: str):
+        import paddle
+
+        self.paddle = paddle
+        self.model = model
+        self.model.eval()
+        self.names = TASK_OUTPUTS[task]
+
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None) -> Dict[str, np.ndarray]:
+        paddle = self.paddle
+        t = lambda a: None if a is None else paddle.to_tensor(np.asarray(a, dtype="int64"))  # noqa: E731
+        with paddle.no_grad():
+            out = self.model(t(input_ids), token_type_ids=t(token_type_ids), attention_mask=t(attention_mask))
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        return {name: o.numpy().astype("float32") for name, o in zip(self.names, outs)}
+
+
+class PredictorRunner:
+    """Run an exported model through ``ElectraPredictor`` / ``OnnxPredictor`` (same call signature)."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None) -> Dict[str, np.ndarray]:
+        out = self.predictor(input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+        return {k: np.asarray(v, dtype="float32") for k, v in out.items()}
+
+
+# ----------------------------------------------------------------- factory
+def is_export_dir(path) -> bool:
+    """True for a folder written by ``paddle_electra.export`` (it holds ``manifest.json``)."""
+    return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(path, MANIFEST))
+
+
+def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch_size: int = 32,
+             max_length: Optional[int] = None, truncation: bool = False, threads: Optional[int] = None,
+             **kwargs: Any) -> "Pipeline":
+    """The pipeline of ``task`` for ``model``.
+
+    Args:
+        task: one of :data:`TASKS`.
+        model: a published name, a model folder, an export folder (with
+            ``manifest.json``), or an already built model of the task's class.
+        tokenizer: an :class:`ElectraTokenizer`, a folder or name; default: the model's.
+        backend: ``"auto"`` (export folder -> ``"inference"``, else ``"dygraph"``),
+            ``"dygraph"``, ``"inference"`` (Paddle Inference) or ``"onnx"`` (ONNX Runtime).
+        batch_size: texts per forward pass.
+        max_length: longest input in tokens (special tokens included); default
+            and upper bound: the model's ``max_position_embeddings``.
+        truncation: cut over-long inputs to ``max_length`` (question answering
+            cuts the context); ``False`` makes them a ``ValueError``.
+        threads: CPU threads (Paddle's kernels or the predictor's).
+        kwargs: task options, e.g. ``top_k`` (fill-mask, text-classification),
+            ``max_answer_len`` (question answering), ``pooling`` (feature extraction),
+            ``aggregation`` (token classification).
+
+    Raises:
+        ValueError: unknown task/backend, a backend that does not fit the folder,
+            an export folder made for another task.
+    """
+    if task not in TASK_CLASSES:
+        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if model is None:
+        raise ValueError(f"pipeline({task!r}) needs model= (a published name, a model folder or an export folder)")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    id2label: Optional[Dict[int, str]] = None
+    extra: Dict[str, Any] = {}
+    if is_export_dir(model):
+        if backend == "dygraph":
+            raise ValueError(f"{model} is an export folder (it has {MANIFEST}); use backend='inference' or 'onnx' "
+                             "(or 'auto'), or pass the original model folder for backend='dygraph'")
+        from . import export as _export  # written alongside; imported only when needed
+
+        cls = _export.OnnxPredictor if backend == "onnx" else _export.ElectraPredictor
+        predictor = cls(os.fspath(model), threads=threads)
+        manifest = dict(getattr(predictor, "manifest", None) or _read_manifest(model))
+        if manifest.get("task") not in (None, task):
+            raise ValueError(f"{model} was exported for task {manifest.get('task')!r}, not {task!r}; "
+                             f"use pipeline({manifest.get('task')!r}, ...) or export it again with --task {task}")
+        labels = manifest.get("labels")
+        if labels:
+            id2label = {int(k): str(v) for k, v in (labels.items() if isinstance(labels, dict) else enumerate(labels))}
+        cfg = manifest.get("config") or _read_json(os.path.join(model, "config.json")) or {}
+        max_positions = int(manifest.get("max_sequence_length") or manifest.get("max_position_embeddings")
+                            or cfg.get("max_position_embeddings") or 512)
+        extra["multi_label"] = (manifest.get("problem_type") or cfg.get("problem_type")) == \
+            "multi_label_classification"
+        runner: Runner = PredictorRunner(predictor)
+        if tokenizer is None:
+            tokenizer = os.fspath(model)
+    else:
+        if backend in ("inference", "onnx"):
+            raise ValueError(f"backend={backend!r} runs an export folder (with {MANIFEST}); {model!r} is not one. "
+                             f"Export it first: paddle-electra export --model {model} --task {task} --out DIR")
+        if threads:
+            from ._cpu import set_num_threads
+
+            set_num_threads(threads)
+        cls = TASK_CLASSES[task]
+        if isinstance(model, (str, os.PathLike)):
+            if tokenizer is None:
+                tokenizer = os.fspath(model)
+            model = cls.from_pretrained(os.fspath(model))
+        elif tokenizer is None:
+            raise ValueError("a model object needs tokenizer= (an ElectraTokenizer or its folder)")
+        config: ElectraConfig = model.config
+        max_positions = config.max_position_embeddings
+        id2label = config.id2label or ({i: f"LABEL_{i}" for i in range(config.num_labels)}
+                                       if task in ("text-classification", "token-classification") else None)
+        extra["multi_label"] = config.problem_type == "multi_label_classification"
+        runner = DygraphRunner(model, task)
+    if not isinstance(tokenizer, ElectraTokenizer):
+        tokenizer = ElectraTokenizer.from_pretrained(os.fspath(tokenizer))
+    if max_length is None:
+        max_length = max_positions
+    elif not isinstance(max_length, int) or not 3 <= max_length:
+        raise ValueError(f"max_length must be an int >= 3, got {max_length!r}")
+    elif max_length > max_positions:
+        raise ValueError(f"max_length={max_length} is more than the model's max_position_embeddings={max_positions}")
+    pipe_cls = _PIPELINES[task]
+    if task not in ("text-classification",):
+        extra.pop("multi_label")
+    return pipe_cls(runner, tokenizer, task=task, id2label=id2label, batch_size=batch_size, max_length=max_length,
+                    truncation=truncation, **extra, **kwargs)
+
+
+def _read_manifest(folder) -> Dict:
+    with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _read_json(path) -> Optional[Dict]:
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# ------------------------------------------------------------------ helpers
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = np.asarray(x, dtype="float64")
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype="float64")))
+
+
+class Encoded(dict):
+    """One encoded input: ``input_ids``, ``token_type_ids``, ``offset_mapping``, ``special_tokens_mask`` (lists)."""
+
+
+# ---------------------------------------------------------------- pipelines
+class Pipeline:
+    """Tokenize (checking length), batch by length with dynamic padding, run, post-process in input order."""
+
+    truncation_strategy = "longest_first"
+
+    def __init__(self, runner: Runner, tokenizer: ElectraTokenizer, task: str, id2label=None, batch_size: int = 32,
+                 max_length: int = 512, truncation: bool = False):
+        self.runner, self.tokenizer, self.task = runner, tokenizer, task
+        self.id2label = id2label
+        self.batch_size, self.max_length, self.truncation = batch_size, max_length, bool(truncation)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(task={self.task!r}, runner={type(self.runner).__name__}, "
+                f"batch_size={self.batch_size}, max_length={self.max_length}, truncation={self.truncation})")
+
+    # ---- input handling
+    @staticmethod
+    def _as_list(inputs) -> tuple:
+        if isinstance(inputs, str):
+            return [inputs], False
+        if isinstance(inputs, (list, tuple)):
+            return list(inputs), True
+        raise TypeError(f"expected a str or a list of str, got {type(inputs).__name__}")
+
+    def _check_texts(self, texts: Sequence, what: str = "text") -> None:
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"{what} {i} must be a str, got {type(t).__name__}")
+            if not t.strip():
+                raise ValueError(f"{what} {i} is empty; every input needs some text")
+
+    def encode(self, texts: List[str], pairs: Optional[List[str]] = None) -> List[Encoded]:
+        """Tokenize; over-long inputs are cut (``truncation=True``) or a ``ValueError``."""
+        tok = self.tokenizer
+        kw = dict(return_offsets_mapping=True, return_special_tokens_mask=True)
+        enc = tok(texts, pairs, **kw)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        too_long = [i for i, n in enumerate(lengths) if n > self.max_length]
+        if too_long:
+            i = too_long[0]
+            if not self.truncation:
+                more = f" (and {len(too_long) - 1} more)" if len(too_long) > 1 else ""
+                raise ValueError(f"input {i} is {lengths[i]} tokens long (special tokens included){more}, more "
+                                 f"than max_length={self.max_length} (the model's max_position_embeddings unless "
+                                 "max_length is given); pass truncation=True to cut it")
+            enc = tok(texts, pairs, max_length=self.max_length, truncation=self.truncation_strategy, **kw)
+        keys = ("input_ids", "token_type_ids", "offset_mapping", "special_tokens_mask")
+        for i, ids in enumerate(enc["input_ids"]):
+            if len(ids) <= (2 if pairs is None else 3):
+                raise ValueError(f"input {i} has no tokens (nothing but whitespace or characters the vocabulary "
+                                 "drops); every input needs some text")
+        return [Encoded({k: enc[k][i] for k in keys}) for i in range(len(texts))]
+
+    def run(self, encoded: List[Encoded]) -> List[Dict[str, np.ndarray]]:
+        """Model outputs per input (padding removed: first axis = that input's tokens), in input order."""
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]), reverse=True)
+        results: List[Optional[Dict[str, np.ndarray]]] = [None] * len(encoded)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            width = max(len(encoded[i]["input_ids"]) for i in chunk)
+            ids = np.full((len(chunk), width), pad, dtype="int64")
+            types = np.zeros((len(chunk), width), dtype="int64")
+            mask = np.zeros((len(chunk), width), dtype="int64")
+            for row, i in enumerate(chunk):
+                n = len(encoded[i]["input_ids"])
+                ids[row, :n] = encoded[i]["input_ids"]
+                types[row, :n] = encoded[i]["token_type_ids"]
+                mask[row, :n] = 1
+            out = self.runner(ids, types, mask)
+            for row, i in enumerate(chunk):
+                n = len(encoded[i]["input_ids"])
+                results[i] = {k: (v[row, :n] if v.ndim >= 2 else v[row]) for k, v in out.items()}
+        return results  # type: ignore[return-value]
+
+    def __call__(self, inputs, **kwargs):
+        texts, batched = self._as_list(inputs)
+        self._check_texts(texts)
+        encoded = self.encode(texts)
+        self._validate(encoded, texts)
+        outs = self.run(encoded) if texts else []
+        results = [self.postprocess(texts[i], encoded[i], outs[i], **kwargs) for i in range(len(texts))]
+        return results if batched else results[0]
+
+    def _validate(self, encoded: List[Encoded], texts: List[str]) -> None:
+        """Task-specific input checks before anything runs."""
+
+    def postprocess(self, text: str, enc: Encoded, out: Dict[str, np.ndarray], **kwargs):
+        raise NotImplementedError
+
+
+class FillMaskPipeline(Pipeline):
+    """Per text, per ``[MASK]`` (left to right): the top-k ``{token, token_id, score, sequence}`` (softmax scores).
+
+    ``sequence`` is the text with that ``[MASK]`` replaced by the token.
+    """
+
+    def __init__(self, *args, top_k: int = 5, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.top_k = top_k
+
+    def _validate(self, encoded, texts):
+        mask_id = self.tokenizer.mask_token_id
+        for i, enc in enumerate(encoded):
+            if mask_id not in enc["input_ids"]:
+                raise ValueError(f"text {i} ({texts[i][:40]!r}) has no {self.tokenizer.mask_token} token; "
+                                 f"fill-mask predicts the tokens written as {self.tokenizer.mask_token}")
+
+    def postprocess(self, text, enc, out, top_k: Optional[int] = None):
+        top_k = int(top_k or self.top_k)
+        tok, logits = self.tokenizer, out["logits"]
+        results = []
+        for pos, tid in enumerate(enc["input_ids"]):
+            if tid != tok.mask_token_id:
+                continue
+            probs = _softmax(logits[pos])
+            best = np.argsort(-probs, kind="stable")[:top_k]
+            s, e = enc["offset_mapping"][pos]
+            cands = []
+            for cid in best:
+                token = tok.convert_ids_to_tokens(int(cid))
+                word = token[2:] if token.startswith("##") else token
+                cands.append({"token": token, "token_id": int(cid), "score": float(probs[cid]),
+                              "sequence": text[:s] + word + text[e:]})
+            results.append(cands)
+        return results
+
+
+class ReplacedTokenDetectionPipeline(Pipeline):
+    """Per token (special tokens skipped): ``{token, start, end, replaced_probability}`` (sigmoid of the logit)."""
+
+    def postprocess(self, text, enc, out):
+        probs = _sigmoid(out["logits"])
+        tokens = self.tokenizer.convert_ids_to_tokens(enc["input_ids"])
+        return [{"token": tokens[i], "start": int(enc["offset_mapping"][i][0]), "end": int(enc["offset_mapping"][i][1]),
+                 "replaced_probability": float(probs[i])}
+                for i in range(len(tokens)) if not enc["special_tokens_mask"][i]]
+
+
+class TextClassificationPipeline(Pipeline):
+    """``{label, score}`` of the best label; ``top_k=k`` gives the best k as a list, ``top_k=None`` all labels.
+
+    Scores are softmax probabilities (sigmoid for ``problem_type="multi_label_classification"``).
+    """
+
+    _UNSET = object()
+
+    def __init__(self, *args, top_k: Optional[int] = 1, multi_label: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.top_k, self.multi_label = top_k, multi_label
+
+    def postprocess(self, text, enc, out, top_k=_UNSET):
+        top_k = self.top_k if top_k is self._UNSET else top_k
+        logits = out["logits"]
+        probs = _sigmoid(logits) if self.multi_label else _softmax(logits)
+        order = np.argsort(-probs, kind="stable")
+        names = self.id2label or {}
+        ranked = [{"label": names.get(int(i), f"LABEL_{int(i)}"), "score": float(probs[i])} for i in order]
+        if top_k == 1:
+            return ranked[0]
+        return ranked if top_k is None else ranked[:top_k]
+
+
+class TokenClassificationPipeline(Pipeline):
+    """Entities ``{entity, text, start, end, score}`` from BIO(ES) tags (character spans of the original text).
+
+    ``aggregation="none"`` returns every non-special token's
+    ``{token, label, score, start, end}`` instead. An ``I-X`` that does not
+    follow ``B-X``/``I-X`` starts a new entity; tags without a prefix group
+    consecutive equal tags; entity score = mean of its tokens' probabilities.
+    """
+
+    def __init__(self, *args, aggregation: str = "simple", **kwargs):
+        super().__init__(*args, **kwargs)
+        if aggregation not in ("simple", "none"):
+            raise ValueError(f"aggregation must be 'simple' or 'none', got {aggregation!r}")
+        self.aggregation = aggregation
+
+    def postprocess(self, text, enc, out, aggregation: Optional[str] = None):
+        probs = _softmax(out["logits"])
+        names = self.id2label or {}
+        tokens = self.tokenizer.convert_ids_to_tokens(enc["input_ids"])
+        rows = []
+        for i, tok in enumerate(tokens):
+            if enc["special_tokens_mask"][i]:
+                continue
+            k = int(np.argmax(probs[i]))
+            s, e = enc["offset_mapping"][i]
+            rows.append({"token": tok, "label": names.get(k, f"LABEL_{k}"), "score": float(probs[i][k]),
+                         "start": int(s), "end": int(e)})
+        if (aggregation or self.aggregation) == "none":
+            return rows
+        return self.aggregate(rows, text)
+
+    @staticmethod
+    def aggregate(rows: List[Dict], text: str) -> List[Dict]:
+        """Group tagged tokens into entities (see the class docstring)."""
+        entities: List[Dict] = []
+        current: Optional[Dict] = None
+
+        def close():
+            nonlocal current
+            if current is not None:
+                scores = current.pop("scores")
+                current["score"] = float(np.mean(scores))
+                current["text"] = text[current["start"]:current["end"]]
+                entities.append(current)
+            current = None
+
+        for r in rows:
+            label = r["label"]
+            if label.upper() == "O":
+                close()
+                continue
+            prefix, kind = (label[:1].upper(), label[2:]) if len(label) > 2 and label[1] in "-_" else ("", label)
+            continues = current is not None and current["entity"] == kind and prefix in ("I", "E", "")
+            if not continues:
+                close()
+                current = {"entity": kind, "start": r["start"], "end": r["end"], "scores": []}
+            current["end"] = r["end"]
+            current["scores"].append(r["score"])
+            if prefix in ("E", "S"):
+                close()
+        close()
+        return [{"entity": e["entity"], "text": e["text"], "start": e["start"], "end": e["end"], "score": e["score"]}
+                for e in entities]
+
+
+class QuestionAnsweringPipeline(Pipeline):
+    """``{answer, start, end, score}``: the best span of context tokens (start <= end < start + max_answer_len).
+
+    Call as ``pipe(question=..., context=...)``, ``pipe({"question": ..., "context": ...})``
+    or with a list of such dicts. ``start``/``end`` are character offsets into
+    the context; score = p_start * p_end (softmax over the context tokens).
+    ``truncation=True`` cuts the context, never the question.
+    """
+
+    truncation_strategy = "only_second"
+
+    def __init__(self, *args, max_answer_len: int = 30, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_answer_len = max_answer_len
+
+    def __call__(self, inputs=None, question=None, context=None, **kwargs):
+        if inputs is None:
+            if question is None or context is None:
+                raise ValueError("question answering needs question= and context= (or a dict / list of dicts)")
+            items, batched = [{"question": question, "context": context}], False
+        elif isinstance(inputs, dict):
+            items, batched = [inputs], False
+        elif isinstance(inputs, (list, tuple)):
+            items, batched = list(inputs), True
+        else:
+            raise TypeError(f"expected question=/context=, a dict or a list of dicts, got {type(inputs).__name__}")
+        for i, it in enumerate(items):
+            if not isinstance(it, dict) or "question" not in it or "context" not in it:
+                raise ValueError(f"input {i} must be a dict with 'question' and 'context'")
+        questions = [it["question"] for it in items]
+        contexts = [it["context"] for it in items]
+        self._check_texts(questions, "question")
+        self._check_texts(contexts, "context")
+        encoded = self.encode(questions, contexts)
+        outs = self.run(encoded) if items else []
+        results = [self.postprocess(contexts[i], encoded[i], outs[i], **kwargs) for i in range(len(items))]
+        return results if batched else results[0]
+
+    def context_positions(self, enc: Encoded) -> np.ndarray:
+        """Indices of the context's tokens (segment 1, not special)."""
+        types = np.asarray(enc["token_type_ids"])
+        special = np.asarray(enc["special_tokens_mask"])
+        return np.nonzero((types == 1) & (special == 0))[0]
+
+    def postprocess(self, context, enc, out, max_answer_len: Optional[int] = None):
+        max_len = int(max_answer_len or self.max_answer_len)
+        pos = self.context_positions(enc)
+        if pos.size == 0:
+            raise ValueError("the context has no tokens left (truncated away?)")
+        ps = _softmax(out["start_logits"][pos])
+        pe = _softmax(out["end_logits"][pos])
+        scores = np.triu(np.outer(ps, pe))  # end >= start
+        scores = np.tril(scores, max_len - 1)  # end < start + max_answer_len
+        i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        s = int(enc["offset_mapping"][pos[i]][0])
+        e = int(enc["offset_mapping"][pos[j]][1])
+        return {"answer": context[s:e], "start": s, "end": e, "score": float(scores[i, j])}
+
+
+class FeatureExtractionPipeline(Pipeline):
+    """Per text the last hidden state ``[L, H]`` (float32, special tokens included), or ``[H]`` of ``[CLS]``
+    with ``pooling="cls"`` (``"mean"``: mean over the tokens)."""
+
+    def __init__(self, *args, pooling: str = "none", **kwargs):
+        super().__init__(*args, **kwargs)
+        _check_pooling(pooling)
+        self.pooling = pooling
+
+    def postprocess(self, text, enc, out, pooling: Optional[str] = None):
+        pooling = _check_pooling(pooling or self.pooling)
+        h = out["last_hidden_state"]
+        if pooling == "cls":
+            return h[0]
+        if pooling == "mean":
+            return h.mean(axis=0)
+        return h
+
+
+def _check_pooling(pooling: str) -> str:
+    if pooling not in ("none", "cls", "mean"):
+        raise ValueError(f"pooling must be 'none', 'cls' or 'mean', got {pooling!r}")
+    return pooling
+
+
+_PIPELINES = {
+    "fill-mask": FillMaskPipeline,
+    "replaced-token-detection": ReplacedTokenDetectionPipeline,
+    "text-classification": TextClassificationPipeline,
+    "token-classification": TokenClassificationPipeline,
+    "question-answering": QuestionAnsweringPipeline,
+    "feature-extraction": FeatureExtractionPipeline,
+}
+
+__all__ = ["pipeline", "Pipeline", "TASKS", "TASK_CLASSES", "TASK_OUTPUTS", "DygraphRunner", "PredictorRunner",
+           "is_export_dir"] + [cls.__name__ for cls in _PIPELINES.values()]
