@@ -154,10 +154,8 @@ def cmd_convert(args) -> str:
 
 
 def cmd_export(args) -> str:
-    try:
-        from .export import export
-    except ImportError as e:
-        raise CLIError(f"export is not available in this installation (paddle_electra.export: {e})") from None
+    from .export import export
+
     result = export(args.model, task=args.task, out_dir=args.out, onnx=args.onnx, verify=args.verify)
     if args.json:
         return _to_json(result if isinstance(result, (dict, list, str)) else str(result))
