@@ -163,6 +163,23 @@ def cmd_export(args) -> str:
 
 
 # ------------------------------------------------------------------ parser
+def add_convert_arguments(parser: argparse.ArgumentParser, require_out: bool = True) -> None:
+    """The TF1 conversion options, shared by ``paddle-electra convert`` and tools/convert_tf_checkpoint.py."""
+    parser.add_argument("--tf-checkpoint", required=True, metavar="PREFIX",
+                        help="checkpoint prefix, its .index file, or its folder")
+    parser.add_argument("--out", required=require_out, metavar="DIR",
+                        help="output folder" + ("" if require_out else " (required unless --list)"))
+    parser.add_argument("--generator-config", metavar="JSON", help="generator config: JSON file, folder or name")
+    parser.add_argument("--discriminator-config", metavar="JSON",
+                        help="discriminator config: JSON file, folder or name")
+    parser.add_argument("--parts", nargs="+", choices=("generator", "discriminator"),
+                        help="networks to write (default: each one the checkpoint holds)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
+    parser.add_argument("--safetensors", action="store_true", help="write model.safetensors instead of .pdparams")
+    parser.add_argument("--verify-crc", choices=("auto", "yes", "no"), default="auto",
+                        help="check tensor checksums: auto = when google-crc32c/crc32c is installed (default)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .pipelines import BACKENDS, TASKS
 
@@ -219,17 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_qa)
 
     p = sub.add_parser("convert", parents=[common], help="TF1 checkpoint -> Paddle generator/discriminator folders")
-    p.add_argument("--tf-checkpoint", required=True, metavar="PREFIX",
-                   help="checkpoint prefix, its .index file, or its folder")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--generator-config", metavar="JSON", help="generator config: JSON file, folder or name")
-    p.add_argument("--discriminator-config", metavar="JSON", help="discriminator config: JSON file, folder or name")
-    p.add_argument("--parts", nargs="+", choices=("generator", "discriminator"),
-                   help="networks to write (default: each one the checkpoint holds)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
-    p.add_argument("--safetensors", action="store_true", help="write model.safetensors instead of .pdparams")
-    p.add_argument("--verify-crc", choices=("auto", "yes", "no"), default="auto",
-                   help="check tensor checksums: auto = when google-crc32c/crc32c is installed (default)")
+    add_convert_arguments(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("export", parents=[common], help="export for Paddle Inference (and ONNX)")

@@ -27,24 +27,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from paddle_electra.cli import add_convert_arguments  # noqa: E402
+
 
 def _parse(argv):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--tf-checkpoint", required=True, metavar="PREFIX",
-                        help="checkpoint prefix, its .index file, or its folder")
-    parser.add_argument("--out", metavar="DIR", help="output folder (required unless --list)")
-    parser.add_argument("--generator-config", metavar="JSON", help="generator config: JSON file, folder or name")
-    parser.add_argument("--discriminator-config", metavar="JSON",
-                        help="discriminator config: JSON file, folder or name")
-    parser.add_argument("--parts", nargs="+", choices=("generator", "discriminator"),
-                        help="networks to write (default: each one the checkpoint holds)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
-    parser.add_argument("--safetensors", action="store_true", help="write model.safetensors instead of .pdparams")
-    parser.add_argument("--verify-crc", choices=("auto", "yes", "no"), default="auto",
-                        help="check tensor checksums: auto = when google-crc32c/crc32c is installed (default)")
+    add_convert_arguments(parser, require_out=False)
     parser.add_argument("--list", action="store_true", help="list the checkpoint's variables and exit")
     args = parser.parse_args(argv)
     if not args.list and not args.out:
