@@ -246,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", action="store_true", help="also write model.onnx")
     p.add_argument("--verify", action="store_true", help="check the export against the dygraph model")
     p.set_defaults(func=cmd_export)
+
+    # subcommands kept in their own cli_*.py modules: register(sub, common) adds each one
+    from . import cli_bench, cli_serve, cli_train
+
+    for module in (cli_bench, cli_train, cli_serve):
+        module.register(sub, common)
     return parser
 
 
