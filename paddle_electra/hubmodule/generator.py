@@ -1,0 +1,269 @@
+"""``make_hub_module``: write a PaddleHub module folder for a published name or a local model.
+
+The folder::
+
+    <out_dir>/
+      module.py          @moduleinfo(...) class Electra(ElectraHubLayer), meta=TransformerModule
+      __init__.py        empty, as PaddleHub's own modules
+      README.md          what it is, tasks, how to load and serve it
+      requirements.txt   paddle_electra (the module runs on it)
+      model/             the weights (config.json, model_state.pdparams, vocab.txt, tokenizer_config.json);
+                         absent with weights=False: the module downloads the published name at first use
+
+It is built in a temporary folder next to ``out_dir`` and renamed at the end,
+so ``out_dir`` never holds a half-written module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import string
+import tempfile
+from typing import Any, Dict, Optional, Tuple
+
+from .. import registry
+from ..auto import AutoModel
+from ..configuration import ElectraConfig
+from . import templates
+from .runtime import ENCODER_TASKS, GENERATOR_TASKS
+
+DEFAULT_VERSION = "1.0.0"
+DEFAULT_AUTHOR = "paddle_electra"
+WEIGHTS_DIR = "model"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_GENERATORS = ("ElectraGenerator", "ElectraForMaskedLM")
+_HEADS = {"ElectraForSequenceClassification": "seq-cls", "ElectraForTokenClassification": "token-cls"}
+_UNSUPPORTED = ("ElectraForTotalPretraining", "ElectraForPretraining", "ErnieHealthForTotalPretraining")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShippedModule:
+    """One module source kept in the repository's ``hub_modules/`` folder (weights downloaded by name)."""
+
+    name: str
+    model: str
+    folder: str
+    author: str = "HFL (ymcui), paddle_electra"
+    author_email: str = "ymcui@ir.hit.edu.cn"
+
+
+SHIPPED = (
+    ShippedModule("chinese-electra-small", "chinese-electra-small", "chinese_electra_small"),
+    ShippedModule("chinese-electra-base", "chinese-electra-base", "chinese_electra_base"),
+    ShippedModule("chinese-legal-electra-small-generator", "hfl/chinese-legal-electra-small-generator",
+                  "chinese_legal_electra_small_generator"),
+)
+
+
+def _resolve(model: str) -> Tuple[str, str, ElectraConfig]:
+    """``(kind, architecture, config)`` of a model folder or a published name; ``kind`` is "folder" or "name"."""
+    if not isinstance(model, (str, os.PathLike)) or not os.fspath(model):
+        raise ValueError(f"model must be a model folder or a published name, got {model!r}")
+    model = os.fspath(model)
+    if os.path.isdir(model):
+        kind = "folder"
+    elif registry.is_known(model):
+        kind = "name"
+    elif os.path.exists(model):
+        raise ValueError(f"{model} is a file; pass a model folder (config.json + weights) or a published name")
+    elif os.path.isabs(model) or model.startswith((".", "~")) or os.path.isdir(os.path.dirname(model) or "\0"):
+        raise ValueError(f"model folder {model} does not exist")
+    else:
+        registry.get_entry(model)  # an unknown name: raises, listing the closest names
+        kind = "name"
+    arch = AutoModel.class_for(model).__name__
+    if arch in _UNSUPPORTED or arch.startswith("ErnieHealth"):
+        raise ValueError(f"{model} holds a {arch}; a hub module is made from an ELECTRA encoder, discriminator, "
+                         "generator or fine-tuned classifier: save that part with save_pretrained and pass its folder")
+    return kind, arch, ElectraConfig.from_pretrained(model)
+
+
+def _default_name(model: str, kind: str) -> str:
+    base = os.path.basename(os.path.normpath(model)) if kind == "folder" else model.rsplit("/", 1)[-1]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-._").lower()
+    return name or "electra-module"
+
+
+def _role(arch: str) -> str:
+    return {"ElectraGenerator": "generator", "ElectraForMaskedLM": "generator", "ElectraModel": "encoder",
+            "ElectraDiscriminator": "discriminator", "ElectraForPreTraining": "discriminator",
+            "ElectraForSequenceClassification": "sequence classifier",
+            "ElectraForTokenClassification": "token classifier",
+            "ElectraForQuestionAnswering": "question-answering model",
+            "ElectraForMultipleChoice": "multiple-choice model"}.get(arch, arch)
+
+
+def module_spec(model: str, name: Optional[str] = None, version: str = DEFAULT_VERSION,
+                summary: Optional[str] = None, author: Optional[str] = None, author_email: Optional[str] = None,
+                weights: bool = True) -> Dict[str, Any]:
+    """Everything the module's files are rendered from; reads configs only, downloads nothing.
+
+    Raises:
+        ValueError: not a folder nor a published name, an unsupported class, a
+            bad module name or version, or ``weights=False`` for a local folder.
+    """
+    kind, arch, config = _resolve(model)
+    model = os.fspath(model)
+    if not weights and kind == "folder":
+        raise ValueError(f"{model} is a local folder: its weights must go into the module (weights=False is for "
+                         "published names, downloaded when the module is first loaded)")
+    name = name or _default_name(model, kind)
+    if not _NAME_RE.match(name):
+        raise ValueError(f"module name {name!r} must be letters, digits, '-', '_' or '.' (at most 100, "
+                         "starting with a letter or digit)")
+    if not isinstance(version, str) or not re.match(r"^\d+(\.\d+){0,3}$", version):
+        raise ValueError(f"version must look like 1.0.0, got {version!r}")
+    generator = arch in _GENERATORS
+    tasks = GENERATOR_TASKS if generator else ENCODER_TASKS
+    default_task = "fill-mask" if generator else _HEADS.get(arch)
+    n_params = registry.count_parameters(dataclasses.asdict(config), arch)
+    shape = (f"{config.num_hidden_layers}-layer, {config.hidden_size}-hidden, {config.num_attention_heads}-heads, "
+             f"{n_params / 1e6:.1f}M parameters")
+    if summary is None:
+        summary = f"{name}, ELECTRA {_role(arch)}, {shape}, on paddle_electra"
+    return dict(name=name, version=version, summary=" ".join(str(summary).split()),
+                author=author or DEFAULT_AUTHOR, author_email=author_email or "", source=model, source_kind=kind,
+                arch=arch, tasks=tasks, default_task=default_task, weights=bool(weights),
+                labels=config.id2label if default_task in ("seq-cls", "token-cls") else None)
+
+
+def render(spec: Dict[str, Any], folder: str) -> Dict[str, str]:
+    """The text files of the module (file name -> content); ``folder`` is how the README refers to it."""
+    import paddle_electra
+
+    name, tasks = spec["name"], spec["tasks"]
+    tasks_doc = ", ".join("None (embeddings)" if t is None else repr(t) for t in tasks)
+    if spec["weights"]:
+        model_comment = (f"# the weights ship in ./{WEIGHTS_DIR} (config.json, model_state.pdparams, vocab.txt):\n"
+                         "# loading needs no network")
+        model_expr = f'os.path.join(os.path.dirname(os.path.abspath(__file__)), "{WEIGHTS_DIR}")'
+        weights_note = f"The weights are in `{WEIGHTS_DIR}/`: loading needs no network."
+        serve_model = f"{folder}/{WEIGHTS_DIR}"
+    else:
+        model_comment = ("# a published name: paddle_electra downloads it at first use and caches it\n"
+                         "# (PADDLE_ELECTRA_HOME; mirrors: PADDLE_ELECTRA_MIRROR, HF_ENDPOINT)")
+        model_expr = repr(spec["source"])
+        weights_note = (f"The weights are not in the folder: paddle_electra downloads `{spec['source']}` the first "
+                        "time the module is loaded and caches it.")
+        serve_model = spec["source"]
+    example_text = "经[MASK]审理查明" if spec["default_task"] == "fill-mask" else "这部电影很好看"
+    if "fill-mask" in tasks:
+        task_examples = ("```python\n"
+                         f'fill = hub.Module(directory="{folder}", task="fill-mask")\n'
+                         'fill.predict([["经[MASK]审理查明"]], top_k=5)   # per text, per [MASK]: '
+                         "[{token, token_id, score, sequence}, ...]\n```")
+        example, serve_task = "   # task=\"fill-mask\" by default", "fill-mask"
+    else:
+        task_examples = ("```python\n"
+                         f'clf = hub.Module(directory="{folder}", task="seq-cls", '
+                         'label_map={0: "negative", 1: "positive"})\n'
+                         'labels, probs = clf.predict([["这部电影很好看"], ["太差了"]], return_prob=True)\n'
+                         f'ner = hub.Module(directory="{folder}", task="token-cls", '
+                         'label_map={0: "O", 1: "B-PER", 2: "I-PER"})\n'
+                         'ner.predict([["张三在北京工作"]])         # per text: the label of each token\n'
+                         f'match = hub.Module(directory="{folder}", task="text-matching")\n'
+                         'match.predict([["今天天气怎么样", "今天天气如何"]])\n'
+                         "```\n\nA new head (`seq-cls` / `token-cls` on a pre-trained encoder, `text-matching`) "
+                         "starts from random weights: fine-tune it with `hub.Trainer`, then pass "
+                         "`load_checkpoint=` the saved `model.pdparams`.")
+        example = f"   # task={spec['default_task']!r}" if spec["default_task"] else ""
+        serve_task = {"seq-cls": "text-classification", "token-cls": "token-classification"}.get(
+            spec["default_task"], "feature-extraction")
+    values = dict(
+        pe_version=paddle_electra.__version__, name=name, name_lit=repr(name), version=spec["version"],
+        version_lit=repr(spec["version"]), summary=spec["summary"], summary_lit=repr(spec["summary"]),
+        author_lit=repr(spec["author"]), author_email_lit=repr(spec["author_email"]),
+        model_comment=model_comment, model_expr=model_expr, arch=spec["arch"],
+        arch_note=f"{spec['arch']} from {spec['source']}, with PaddleHub's TransformerModule interface.",
+        tasks_doc=tasks_doc, tasks_lit=repr(tuple(tasks)), default_task=spec["default_task"],
+        default_task_lit=repr(spec["default_task"]), source=spec["source"], weights_note=weights_note,
+        folder=folder, example=example, example_text=example_text, task_examples=task_examples,
+        serve_line=f"paddle-electra serve --model {serve_model} --task {serve_task} --port 8866   "
+                   "# paddle_electra's own server (Paddle Inference, micro-batching)",
+    )
+    return {
+        "module.py": string.Template(templates.MODULE_PY).substitute(values),
+        "__init__.py": "",
+        "README.md": string.Template(templates.README_MD).substitute(values),
+        "requirements.txt": string.Template(templates.REQUIREMENTS_TXT).substitute(values),
+    }
+
+
+def _check_target(out_dir: str, overwrite: bool) -> None:
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise ValueError(f"output {out_dir} is a file, not a folder")
+        if os.listdir(out_dir) and not overwrite:
+            raise ValueError(f"output folder {out_dir} exists and is not empty; pass overwrite=True "
+                             "(--overwrite) to replace it")
+
+
+def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, version: str = DEFAULT_VERSION,
+                    summary: Optional[str] = None, author: Optional[str] = None, author_email: Optional[str] = None,
+                    weights: bool = True, overwrite: bool = False) -> Dict[str, Any]:
+    """Write a PaddleHub module folder for ``model`` (see the module docstring).
+
+    Args:
+        model: a model folder (any format paddle_electra reads) or a published name.
+        out_dir: the module folder to create.
+        name: the module's name (``hub.Module(name=...)``); default: the model's.
+        version: module version, ``1.0.0`` style.
+        summary, author, author_email: ``@moduleinfo`` fields (defaults describe the model).
+        weights: copy the weights into ``out_dir/model`` (offline loading; a
+            published name is downloaded now). ``False`` (published names only):
+            the module downloads the name when first loaded.
+        overwrite: replace an existing non-empty ``out_dir``.
+
+    Returns:
+        ``{"name", "version", "dir", "tasks", "default_task", "model_class", "source", "files"}``.
+
+    Raises:
+        ValueError: see :func:`module_spec`; ``out_dir`` is a file or a non-empty
+            folder without ``overwrite``.
+        DownloadError: a published name that cannot be downloaded (``weights=True``).
+    """
+    from ..export.builder import _install
+
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_target(out_dir, overwrite)
+    spec = module_spec(model, name=name, version=version, summary=summary, author=author,
+                       author_email=author_email, weights=weights)
+    files = render(spec, os.path.basename(out_dir))
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+    try:
+        for fname, text in files.items():
+            with open(os.path.join(tmp, fname), "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        if weights:
+            from ..tokenizer import ElectraTokenizer
+
+            target = os.path.join(tmp, WEIGHTS_DIR)
+            AutoModel.from_pretrained(spec["source"]).save_pretrained(target)
+            ElectraTokenizer.from_pretrained(spec["source"]).save_pretrained(target)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; the result is an ordinary folder
+        _check_target(out_dir, overwrite)  # someone may have filled it meanwhile
+        _install(tmp, out_dir)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    written = sorted(os.path.relpath(os.path.join(root, f), out_dir)
+                     for root, _, names in os.walk(out_dir) for f in names)
+    return {"name": spec["name"], "version": spec["version"], "dir": out_dir,
+            "tasks": [t for t in spec["tasks"]], "default_task": spec["default_task"],
+            "model_class": spec["arch"], "source": spec["source"], "files": written}
+
+
+def make_shipped_sources(root: str, overwrite: bool = True) -> Dict[str, str]:
+    """(Re)write the module sources of :data:`SHIPPED` under ``root`` (the repository's ``hub_modules/``)."""
+    out = {}
+    for m in SHIPPED:
+        folder = os.path.join(root, m.folder)
+        make_hub_module(m.model, folder, name=m.name, author=m.author, author_email=m.author_email,
+                        weights=False, overwrite=overwrite)
+        out[m.name] = folder
+    return out

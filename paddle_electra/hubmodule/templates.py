@@ -1,0 +1,105 @@
+"""The files of a generated PaddleHub module, as ``string.Template`` texts (``$name`` placeholders).
+
+Kept as Python strings so they ship inside the package without package data.
+Every value substituted into ``MODULE_PY`` is a Python literal (``repr``),
+because PaddleHub reads ``@moduleinfo``'s keywords with ``ast`` and needs plain
+string constants there.
+"""
+
+MODULE_PY = '''\
+# PaddleHub module written by paddle_electra $pe_version (`paddle-electra hub-module`).
+"""$name: $summary
+
+Load it with ``hub.Module(directory="<this folder>")``, or ``hub install <this folder>`` then
+``hub.Module(name=$name_lit)``. Needs paddle_electra (requirements.txt); see README.md.
+"""
+import os
+from typing import Dict, Optional
+
+from paddlehub.module.module import moduleinfo, serving
+from paddlehub.module.nlp_module import TransformerModule
+
+from paddle_electra.hubmodule.runtime import ElectraHubLayer
+
+$model_comment
+MODEL = $model_expr
+
+
+@moduleinfo(
+    name=$name_lit,
+    version=$version_lit,
+    summary=$summary_lit,
+    author=$author_lit,
+    author_email=$author_email_lit,
+    type="nlp/semantic_model",
+    meta=TransformerModule,
+)
+class Electra(ElectraHubLayer):
+    """$arch_note
+
+    Tasks: $tasks_doc.
+    """
+
+    TASKS = $tasks_lit
+
+    def __init__(self, task: Optional[str] = $default_task_lit, load_checkpoint: Optional[str] = None,
+                 label_map: Optional[Dict] = None, num_classes: Optional[int] = None, suffix: bool = False,
+                 **kwargs):
+        ElectraHubLayer.__init__(self, MODEL, task=task, load_checkpoint=load_checkpoint, label_map=label_map,
+                                 num_classes=num_classes, suffix=suffix, **kwargs)
+
+    @serving
+    def predict_method(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):
+        """`hub serving`: POST {"data": [[text], ...]} to /predict/$name."""
+        return self.serve(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+'''
+
+README_MD = '''\
+# $name
+
+$summary
+
+PaddleHub module (`type: nlp/semantic_model`, version $version) written by
+`paddle-electra hub-module` (paddle_electra $pe_version) from `$source`.
+$weights_note
+
+| | |
+|---|---|
+| model class | `$arch` |
+| tasks | $tasks_doc |
+| default task | `$default_task` |
+
+## Install
+
+```bash
+pip install paddlehub==2.4.0 paddle_electra   # paddle_electra runs the model (requirements.txt)
+hub install $folder   # optional: then hub.Module(name="$name")
+```
+
+## Use
+
+```python
+import paddlehub as hub
+
+module = hub.Module(directory="$folder")$example
+
+# sentence ([CLS]) and token embeddings of the encoder, any task
+cls_vector, token_vectors = hub.Module(directory="$folder", task=None).get_embedding([["$example_text"]])[0]
+```
+
+$task_examples
+
+Inputs are padded per batch with an attention mask, so results do not depend on
+`batch_size`; `max_seq_len` (default 128) cuts longer inputs.
+
+## Serve
+
+```bash
+hub serving start -m $name   # after `hub install`; POST {"data": [["text"]]} to /predict/$name
+$serve_line
+```
+'''
+
+REQUIREMENTS_TXT = '''\
+paddle_electra>=$pe_version
+'''
