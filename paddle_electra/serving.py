@@ -1,0 +1,646 @@
+"""HTTP serving: a Starlette (ASGI) app on uvicorn, with Paddle Inference and micro-batching underneath.
+
+    paddle-electra serve --model NAME_OR_DIR --task text-classification --port 8866
+
+Endpoints (JSON in and out; every error is ``{"error": "..."}`` with a 4xx,
+or a 5xx only for a fault of the server itself):
+
+* ``POST /predict``: a bare list ``["text", ...]``, ``{"texts": [...]}``,
+  ``{"text": [...]}`` or PaddleHub serving's ``{"data": [["text"], ...]}``;
+  question answering takes ``{"question": ..., "context": ...}`` objects (or
+  ``[question, context]`` pairs). Optional ``"top_k"`` (fill-mask,
+  text-classification). Answer: ``{"results": [...]}`` in input order, each
+  result what :func:`paddle_electra.pipeline` returns for that text.
+* ``POST /predict/<module name>``: PaddleHub serving's URL; answers in its
+  envelope ``{"status": "000", "msg": "", "results": [...]}``.
+* ``GET /health``, ``GET /metadata`` (model, task, labels, limits, counters).
+
+Requests are validated and tokenized on the event loop; their encodings wait
+in a queue that one worker drains into batches (up to ``batch_size`` texts,
+waiting at most ``max_wait_ms`` for company) and runs on the Paddle Inference
+predictor in a single thread, so concurrent requests share forward passes and
+the predictor is never called from two threads. Post-processing runs back on
+the event loop, so the tokenizer is only ever used from one thread too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+logger = logging.getLogger("paddle_electra.serving")
+
+HUB_KEYS = ("max_seq_len", "batch_size", "use_gpu", "return_prob", "split_char")  # PaddleHub client extras, ignored
+TOP_K_TASKS = ("fill-mask", "text-classification")
+MAX_TOP_K = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Request limits; anything beyond is refused with a 4xx that names the limit.
+
+    Attributes:
+        max_body_bytes: request body size (413).
+        max_texts: texts (or question/context pairs) per request (413).
+        max_chars: characters per text (413); token length is checked against
+            the model's ``max_length`` as well (422, unless ``truncation``).
+        max_queue: texts waiting for the model across all requests; beyond, 503.
+    """
+
+    max_body_bytes: int = 1 << 20
+    max_texts: int = 64
+    max_chars: int = 2000
+    max_queue: int = 4096
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{f.name} must be a positive int, got {v!r}")
+
+
+class RequestError(Exception):
+    """A request the server refuses: HTTP ``status`` and a message that says what is wrong."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# ------------------------------------------------------------------ request parsing (pure, no server)
+def decode_body(body: bytes) -> Any:
+    """The JSON value of a request body.
+
+    Raises:
+        RequestError: 400 for an empty body, bytes that are not UTF-8, or text that is not JSON.
+    """
+    if not body.strip():
+        raise RequestError(400, 'empty body; send JSON such as {"texts": ["..."]}')
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RequestError(400, f"body is not UTF-8 (byte {e.start}: {body[e.start:e.start + 1]!r})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise RequestError(400, "body is nested too deeply to be a request") from None
+    except ValueError as e:
+        raise RequestError(400, f"body is not valid JSON: {e}") from None
+
+
+def parse_inputs(payload: Any, task: str, limits: Limits) -> Tuple[List[Any], Dict[str, Any]]:
+    """The texts (or ``(question, context)`` pairs) and options of a decoded request.
+
+    Returns:
+        ``(items, options)``; options may hold ``top_k``.
+
+    Raises:
+        RequestError: 422 for a shape or type that is not a request, an empty
+            list, an empty text, a bad option; 413 for too many or too long texts.
+    """
+    options: Dict[str, Any] = {}
+    if isinstance(payload, list):
+        raw = payload
+    elif isinstance(payload, dict):
+        keys = [k for k in ("texts", "text", "data") if k in payload]
+        if len(keys) != 1:
+            found = "none" if not keys else " and ".join(repr(k) for k in keys)
+            raise RequestError(422, f'send exactly one of "texts", "text" or "data" (found {found}); '
+                                    'e.g. {"texts": ["..."]}')
+        unknown = sorted(set(payload) - {keys[0], "top_k", *HUB_KEYS})
+        if unknown:
+            raise RequestError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; "
+                                    'send {"texts": [...]} with an optional "top_k"')
+        raw = payload[keys[0]]
+        if not isinstance(raw, list):
+            raise RequestError(422, f'"{keys[0]}" must be a list, got {_kind(raw)}')
+        if "top_k" in payload:
+            options["top_k"] = _top_k(payload["top_k"], task)
+    else:
+        raise RequestError(422, f'the body must be a JSON list of texts or an object such as {{"texts": [...]}}, '
+                                f"got {_kind(payload)}")
+    if not raw:
+        raise RequestError(422, "no texts: the list is empty")
+    if len(raw) > limits.max_texts:
+        raise RequestError(413, f"{len(raw)} texts in one request; the limit is {limits.max_texts} (max_texts)")
+    items = [_item(x, i, task, limits) for i, x in enumerate(raw)]
+    return items, options
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _top_k(value: Any, task: str) -> int:
+    if task not in TOP_K_TASKS:
+        raise RequestError(422, f'"top_k" applies to {" and ".join(TOP_K_TASKS)}, not {task}')
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_K:
+        raise RequestError(422, f'"top_k" must be an integer from 1 to {MAX_TOP_K}, got {value!r:.40}')
+    return value
+
+
+def _text(value: Any, where: str, limits: Limits) -> str:
+    if not isinstance(value, str):
+        raise RequestError(422, f"{where} must be a string, got {_kind(value)}")
+    if not value.strip():
+        raise RequestError(422, f"{where} is empty; every input needs some text")
+    if len(value) > limits.max_chars:
+        raise RequestError(413, f"{where} has {len(value)} characters; the limit is {limits.max_chars} (max_chars)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(422, f"{where} holds a lone surrogate (\\ud800-\\udfff): not valid Unicode") from None
+    return value
+
+
+def _item(x: Any, i: int, task: str, limits: Limits):
+    where = f"texts[{i}]"
+    if task == "question-answering":
+        if isinstance(x, dict):
+            missing = [k for k in ("question", "context") if k not in x]
+            extra = sorted(set(x) - {"question", "context"})
+            if missing or extra:
+                raise RequestError(422, f"{where} must be {{\"question\": ..., \"context\": ...}}"
+                                        + (f"; missing {missing}" if missing else f"; unknown keys {extra}"))
+            q, c = x["question"], x["context"]
+        elif isinstance(x, list) and len(x) == 2:  # PaddleHub's [text_a, text_b]
+            q, c = x
+        else:
+            raise RequestError(422, f'{where} must be {{"question": ..., "context": ...}} or [question, context], '
+                                    f"got {_kind(x)}")
+        return _text(q, f"{where}.question", limits), _text(c, f"{where}.context", limits)
+    if isinstance(x, list):  # PaddleHub's {"data": [["text"], ...]}
+        if len(x) != 1:
+            raise RequestError(422, f"{where} is a list of {len(x)}; {task} takes one text per item "
+                                    '(["text"]); text pairs are for question-answering')
+        x = x[0]
+    return _text(x, where, limits)
+
+
+# ------------------------------------------------------------------ micro-batching
+@dataclasses.dataclass
+class _Job:
+    encoded: list
+    future: asyncio.Future
+
+
+class MicroBatcher:
+    """Collect concurrent requests' encodings into batches and run them on one worker thread.
+
+    Args:
+        run: ``run(encodings) -> outputs`` (``Pipeline.run``), called in the worker thread.
+        batch_size: texts per batch; a request with more texts runs alone.
+        max_wait_ms: how long the first request of a batch waits for others.
+        max_queue: texts allowed to wait; :meth:`submit` refuses more with a 503.
+    """
+
+    def __init__(self, run: Callable[[list], list], batch_size: int = 32, max_wait_ms: float = 2.0,
+                 max_queue: int = 4096):
+        self.run, self.batch_size, self.max_wait, self.max_queue = run, batch_size, max_wait_ms / 1000.0, max_queue
+        self.pending = 0
+        self.batches = self.texts = 0
+        self._queue: Optional[asyncio.Queue] = None
+        self._task: Optional[asyncio.Task] = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pe-predictor")
+
+    def start(self) -> None:
+        """Start the collecting task on the running event loop."""
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop collecting; waiting requests get an error; the worker thread is released."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while self._queue is not None and not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(RequestError(503, "the server is shutting down"))
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, encoded: list) -> list:
+        """The model outputs of ``encoded`` (in order), once its batch has run."""
+        if self._queue is None:
+            raise RuntimeError("MicroBatcher.start() was not called")
+        if self.pending + len(encoded) > self.max_queue:
+            raise RequestError(503, f"server busy: {self.pending} texts are waiting (max_queue {self.max_queue}); "
+                                    "retry later")
+        future = asyncio.get_running_loop().create_future()
+        self.pending += len(encoded)
+        try:
+            self._queue.put_nowait(_Job(encoded, future))
+            return await future
+        finally:
+            self.pending -= len(encoded)
+
+    async def _collect(self) -> List[_Job]:
+        jobs = [await self._queue.get()]
+        n = len(jobs[0].encoded)
+        deadline = asyncio.get_running_loop().time() + self.max_wait
+        while n < self.batch_size:
+            timeout = deadline - asyncio.get_running_loop().time()
+            try:
+                job = self._queue.get_nowait() if timeout <= 0 else \
+                    await asyncio.wait_for(self._queue.get(), timeout)
+            except (asyncio.QueueEmpty, asyncio.TimeoutError):
+                break
+            jobs.append(job)
+            n += len(job.encoded)
+        return [j for j in jobs if not j.future.done()]  # a client that went away is skipped
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = await self._collect()
+            if not jobs:
+                continue
+            encoded = [e for j in jobs for e in j.encoded]
+            try:
+                outs = await loop.run_in_executor(self._executor, self.run, encoded)
+            except Exception as e:  # noqa: BLE001 - a model fault: every request of the batch gets it (500)
+                logger.exception("batch of %d texts failed", len(encoded))
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_exception(e)
+                continue
+            self.batches += 1
+            self.texts += len(encoded)
+            start = 0
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_result(outs[start:start + len(j.encoded)])
+                start += len(j.encoded)
+
+
+# ------------------------------------------------------------------ the app
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _require_stack():
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"serving needs starlette and uvicorn ({e}); install them with "
+                          "pip install 'paddle_electra[serve]'") from None
+
+
+class Service:
+    """The state behind the app: pipeline, batcher, limits, counters."""
+
+    def __init__(self, pipe, task: str, name: str, limits: Limits, batch_size: int, max_wait_ms: float,
+                 metadata: Dict[str, Any]):
+        self.pipe, self.task, self.name, self.limits = pipe, task, name, limits
+        self.batcher = MicroBatcher(pipe.run, batch_size=batch_size, max_wait_ms=max_wait_ms,
+                                    max_queue=limits.max_queue)
+        self.metadata = metadata
+        self.counts = {"requests": 0, "ok": 0, "client_errors": 0, "server_errors": 0}
+        self.started = time.time()
+
+    def encode(self, items: List[Any]) -> list:
+        pipe = self.pipe
+        try:
+            if self.task == "question-answering":
+                return pipe.encode([q for q, _ in items], [c for _, c in items])
+            texts = list(items)
+            encoded = pipe.encode(texts)
+            pipe._validate(encoded, texts)  # e.g. fill-mask: a [MASK] in every text
+            return encoded
+        except (ValueError, TypeError) as e:
+            msg = str(e).replace("pass truncation=True to cut it", "the server cuts such texts only when started "
+                                 "with truncation (--truncation)")
+            raise RequestError(422, f"texts: {msg}") from None
+
+    def postprocess(self, items: List[Any], encoded: list, outs: list, options: Dict[str, Any]) -> list:
+        try:
+            if self.task == "question-answering":
+                return [self.pipe.postprocess(c, enc, out) for (_, c), enc, out in zip(items, encoded, outs)]
+            return [self.pipe.postprocess(t, enc, out, **options) for t, enc, out in zip(items, encoded, outs)]
+        except ValueError as e:
+            raise RequestError(422, f"texts: {e}") from None
+
+    async def predict(self, payload: Any) -> list:
+        items, options = parse_inputs(payload, self.task, self.limits)
+        encoded = self.encode(items)
+        outs = await self.batcher.submit(encoded)
+        return self.postprocess(items, encoded, outs, options)
+
+    def info(self) -> Dict[str, Any]:
+        b = self.batcher
+        stats = dict(self.counts, batches=b.batches, texts=b.texts, waiting_texts=b.pending,
+                     mean_batch_texts=round(b.texts / b.batches, 2) if b.batches else None,
+                     uptime_s=round(time.time() - self.started, 1))
+        return dict(self.metadata, limits=dataclasses.asdict(self.limits), stats=stats)
+
+
+async def _read_body(request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestError(400, f"bad Content-Length header {declared!r:.40}")
+        if int(declared) > limit:
+            raise RequestError(413, f"body of {declared} bytes; the limit is {limit} (max_body_bytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():  # also bounds chunked bodies that declare no length
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"body over {limit} bytes (max_body_bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(service: Service):
+    """The Starlette app serving ``service`` (see the module docstring for the endpoints)."""
+    _require_stack()
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    def reply(obj: Any, status: int = 200) -> Response:
+        body = json.dumps(obj, ensure_ascii=False, default=_json_default, allow_nan=False)
+        return Response(body, status_code=status, media_type="application/json")
+
+    async def handle(request, hub: bool):
+        service.counts["requests"] += 1
+        try:
+            if hub and request.path_params["name"] != service.name:
+                raise RequestError(404, f"Module {request.path_params['name']} is not available; "
+                                        f"this server serves {service.name!r}")
+            results = await service.predict(decode_body(await _read_body(request, service.limits.max_body_bytes)))
+        except RequestError as e:
+            key = "client_errors" if e.status < 500 else "server_errors"
+            service.counts[key] += 1
+            extra = {"status": "111" if e.status == 404 else "101", "msg": e.message, "results": ""} if hub else {}
+            return reply({"error": e.message, **extra}, e.status)
+        except Exception as e:  # noqa: BLE001 - a fault of the server, not of the request
+            service.counts["server_errors"] += 1
+            logger.exception("predict failed")
+            msg = f"internal server error ({type(e).__name__}); see the server log"
+            return reply({"error": msg, **({"status": "101", "msg": msg, "results": ""} if hub else {})}, 500)
+        service.counts["ok"] += 1
+        return reply({"status": "000", "msg": "", "results": results} if hub else {"results": results})
+
+    async def predict(request):
+        return await handle(request, hub=False)
+
+    async def predict_hub(request):
+        return await handle(request, hub=True)
+
+    async def health(request):
+        return reply({"status": "ok", "model": service.name, "task": service.task})
+
+    async def metadata(request):
+        return reply(service.info())
+
+    async def index(request):
+        return reply({"model": service.name, "task": service.task,
+                      "endpoints": ["POST /predict", f"POST /predict/{service.name}", "GET /health",
+                                    "GET /metadata"]})
+
+    async def http_error(request, exc: HTTPException):
+        return reply({"error": f"{exc.detail}: {request.method} {request.url.path}"}, exc.status_code)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        service.batcher.start()
+        try:
+            yield
+        finally:
+            await service.batcher.stop()
+
+    routes = [Route("/", index, methods=["GET"]), Route("/health", health, methods=["GET"]),
+              Route("/metadata", metadata, methods=["GET"]), Route("/predict", predict, methods=["POST"]),
+              Route("/predict/{name:path}", predict_hub, methods=["POST"])]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+
+
+# ------------------------------------------------------------------ building and running
+def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: float = 2.0,
+                  limits: Optional[Limits] = None, max_length: Optional[int] = None, truncation: bool = False,
+                  threads: Optional[int] = None, name: Optional[str] = None, top_k: Optional[int] = None,
+                  export_root: Optional[str] = None) -> Tuple[Service, Callable[[], None]]:
+    """Load ``model`` on Paddle Inference for ``task``; returns the service and a cleanup function.
+
+    A model that is not an export folder is exported (``paddle_electra.export``)
+    into a temporary folder first (removed by the cleanup function).
+
+    Args:
+        model: an export folder, a model folder or a published name.
+        task: a pipeline task (:data:`paddle_electra.pipelines.TASKS`).
+        batch_size: texts per forward pass; also the micro-batch size.
+        max_wait_ms: how long a request waits for others to share its batch.
+        limits: request limits (:class:`Limits` defaults).
+        max_length, truncation: as :func:`paddle_electra.pipeline`.
+        threads: CPU threads of the predictor.
+        name: the model name the server reports (and PaddleHub's URL uses);
+            default: the name or folder name.
+        top_k: default ``top_k`` (fill-mask, text-classification).
+        export_root: where the temporary export goes (default: the system temp folder).
+
+    Raises:
+        ValueError: unknown task, a model that does not exist or fit the task, bad settings.
+    """
+    from .pipelines import TASKS, is_export_dir, pipeline
+
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not isinstance(max_wait_ms, (int, float)) or not 0 <= max_wait_ms <= 1000:
+        raise ValueError(f"max_wait_ms must be between 0 and 1000, got {max_wait_ms!r}")
+    limits = limits or Limits()
+    model = os.fspath(model)
+    if not os.path.isdir(model) and (os.path.isabs(model) or model.startswith((".", "~")) or os.path.exists(model)):
+        raise ValueError(f"model folder {model} does not exist" if not os.path.exists(model) else
+                         f"{model} is a file; pass an export folder, a model folder or a published name")
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    if is_export_dir(model):
+        export_dir = model
+    else:
+        from .export import export
+
+        tmp = tempfile.mkdtemp(prefix="paddle-electra-serve-", dir=export_root)
+        export_dir = os.path.join(tmp, "export")
+        try:
+            export(model, export_dir, task=task)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        cleanup = lambda: shutil.rmtree(tmp, ignore_errors=True)  # noqa: E731
+    try:
+        kwargs = {"top_k": top_k} if top_k is not None and task in TOP_K_TASKS else {}
+        pipe = pipeline(task, model=export_dir, backend="inference", batch_size=batch_size, max_length=max_length,
+                        truncation=truncation, threads=threads, **kwargs)
+        manifest = dict(getattr(pipe.runner.predictor, "manifest", {}) or {})
+        name = name or (os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else model)
+        _warm_up(pipe, task)
+    except BaseException:
+        cleanup()
+        raise
+    metadata = {
+        "model": name, "source": model if not os.path.isdir(model) else os.path.abspath(model), "task": task,
+        "backend": "paddle-inference", "model_class": manifest.get("model_class"),
+        "labels": manifest.get("labels"), "max_length": pipe.max_length, "truncation": pipe.truncation,
+        "batch_size": batch_size, "max_wait_ms": max_wait_ms,
+        "outputs": [o.get("name") for o in manifest.get("outputs", [])],
+        "versions": manifest.get("versions"),
+    }
+    return Service(pipe, task, name, limits, batch_size, max_wait_ms, metadata), cleanup
+
+
+def _warm_up(pipe, task: str) -> None:
+    """One forward pass before the first request, so it does not pay for kernel set-up."""
+    tok = pipe.tokenizer
+    if task == "question-answering":
+        pipe({"question": "warm up", "context": "warm up"})
+    else:
+        pipe(f"warm {tok.mask_token} up" if task == "fill-mask" else "warm up")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (``port=0``: a free port the OS picks)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY only on such sockets; without it every
+    # response waits ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_server(app, log_level: str):
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_keep_alive=30)
+    return uvicorn.Server(config)
+
+
+def serve(model: str, task: str, host: str = "127.0.0.1", port: int = 8866, log_level: str = "warning",
+          announce: Optional[Callable[[str], None]] = None, **kwargs: Any) -> None:
+    """Serve ``model`` for ``task`` over HTTP until interrupted (Ctrl-C / SIGTERM).
+
+    Prints ``serving <model> (<task>) on http://HOST:PORT`` once it accepts
+    requests (``port=0`` picks a free port; the line tells which).
+
+    Args:
+        model, task, kwargs: see :func:`build_service`.
+        host: interface to listen on (default 127.0.0.1: this machine only).
+        port: TCP port.
+        log_level: uvicorn's log level.
+        announce: where the ready line goes (default: stdout, flushed).
+    """
+    _require_stack()
+    announce = announce or (lambda line: print(line, flush=True))
+    sock = bind_socket(host, port)  # first: a port in use fails before the model is loaded
+    try:
+        service, cleanup = build_service(model, task, **kwargs)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        server = _uvicorn_server(create_app(service), log_level)
+        bound = sock.getsockname()[1]
+
+        async def run():
+            async def announce_when_started():
+                while not server.started:
+                    await asyncio.sleep(0.01)
+                announce(f"serving {service.name} ({task}) on http://{host}:{bound}  (POST /predict, "
+                         "GET /health, GET /metadata)")
+
+            waiter = asyncio.get_running_loop().create_task(announce_when_started())
+            try:
+                await server.serve(sockets=[sock])  # handles Ctrl-C / SIGTERM: a graceful stop
+            finally:
+                waiter.cancel()
+            if not server.started:
+                raise RuntimeError("the server did not start; see the log above")
+
+        # uvicorn stops gracefully on SIGTERM, then raises it again; by default that would end the process
+        # before the temporary export is removed, so it becomes a SystemExit that unwinds through `finally`
+        previous = _sigterm_as_exit()
+        try:
+            asyncio.run(run())
+        finally:
+            sock.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+    finally:
+        cleanup()
+
+
+def _sigterm_as_exit():
+    """Make SIGTERM raise ``SystemExit(143)`` in the main thread; returns the previous handler (or None)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+class ServerThread:
+    """Run a service on 127.0.0.1 in a background thread (tests, tools, notebooks).
+
+        with ServerThread(service) as server:
+            httpx.post(server.url + "/predict", json={"texts": ["..."]})
+    """
+
+    def __init__(self, service: Service, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"):
+        self.service, self.host = service, host
+        self.sock = bind_socket(host, port)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self.server = _uvicorn_server(create_app(service), log_level)
+        self.thread = threading.Thread(target=self._run, name="pe-serve", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.time() > deadline:
+                raise RuntimeError("the server thread did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+__all__ = ["Limits", "RequestError", "MicroBatcher", "Service", "ServerThread", "build_service", "create_app",
+           "decode_body", "parse_inputs", "serve", "bind_socket"]
