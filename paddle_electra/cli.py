@@ -132,7 +132,7 @@ def cmd_ner(args) -> str:
 
 
 def cmd_qa(args) -> str:
-    result = _pipe("question-answering", args, max_answer_len=args.max_answer_len)(
+    result = _pipe("question-answering", args, max_answer_len=args.max_answer_len, doc_stride=args.doc_stride)(
         question=args.question, context=args.context)
     if args.json:
         return _to_json(result)
@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--question", required=True)
     p.add_argument("--context", required=True)
     p.add_argument("--max-answer-len", type=int, default=30, help="tokens (default 30)")
+    p.add_argument("--doc-stride", type=int, default=None, help="context tokens shared by the windows of a long "
+                   "context (default: 128, at most half a window)")
     model_opts(p)
     p.set_defaults(func=cmd_qa)
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from . import qa
 from .configuration import ElectraConfig
 from .modeling import (
     ElectraDiscriminator,
@@ -114,11 +115,14 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
         batch_size: texts per forward pass.
         max_length: longest input in tokens (special tokens included); default
             and upper bound: the model's ``max_position_embeddings``.
-        truncation: cut over-long inputs to ``max_length`` (question answering
-            cuts the context); ``False`` makes them a ``ValueError``.
+        truncation: cut over-long inputs to ``max_length``; ``False`` makes them
+            a ``ValueError``. Question answering reads long contexts in windows
+            (``doc_stride``) instead; there ``truncation=True`` keeps only the
+            first window.
         threads: CPU threads (Paddle's kernels or the predictor's).
         kwargs: task options, e.g. ``top_k`` (fill-mask, text-classification),
-            ``max_answer_len`` (question answering), ``pooling`` (feature extraction),
+            ``max_answer_len``, ``doc_stride``, ``handle_impossible_answer`` (question
+            answering), ``pooling`` (feature extraction),
             ``aggregation`` (token classification).
 
     Raises:
@@ -451,21 +455,38 @@ class TokenClassificationPipeline(Pipeline):
 
 
 class QuestionAnsweringPipeline(Pipeline):
-    """``{answer, start, end, score}``: the best span of context tokens (start <= end < start + max_answer_len).
+    """``{answer, start, end, score}``: the best span of the context over all its windows.
 
     Call as ``pipe(question=..., context=...)``, ``pipe({"question": ..., "context": ...})``
-    or with a list of such dicts. ``start``/``end`` are character offsets into
-    the context; score = p_start * p_end (softmax over the context tokens).
-    ``truncation=True`` cuts the context, never the question.
+    or with a list of such dicts (results in input order). A context longer than
+    one input is read in overlapping windows of ``max_length`` tokens that share
+    ``doc_stride`` tokens (:mod:`paddle_electra.qa`); the best span
+    (start <= end < start + ``max_answer_len`` tokens) over all windows wins.
+    ``start``/``end`` are character offsets into the context; score = p_start *
+    p_end (softmax over the window's context tokens). ``top_k > 1`` gives a list
+    of the best answers; ``handle_impossible_answer=True`` lets "no answer"
+    (``{"answer": "", "start": 0, "end": 0}``) win when ``[CLS]`` scores higher.
+    ``truncation=True`` reads only the first window (the context is cut). The
+    question is never cut: one too long for ``max_length`` is an error naming it.
+
+    Args:
+        max_answer_len: longest answer in tokens (default 30).
+        doc_stride: context tokens shared by neighbouring windows (default:
+            128, at most half the context tokens of a window).
+        top_k: answers per input (default 1: one dict; more: a list).
+        handle_impossible_answer: allow the empty answer.
     """
 
-    truncation_strategy = "only_second"
-
-    def __init__(self, *args, max_answer_len: int = 30, **kwargs):
+    def __init__(self, *args, max_answer_len: int = 30, doc_stride: Optional[int] = None, top_k: int = 1,
+                 handle_impossible_answer: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.max_answer_len = max_answer_len
+        qa.resolve_doc_stride(doc_stride, 1 << 30)  # validates the type early
+        self.max_answer_len, self.doc_stride, self.top_k = max_answer_len, doc_stride, top_k
+        self.handle_impossible_answer = handle_impossible_answer
 
-    def __call__(self, inputs=None, question=None, context=None, **kwargs):
+    def __call__(self, inputs=None, question=None, context=None, max_answer_len: Optional[int] = None,
+                 doc_stride: Optional[int] = None, top_k: Optional[int] = None,
+                 handle_impossible_answer: Optional[bool] = None):
         if inputs is None:
             if question is None or context is None:
                 raise ValueError("question answering needs question= and context= (or a dict / list of dicts)")
@@ -479,34 +500,23 @@ class QuestionAnsweringPipeline(Pipeline):
         for i, it in enumerate(items):
             if not isinstance(it, dict) or "question" not in it or "context" not in it:
                 raise ValueError(f"input {i} must be a dict with 'question' and 'context'")
+        if not items:
+            return []
         questions = [it["question"] for it in items]
         contexts = [it["context"] for it in items]
         self._check_texts(questions, "question")
         self._check_texts(contexts, "context")
-        encoded = self.encode(questions, contexts)
-        outs = self.run(encoded) if items else []
-        results = [self.postprocess(contexts[i], encoded[i], outs[i], **kwargs) for i in range(len(items))]
+        top_k = self.top_k if top_k is None else top_k
+        features = qa.build_features(self.tokenizer, questions, contexts, max_length=self.max_length,
+                                     doc_stride=self.doc_stride if doc_stride is None else doc_stride,
+                                     max_windows=1 if self.truncation else None)
+        outs = self.run([Encoded(input_ids=f.input_ids, token_type_ids=f.token_type_ids) for f in features])
+        answers = qa.postprocess(features, [o["start_logits"] for o in outs], [o["end_logits"] for o in outs],
+                                 contexts, top_k=top_k, max_answer_len=int(max_answer_len or self.max_answer_len),
+                                 handle_impossible_answer=(self.handle_impossible_answer if handle_impossible_answer
+                                                           is None else handle_impossible_answer))
+        results = [a[0] if top_k == 1 else a for a in answers]
         return results if batched else results[0]
-
-    def context_positions(self, enc: Encoded) -> np.ndarray:
-        """Indices of the context's tokens (segment 1, not special)."""
-        types = np.asarray(enc["token_type_ids"])
-        special = np.asarray(enc["special_tokens_mask"])
-        return np.nonzero((types == 1) & (special == 0))[0]
-
-    def postprocess(self, context, enc, out, max_answer_len: Optional[int] = None):
-        max_len = int(max_answer_len or self.max_answer_len)
-        pos = self.context_positions(enc)
-        if pos.size == 0:
-            raise ValueError("the context has no tokens left (truncated away?)")
-        ps = _softmax(out["start_logits"][pos])
-        pe = _softmax(out["end_logits"][pos])
-        scores = np.triu(np.outer(ps, pe))  # end >= start
-        scores = np.tril(scores, max_len - 1)  # end < start + max_answer_len
-        i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        s = int(enc["offset_mapping"][pos[i]][0])
-        e = int(enc["offset_mapping"][pos[j]][1])
-        return {"answer": context[s:e], "start": s, "end": e, "score": float(scores[i, j])}
 
 
 class FeatureExtractionPipeline(Pipeline):
