@@ -5,12 +5,15 @@
 #                    (override with PADDLE_ELECTRA_PADDLENLP_PYTHON)
 #   .venv-tf         tensorflow-cpu 2.21.0                  tests/test_convert_tf.py
 #                    (override with PADDLE_ELECTRA_TF_PYTHON)
+#   .venv-paddlenlp  + paddlehub 2.4.0 and this checkout    tests/test_hub_module.py
+#                    (target "paddlehub"; override with PADDLE_ELECTRA_PADDLEHUB_PYTHON)
 #
-# Usage: tools/make_reference_envs.sh [paddlenlp] [tf]     (no argument: all of them)
+# Usage: tools/make_reference_envs.sh [paddlenlp] [tf] [paddlehub]     (no argument: all of them)
 #
 # Idempotent: a venv whose interpreter already imports the pinned versions is left alone;
 # an existing venv missing them is completed in place. Needs network access to PyPI the
-# first time (about 2-3 minutes and 1.8 GB for PaddleNLP). Exits non-zero on any failure.
+# first time (about 2-3 minutes and 1.8 GB for PaddleNLP, then about 1.5 minutes and 0.3 GB more for PaddleHub).
+# Exits non-zero on any failure.
 # PYTHON selects the interpreter the venvs are made from (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,12 +61,29 @@ tf_env() {
         tensorflow-cpu==2.21.0
 }
 
+# ---------------------------------------------------------------- PaddleHub 2.4.0
+# (owned by the PaddleHub module tests: tests/test_hub_module.py)
+# Installed into the PaddleNLP venv: paddlehub depends on paddlenlp, and the PaddleNLP tests pass
+# with the protobuf it needs (3.20.3: paddlehub imports visualdl's protobuf-3 generated code;
+# gradio 5 dropped APIs paddlehub imports). paddle_electra goes in editable, because generated
+# modules import it; the check asks the installed distribution (not the checkout on sys.path).
+paddlehub_env() {
+    make_env .venv-paddlenlp \
+        "import importlib.metadata as md, paddle, paddlenlp, paddlehub; \
+assert paddlehub.__version__ == '2.4.0', paddlehub.__version__; \
+assert paddlenlp.__version__.startswith('2.8.1'), paddlenlp.__version__; md.version('paddle_electra'); \
+from paddlehub.module.nlp_module import TransformerModule" \
+        paddlepaddle==3.3.1 paddlenlp==2.8.1 paddlehub==2.4.0 protobuf==3.20.3 "gradio<5" \
+        "huggingface_hub<0.26" "aistudio-sdk<0.3" "datasets<3" -e .
+}
+
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(paddlenlp tf)
+[ ${#targets[@]} -eq 0 ] && targets=(paddlenlp tf paddlehub)
 for target in "${targets[@]}"; do
     case "$target" in
         paddlenlp) paddlenlp_env ;;
         tf) tf_env ;;
-        *) echo "usage: $0 [paddlenlp] [tf]  (unknown environment: $target)" >&2; exit 2 ;;
+        paddlehub) paddlehub_env ;;
+        *) echo "usage: $0 [paddlenlp] [tf] [paddlehub]  (unknown environment: $target)" >&2; exit 2 ;;
     esac
 done
