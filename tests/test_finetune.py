@@ -128,7 +128,8 @@ def test_read_classification_formats(tmp_path):
     tsv = _write(tmp_path / "a.tsv", ["label\ttext_a\ttext_b", 'neg\t说"坏"\t对', "pos\t好\t是"])
     rows = fd.read_classification(tsv, text_column="text_a", pair_column="text_b")
     assert rows[0]["text"] == '说"坏"' and rows[0]["text_pair"] == "对"  # TSV quotes are text
-    jl = _write(tmp_path / "a.jsonl", [json.dumps({"text": "好", "label": 1}), "", json.dumps({"text": "坏", "label": 0})])
+    jl = _write(tmp_path / "a.jsonl", [json.dumps({"text": "好", "label": 1}), "",
+                                        json.dumps({"text": "坏", "label": 0})])
     assert [r["label"] for r in fd.read_classification(jl)] == ["1", "0"]
 
 
@@ -339,3 +340,34 @@ def test_builtin_datasets_limits(tmp_path):
     assert {ex["label"] for ex in splits["train"]} == {"negative", "positive"}
     with pytest.raises(ValueError, match="dataset peoples-daily-ner is for token-classification"):
         FinetuneConfig(task="seq-cls", model="m", out="o", dataset="peoples-daily-ner").validate()
+
+
+def squad_file(path, n, seed):
+    """Contexts of 12-40 filler characters holding one answer: a digit followed by 市."""
+    r = random.Random(seed)
+    paragraphs = []
+    for i in range(n):
+        left, right = _filler(r, 2, 24), _filler(r, 8, 16)
+        answer = r.choice("0123456789") + "市"
+        paragraphs.append({"context": left + answer + right, "qas": [{
+            "id": f"{seed}-{i}", "question": "问" + _filler(r, 1, 3) + "?",
+            "answers": [{"text": answer, "answer_start": len(left)}, {"text": answer[0], "answer_start": len(left)}]}]})
+    path.write_text(json.dumps({"version": "v1.0", "data": [{"title": "t", "paragraphs": paragraphs}]},
+                               ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def test_question_answering_with_windows_improves(tmp_path, tiny_model):
+    train, dev = squad_file(tmp_path / "train.json", 240, 1), squad_file(tmp_path / "dev.json", 60, 2)
+    # 24 tokens per input: contexts need up to 3 windows sharing 6 tokens, so answers land in any window
+    r = run(tiny_model, tmp_path / "run", task="qa", train_file=train, dev_file=dev, max_length=24, doc_stride=6,
+            max_query_length=4, epochs=2)
+    assert r["train_features"] > r["train_examples"]  # several windows per context
+    first, best = r["history"][0]["dev"], r["best"]["dev"]
+    assert first["f1"] < 0.3 and best["f1"] >= 0.9 and best["exact_match"] >= 0.8
+    best_dir = str(tmp_path / "run" / "best")
+    qa = pe.pipeline("question-answering", model=best_dir)
+    assert qa(question="问的?", context="我们的7市在这里")["answer"] == "7市"
+    pe.export(best_dir, str(tmp_path / "deploy"), task="question-answering")
+    deployed = pe.pipeline("question-answering", model=str(tmp_path / "deploy"))
+    assert deployed(question="问的?", context="我们的7市在这里")["answer"] == "7市"
