@@ -159,6 +159,10 @@ def test_reader_errors_name_file_and_line(tmp_path):
         {"id": "q1", "question": "谁?", "answers": [{"text": "上海", "answer_start": 0}]}]}]}]}), encoding="utf-8")
     with pytest.raises(fd.DataError, match=r"id 'q1'.*answer '上海' does not occur"):
         fd.read_squad(str(squad))
+    with pytest.raises(fd.DataError, match=r"cannot read a \.csv file for this task, which takes conll, jsonl"):
+        fd.read_token_classification(bad_csv)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        fd.read_classification(str(tmp_path / "missing.csv"))
     with pytest.raises(ValueError, match="unknown fine-tuning task 'translation'"):
         fd.canonical_task("translation")
 
@@ -299,8 +303,13 @@ def test_multiple_choice_improves(tmp_path, tiny_model):
 
 def test_cli_random_init_quick_mode(tmp_path, tiny_model, capsys):
     import argparse
+    import importlib.util
 
-    from tools.finetune import main
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "finetune.py")
+    spec = importlib.util.spec_from_file_location("finetune_tool", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    main = tool.main
 
     rows = ["text,label"] + [f"{t},{lab}" for t, lab in sentiment_rows(100, 4)]
     train = _write(tmp_path / "train.csv", rows)

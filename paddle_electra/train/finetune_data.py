@@ -49,17 +49,20 @@ def canonical_task(task: str) -> str:
 
 
 def _format(path: str, fmt: Optional[str], allowed: Sequence[str]) -> str:
+    """The format of ``path``: ``fmt`` when given, else from the extension; it must be one of ``allowed``."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"data file {path} does not exist")
-    if fmt is None:
-        ext = os.path.splitext(path)[1].lower().lstrip(".")
-        fmt = {"txt": "conll", "bio": "conll", "json": "jsonl", "ndjson": "jsonl"}.get(ext, ext)
-        if ext == "json" and "squad" in allowed:
-            fmt = "squad"
-    if fmt not in allowed:
-        raise DataError(f"{path}: cannot tell the format from the name; use one of {', '.join(allowed)} "
-                        "(pass the format explicitly, e.g. --data-format)")
-    return fmt
+    if fmt is not None:
+        if fmt not in allowed:
+            raise DataError(f"{path}: format {fmt!r} is not readable for this task, which takes {', '.join(allowed)}")
+        return fmt
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    guess = {"txt": "conll", "bio": "conll", "json": "squad" if "squad" in allowed else "jsonl",
+             "ndjson": "jsonl"}.get(ext, ext)
+    if guess not in allowed:
+        raise DataError(f"{path}: cannot read a {'.' + ext if ext else 'extension-less'} file for this task, which "
+                        f"takes {', '.join(allowed)}; name the file accordingly or pass --data-format")
+    return guess
 
 
 def _jsonl(path: str) -> Iterator[Tuple[int, dict]]:
