@@ -118,7 +118,8 @@ def parse_inputs(payload: Any, task: str, limits: Limits) -> Tuple[List[Any], Di
     elif isinstance(payload, dict):
         keys = [k for k in ("texts", "text", "data") if k in payload]
         if len(keys) != 1:
-            found = "none" if not keys else " and ".join(repr(k) for k in keys)
+            found = " and ".join(repr(k) for k in keys) if keys else \
+                "none; fields: " + (", ".join(repr(k) for k in list(payload)[:5]) or "none")
             raise RequestError(422, f'send exactly one of "texts", "text" or "data" (found {found}); '
                                     'e.g. {"texts": ["..."]}')
         unknown = sorted(set(payload) - {keys[0], "top_k", *HUB_KEYS})
@@ -319,33 +320,47 @@ class Service:
         self.counts = {"requests": 0, "ok": 0, "client_errors": 0, "server_errors": 0}
         self.started = time.time()
 
-    def encode(self, items: List[Any]) -> list:
+    def encode(self, items: List[Any]) -> Tuple[list, Any]:
+        """``(encodings for the model, what postprocessing needs)``; a 422 for input the model cannot take."""
         pipe = self.pipe
         try:
             if self.task == "question-answering":
-                return pipe.encode([q for q, _ in items], [c for _, c in items])
+                # as QuestionAnsweringPipeline: a long context is read in windows, each one model input
+                from . import qa
+                from .pipelines import Encoded
+
+                features = qa.build_features(pipe.tokenizer, [q for q, _ in items], [c for _, c in items],
+                                             max_length=pipe.max_length, doc_stride=pipe.doc_stride,
+                                             max_windows=1 if pipe.truncation else None)
+                return [Encoded(input_ids=f.input_ids, token_type_ids=f.token_type_ids) for f in features], features
             texts = list(items)
             encoded = pipe.encode(texts)
             pipe._validate(encoded, texts)  # e.g. fill-mask: a [MASK] in every text
-            return encoded
+            return encoded, encoded
         except (ValueError, TypeError) as e:
             msg = str(e).replace("pass truncation=True to cut it", "the server cuts such texts only when started "
                                  "with truncation (--truncation)")
             raise RequestError(422, f"texts: {msg}") from None
 
-    def postprocess(self, items: List[Any], encoded: list, outs: list, options: Dict[str, Any]) -> list:
+    def postprocess(self, items: List[Any], prepared: Any, outs: list, options: Dict[str, Any]) -> list:
+        pipe = self.pipe
         try:
             if self.task == "question-answering":
-                return [self.pipe.postprocess(c, enc, out) for (_, c), enc, out in zip(items, encoded, outs)]
-            return [self.pipe.postprocess(t, enc, out, **options) for t, enc, out in zip(items, encoded, outs)]
+                from . import qa
+
+                answers = qa.postprocess(prepared, [o["start_logits"] for o in outs], [o["end_logits"] for o in outs],
+                                         [c for _, c in items], top_k=pipe.top_k, max_answer_len=pipe.max_answer_len,
+                                         handle_impossible_answer=pipe.handle_impossible_answer)
+                return [a[0] if pipe.top_k == 1 else a for a in answers]
+            return [pipe.postprocess(t, enc, out, **options) for t, enc, out in zip(items, prepared, outs)]
         except ValueError as e:
             raise RequestError(422, f"texts: {e}") from None
 
     async def predict(self, payload: Any) -> list:
         items, options = parse_inputs(payload, self.task, self.limits)
-        encoded = self.encode(items)
+        encoded, prepared = self.encode(items)
         outs = await self.batcher.submit(encoded)
-        return self.postprocess(items, encoded, outs, options)
+        return self.postprocess(items, prepared, outs, options)
 
     def info(self) -> Dict[str, Any]:
         b = self.batcher
@@ -507,6 +522,7 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
         "batch_size": batch_size, "max_wait_ms": max_wait_ms,
         "outputs": [o.get("name") for o in manifest.get("outputs", [])],
         "versions": manifest.get("versions"),
+        "export_dir": os.path.abspath(export_dir), "temporary_export": export_dir != model,
     }
     return Service(pipe, task, name, limits, batch_size, max_wait_ms, metadata), cleanup
 

@@ -1,0 +1,310 @@
+"""Load test for ``paddle-electra serve``: valid and malformed requests from concurrent clients, all checked.
+
+    python tools/loadtest.py --model MODEL_OR_EXPORT --task text-classification \\
+        [--requests 2000] [--clients 16] [--malformed 0.3] [--time-limit 120] [--out loadtest.json]
+
+The server runs as a separate process (``paddle-electra serve --port 0`` on
+127.0.0.1; a model that is not an export folder is exported by the server),
+and the expected answer of every text is computed here with
+``paddle_electra.pipeline(task, model=<the server's export>, backend="inference")``.
+Every valid request must come back 200 with exactly those results (floats
+within 1e-5), every malformed one with a 4xx and a JSON ``error``. Prints
+requests/s and p50/p99 latency and writes them, with the counts, as JSON.
+Exit status 1 when any check fails.
+
+tests/test_serve.py imports :func:`build_plan`, :func:`fire` and :func:`check`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional
+
+SENTENCES = [
+    "我爱北京天安门", "张三在北京工作", "这部电影很好看", "中国人民", "今天天气很好，我们去公园散步吧",
+    "太差了，再也不会来这家店", "服务态度很好，菜也好吃", "这本书的故事情节非常吸引人", "手机用了一个月就坏了",
+    "物流很快，包装也很好", "酒店离地铁站很近，交通方便", "价格有点贵，但是质量不错", "电影的结尾让人很感动",
+    "房间很小而且很吵", "老师讲得很清楚", "他在上海的一家公司上班", "李四明天去广州出差", "这个问题很难回答",
+    "hello world", "性价比很高，推荐购买", "屏幕很清晰，电池也耐用", "等了一个小时才上菜", "风景美极了",
+    "客服一直不回复消息", "孩子们都很喜欢这个玩具", "读完这本书我想了很久", "声音太小了听不清", "好",
+]
+
+# (kind, expected status) -> body builder; `limits` are the server's, `max_length` its token limit
+MALFORMED_KINDS = ("not-json", "not-utf8", "empty-body", "wrong-type", "empty-list", "empty-string", "blank",
+                   "too-many-texts", "text-too-long", "too-many-tokens", "numbers", "null", "null-text",
+                   "unknown-field", "pair", "bad-top-k", "lone-surrogate", "deep-nesting", "body-too-big",
+                   "two-keys", "object-item")
+
+
+def malformed_body(kind: str, limits: Dict[str, int], max_length: int) -> bytes:
+    """A body of one malformed ``kind`` (see :data:`MALFORMED_KINDS`) for a server with these limits."""
+    j = lambda obj: json.dumps(obj, ensure_ascii=False).encode("utf-8")  # noqa: E731
+    return {
+        "not-json": lambda: b"this is not json",
+        "not-utf8": lambda: b'["\xff\xfe\xfa"]',
+        "empty-body": lambda: b"",
+        "wrong-type": lambda: j({"texts": "a single string"}),
+        "empty-list": lambda: b"[]",
+        "empty-string": lambda: j([""]),
+        "blank": lambda: j({"texts": ["好", "   \n\t"]}),
+        "too-many-texts": lambda: j(["好"] * (limits["max_texts"] + 1)),
+        "text-too-long": lambda: j(["好" * (limits["max_chars"] + 1)]),
+        "too-many-tokens": lambda: j(["好" * min(max_length + 5, limits["max_chars"])]),
+        "numbers": lambda: b"[1, 2, 3]",
+        "null": lambda: b"null",
+        "null-text": lambda: j({"texts": [None]}),
+        "unknown-field": lambda: j({"txts": ["好"]}),
+        "pair": lambda: j({"data": [["我爱北京", "天安门"]]}),
+        "bad-top-k": lambda: j({"texts": ["好"], "top_k": "three"}),
+        "lone-surrogate": lambda: b'["\\ud800"]',
+        "deep-nesting": lambda: b"[" * 50000,
+        "body-too-big": lambda: b'["' + b"a" * (limits["max_body_bytes"] + 10) + b'"]',
+        "two-keys": lambda: j({"texts": ["好"], "data": [["好"]]}),
+        "object-item": lambda: j([{"text": "好"}]),
+    }[kind]()
+
+
+def build_plan(n: int, malformed_fraction: float, limits: Dict[str, int], max_length: int, name: str,
+               seed: int = 0, sentences: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    """``n`` requests: each ``{"path", "body", "texts"}`` (``texts`` None for a malformed one, plus ``kind``).
+
+    Valid requests carry 1-4 texts in one of the accepted shapes (bare list,
+    ``texts``, ``text``, PaddleHub's ``data``, PaddleHub's URL); malformed ones
+    cycle through :data:`MALFORMED_KINDS` so every kind is sent.
+    """
+    rng = random.Random(seed)
+    pool = sentences or SENTENCES
+    n_bad = int(round(n * malformed_fraction))
+    bad_slots = set(rng.sample(range(n), n_bad))
+    plan, k = [], 0
+    for i in range(n):
+        if i in bad_slots:
+            kind = MALFORMED_KINDS[k % len(MALFORMED_KINDS)]
+            k += 1
+            plan.append({"path": "/predict", "body": malformed_body(kind, limits, max_length), "texts": None,
+                         "kind": kind})
+            continue
+        texts = [rng.choice(pool) for _ in range(rng.randint(1, 4))]
+        shape = rng.choice(("list", "texts", "text", "data", "hub"))
+        body = {"list": texts, "texts": {"texts": texts}, "text": {"text": texts},
+                "data": {"data": [[t] for t in texts]}, "hub": {"data": [[t] for t in texts]}}[shape]
+        plan.append({"path": f"/predict/{name}" if shape == "hub" else "/predict", "kind": shape, "texts": texts,
+                     "body": json.dumps(body, ensure_ascii=False).encode("utf-8")})
+    return plan
+
+
+async def fire(url: str, plan: List[Dict[str, Any]], clients: int, time_limit: float = 300.0,
+               timeout: float = 60.0) -> List[Optional[Dict[str, Any]]]:
+    """Send ``plan`` from ``clients`` concurrent connections; one reply per request (None: not sent in time).
+
+    A reply is ``{"status", "latency_s", "json"}`` (``json`` None when the body is not JSON) or
+    ``{"exception": "..."}`` when the request failed below HTTP.
+    """
+    import logging
+
+    import httpx
+
+    # httpx logs every request at INFO; formatting 2,000 lines would load the client, not the server
+    quiet = [logging.getLogger(n) for n in ("httpx", "httpcore")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.WARNING)
+    try:
+        return await _fire(url, plan, clients, time_limit, timeout)
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
+
+
+async def _fire(url, plan, clients, time_limit, timeout):
+    import httpx
+
+    replies: List[Optional[Dict[str, Any]]] = [None] * len(plan)
+    next_index = iter(range(len(plan)))
+    deadline = time.perf_counter() + time_limit
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+        async def worker():
+            for i in next_index:
+                if time.perf_counter() > deadline:
+                    return
+                req = plan[i]
+                start = time.perf_counter()
+                try:
+                    r = await client.post(req["path"], content=req["body"],
+                                          headers={"content-type": "application/json"})
+                except httpx.HTTPError as e:
+                    replies[i] = {"exception": f"{type(e).__name__}: {e}", "latency_s": time.perf_counter() - start}
+                    continue
+                latency = time.perf_counter() - start
+                try:
+                    body = r.json()
+                except ValueError:
+                    body = None
+                replies[i] = {"status": r.status_code, "latency_s": latency, "json": body}
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return replies
+
+
+def same(a: Any, b: Any, tol: float = 1e-5) -> bool:
+    """Equal JSON values, floats within ``tol``."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= tol
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], tol) for k in a)
+    return a == b
+
+
+def check(plan, replies, expected: Dict[str, Any], wall_s: float, clients: int, tol: float = 1e-5) -> Dict:
+    """Counts, throughput and latency of a :func:`fire` run, and every request that got a wrong answer."""
+    done = [(req, rep) for req, rep in zip(plan, replies) if rep is not None]
+    lat = sorted(rep["latency_s"] for _, rep in done)
+    pct = lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else None  # noqa: E731
+    valid_ok = malformed_4xx = 0
+    failures: List[Dict[str, Any]] = []
+    kinds: Dict[str, int] = {}
+    for req, rep in done:
+        if req["texts"] is not None:
+            want = [expected[t] for t in req["texts"]]
+            body = rep.get("json") or {}
+            ok = rep.get("status") == 200 and same(body.get("results"), want, tol)
+            if ok and req["path"] != "/predict":  # PaddleHub's URL: its envelope
+                ok = body.get("status") == "000" and body.get("msg") == ""
+            valid_ok += ok
+        else:
+            status = rep.get("status")
+            ok = status is not None and 400 <= status < 500 and isinstance((rep.get("json") or {}).get("error"), str)
+            malformed_4xx += ok
+            if ok:
+                kinds[req["kind"]] = kinds.get(req["kind"], 0) + 1
+        if not ok and len(failures) < 10:
+            failures.append({"kind": req["kind"], "status": rep.get("status"), "reply": rep.get("json"),
+                             "exception": rep.get("exception")})
+    n_valid = sum(1 for req, _ in done if req["texts"] is not None)
+    return {
+        "requests": len(plan), "completed": len(done), "clients": clients, "wall_s": round(wall_s, 2),
+        "requests_per_s": round(len(done) / wall_s, 1) if wall_s else None,
+        "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+        "valid": n_valid, "valid_correct": valid_ok, "malformed": len(done) - n_valid, "malformed_4xx": malformed_4xx,
+        "malformed_kinds_4xx": dict(sorted(kinds.items())), "failures": failures,
+        "passed": len(done) == len(plan) and valid_ok == n_valid and malformed_4xx == len(done) - n_valid,
+    }
+
+
+def expected_answers(export_dir: str, task: str, texts: List[str]) -> Dict[str, Any]:
+    """``{text: result}`` from the pipeline run directly on the export (JSON-normalised)."""
+    from paddle_electra.pipelines import pipeline
+
+    uniq = sorted(set(texts))
+    results = pipeline(task, model=export_dir, backend="inference")(uniq)
+    return dict(zip(uniq, json.loads(json.dumps(results, default=lambda o: o.tolist()))))
+
+
+def start_server(model: str, task: str, extra: List[str], timeout: float = 120.0,
+                 env: Optional[Dict[str, str]] = None):
+    """``(process, url)``: ``paddle-electra serve --port 0`` on 127.0.0.1, once it prints its ready line."""
+    cmd = [sys.executable, "-m", "paddle_electra", "serve", "--model", model, "--task", task, "--host", "127.0.0.1",
+           "--port", "0", *extra]
+    # stderr to a file, not a pipe nobody reads (a full pipe would block the server)
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    proc.log = log
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("serving ") and " on http://" in line:
+            return proc, line.split(" on ", 1)[1].split()[0]
+    proc.kill()
+    proc.wait(timeout=30)
+    log.seek(0)
+    raise RuntimeError(f"the server did not start (exit {proc.returncode}): {log.read()[-2000:]}")
+
+
+def stop_server(proc) -> int:
+    """SIGTERM, then wait; returns the exit status."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=30)
+    finally:
+        if proc.stdout:
+            proc.stdout.close()
+        getattr(proc, "log", None) and proc.log.close()
+
+
+def run(model: str, task: str = "text-classification", requests: int = 2000, clients: int = 16,
+        malformed: float = 0.3, time_limit: float = 300.0, server_args: Optional[List[str]] = None,
+        seed: int = 0, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Start the server on ``model``, fire the plan, check; returns :func:`check`'s report + server stats.
+
+    The expected answers come from the export the server runs (its ``/metadata`` names the folder).
+    """
+    import httpx
+
+    if task == "question-answering":
+        raise ValueError("the load test sends plain texts; question-answering takes question/context pairs")
+    proc, url = start_server(model, task, ["--max-body-bytes", "65536", *(server_args or [])], env=env)
+    try:
+        meta = httpx.get(url + "/metadata", timeout=30).json()
+        # fill-mask answers texts with a [MASK] only
+        pool = [s[:1] + "[MASK]" + s[2:] for s in SENTENCES if len(s) > 2] if task == "fill-mask" else SENTENCES
+        plan = build_plan(requests, malformed, meta["limits"], meta["max_length"], meta["model"], seed=seed,
+                          sentences=pool)
+        expected = expected_answers(meta["export_dir"], task, [t for req in plan if req["texts"] for t in req["texts"]])
+        start = time.perf_counter()
+        replies = asyncio.run(fire(url, plan, clients, time_limit=time_limit))
+        report = check(plan, replies, expected, time.perf_counter() - start, clients)
+        report["server_stats"] = httpx.get(url + "/metadata", timeout=30).json()["stats"]
+        report.update(task=task, cpu_count=os.cpu_count(), load_average=[round(x, 2) for x in os.getloadavg()],
+                      export_dir=meta["export_dir"], temporary_export=meta["temporary_export"])
+    except BaseException:
+        stop_server(proc)
+        raise
+    report["server_exit"] = stop_server(proc)
+    return report
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="model folder, published name or export folder")
+    p.add_argument("--task", default="text-classification")
+    p.add_argument("--requests", type=int, default=2000)
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--malformed", type=float, default=0.3, help="fraction of malformed bodies (default 0.3)")
+    p.add_argument("--time-limit", type=float, default=300.0, help="stop sending after this many seconds")
+    p.add_argument("--out", help="write the report as JSON here")
+    p.add_argument("server_args", nargs=argparse.REMAINDER, help="after --: extra `paddle-electra serve` options")
+    args = p.parse_args(argv)
+    extra = [a for a in args.server_args if a != "--"]
+    report = run(args.model, args.task, args.requests, args.clients, args.malformed, args.time_limit, extra)
+    print(f"{report['completed']}/{report['requests']} requests from {report['clients']} clients in "
+          f"{report['wall_s']} s: {report['requests_per_s']} requests/s, p50 {report['p50_ms']} ms, "
+          f"p99 {report['p99_ms']} ms; valid correct {report['valid_correct']}/{report['valid']}, "
+          f"malformed answered 4xx {report['malformed_4xx']}/{report['malformed']}; "
+          f"server: {report['server_stats']['batches']} batches, "
+          f"{report['server_stats']['mean_batch_texts']} texts per batch")
+    for f in report["failures"]:
+        print("FAILED:", json.dumps(f, ensure_ascii=False)[:300])
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(report, f, ensure_ascii=False, indent=2)
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
