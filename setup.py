@@ -16,7 +16,11 @@ setup(
     # the name table lives at the top level of the repo (data, not code) and is
     # installed inside the package so a wheel carries it
     package_dir={"paddle_electra.pretrained_configs": "pretrained_configs"},
-    package_data={"paddle_electra.pretrained_configs": ["*.json"]},
+    package_data={
+        "paddle_electra.pretrained_configs": ["*.json"],
+        # the embedded demo models (fp16 safetensors + vocab, ~10 MB): the offline default
+        "paddle_electra": ["pretrained_models/*/*"],
+    },
     # The CPU wheel is paddlepaddle; GPU users install paddlepaddle-gpu themselves,
     # so Paddle is not forced here beyond a check at import time.
     install_requires=[

@@ -5,7 +5,8 @@ default, JSON with ``--json``. Errors (bad input, a name that cannot be
 downloaded, a missing file) print one line to stderr and exit with status 2.
 
     paddle-electra list
-    paddle-electra fill-mask "经[MASK]审理查明" --top-k 5
+    paddle-electra fill-mask "中国共产党第十五次全国代表大会[MASK]利召开"   (the embedded model, offline)
+    paddle-electra fill-mask "经[MASK]审理查明" --model hfl/chinese-legal-electra-small-generator
     paddle-electra detect "我爱北京天安门" --model hfl/chinese-electra-180g-small-discriminator
     paddle-electra classify "这部电影很好看" --model my-classifier/
     paddle-electra ner "张三在北京工作" --model my-ner/
@@ -25,8 +26,9 @@ from typing import Any, List, Optional
 import numpy as np
 
 PROG = "paddle-electra"
-DEFAULT_FILL_MASK_MODEL = "hfl/chinese-legal-electra-small-generator"
-DEFAULT_DETECT_MODEL = "hfl/chinese-electra-180g-small-discriminator"
+# the defaults ship inside the package (demo-scale, People's Daily 1998), so they work offline
+DEFAULT_FILL_MASK_MODEL = "electra-zh-peoples-daily-small-generator"
+DEFAULT_DETECT_MODEL = "electra-zh-peoples-daily-small-discriminator"
 NETWORK_HINT = ("Use a local model folder instead (--model DIR), or a mirror: PADDLE_ELECTRA_MIRROR=<base URL> "
                 "for the PaddleNLP (bcebos) files, HF_ENDPOINT=<url> for the Hugging Face hub.")
 
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Exit status: 0 on success, 2 on any error.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("list", parents=[common], help="the published names (39)")
+    p = sub.add_parser("list", parents=[common], help="the published and embedded names (41)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("fill-mask", parents=[common], help="predict the tokens written as [MASK]")

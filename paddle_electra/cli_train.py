@@ -12,10 +12,22 @@ def cmd_pretrain(args) -> str:
     return pretrain_from_args(args)
 
 
+def cmd_finetune(args) -> str:
+    from .train.finetune import finetune_from_args
+
+    return finetune_from_args(args)
+
+
 def register(sub, common) -> None:
-    """Add ``pretrain`` (and ``finetune``)."""
+    """Add ``pretrain`` and ``finetune``."""
+    from .train.finetune import add_finetune_arguments
     from .train.pretrain import add_pretrain_arguments
 
     p = sub.add_parser("pretrain", parents=[common], help="ELECTRA pre-training (generator + discriminator)")
     add_pretrain_arguments(p)
     p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("finetune", parents=[common],
+                       help="fine-tune: text / token classification, question answering, multiple choice")
+    add_finetune_arguments(p)
+    p.set_defaults(func=cmd_finetune)

@@ -145,6 +145,8 @@ def resolve(name_or_path: str, kind: str = "model") -> str:
         return name_or_path
     entry = registry.get_entry(name_or_path)
     files = _needed_files(entry, kind)
+    if entry.source == "embedded":
+        return embedded_folder(entry, files)
     folder = model_dir(entry.name)
     os.makedirs(folder, exist_ok=True)
     for f in files:
@@ -158,6 +160,38 @@ def resolve(name_or_path: str, kind: str = "model") -> str:
     write_text(os.path.join(folder, CONFIG_FILE), _config_json(entry), skip_if_same=True)
     if kind == "tokenizer":
         write_text(os.path.join(folder, TOKENIZER_CONFIG_FILE), _tokenizer_config_json(entry), skip_if_same=True)
+    return folder
+
+
+# ---------------------------------------------------------------- embedded models
+EMBEDDED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained_models")
+_verified: set = set()
+
+
+def embedded_folder(entry: "registry.PretrainedEntry", files=None) -> str:
+    """The package folder of a model shipped inside paddle_electra, its files checked once per process.
+
+    Raises:
+        FileNotFoundError / ChecksumError: the installed package lacks a file or
+            holds a different one (a broken install: reinstall paddle_electra).
+    """
+    import hashlib
+
+    folder = os.path.join(EMBEDDED_DIR, entry.name)
+    for f in entry.files if files is None else files:
+        path = os.path.join(folder, f.filename)
+        if path in _verified:
+            continue
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{entry.name} ships with paddle_electra, but {path} is missing: "
+                                    "the installation is incomplete; reinstall paddle_electra")
+        if f.sha256:
+            with open(path, "rb") as fh:
+                digest = hashlib.sha256(fh.read()).hexdigest()
+            if digest != f.sha256:
+                raise ChecksumError(f"{path} does not match the name table (sha256 {digest[:12]}... != "
+                                    f"{f.sha256[:12]}...): the installation is damaged; reinstall paddle_electra")
+        _verified.add(path)
     return folder
 
 

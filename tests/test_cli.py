@@ -39,11 +39,11 @@ def test_list_shows_every_name():
     proc = run_cli("list")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert lines[0].split()[:2] == ["name", "class"] and len(lines) == 1 + 39
+    assert lines[0].split()[:2] == ["name", "class"] and len(lines) == 1 + 41
     assert "hfl/chinese-legal-electra-small-generator" in proc.stdout
     proc = run_cli("list", "--json")
     rows = json.loads(proc.stdout)
-    assert len(rows) == 39 and {"name", "class", "params"} <= set(rows[0])
+    assert len(rows) == 41 and {"name", "class", "params"} <= set(rows[0])
 
 
 def test_fill_mask_table_and_json(folders):
@@ -105,7 +105,8 @@ def test_errors_exit_2_with_one_line(folders, tmp_path, capsys):
 
 
 def test_offline_name_fails_fast_with_hint(home):
-    proc = run_cli("fill-mask", "经[MASK]审理查明", home=home, timeout=30)
+    proc = run_cli("fill-mask", "经[MASK]审理查明", "--model", "hfl/chinese-legal-electra-small-generator",
+                   home=home, timeout=30)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     err = proc.stderr.strip().splitlines()[-1]
@@ -124,3 +125,15 @@ def test_export_command(folders, tmp_path, capsys):
     direct = json.loads(capsys.readouterr().out)
     assert exported[0]["label"] == direct[0]["label"]
     assert exported[0]["score"] == pytest.approx(direct[0]["score"], abs=1e-4)
+
+
+def test_default_models_run_offline_from_the_package(home):
+    proc = run_cli("fill-mask", "中国共产党第十五次全国代表大会[MASK]利召开", "--json", home=home, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)
+    top = rows[0][0] if isinstance(rows[0], list) else rows[0]
+    assert len(top) == 5 and all(0 <= r["score"] <= 1 for r in top)
+    assert [r["score"] for r in top] == sorted((r["score"] for r in top), reverse=True)
+    proc = run_cli("detect", "中国共产党第十五次全国代表大会胜利召开", "--json", home=home, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(json.loads(proc.stdout)) == 1

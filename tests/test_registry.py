@@ -26,6 +26,7 @@ def test_the_table_has_every_published_name():
     expected |= {"junnyu/hfl-chinese-electra-180g-base-discriminator",
                  "junnyu/hfl-chinese-electra-180g-small-ex-discriminator",
                  "junnyu/hfl-chinese-legal-electra-small-generator"}
+    expected |= {"electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator"}
     assert len([n for n in expected if n.startswith("hfl/")]) == 22
     assert set(NAMES) == expected
 
@@ -44,7 +45,7 @@ def test_every_name_parses_and_builds_its_class(name):
     ids = paddle.to_tensor([[2, 5, 7, 3]])
     out = model(ids, paddle.zeros([1, 4, 6], "int64")) if cls is ErnieHealthDiscriminator else model(ids)
     assert out is not None
-    if entry.has_weights:
+    if entry.has_weights and entry.source != "embedded":
         assert entry.file("weights").url.startswith("https://")
     assert entry.file("vocab") is not None and entry.tokenizer["do_lower_case"] is True
     if entry.source == "huggingface":
@@ -107,3 +108,52 @@ def test_auto_model_picks_the_class(tmp_path):
     assert type(model) is pe.ElectraForTokenClassification and model.config.num_labels == 4
     with pytest.raises(TypeError, match="from_pretrained"):
         pe.AutoModel()
+
+
+EMBEDDED = ["electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator"]
+
+
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_embedded_models_load_offline_as_float32(name, monkeypatch, tmp_path):
+    from paddle_electra import hub
+
+    monkeypatch.setenv("PADDLE_ELECTRA_OFFLINE", "1")
+    monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(tmp_path / "empty-cache"))
+    entry = registry.get_entry(name)
+    assert entry.source == "embedded" and all(f.sha256 and f.size for f in entry.files)
+    folder = hub.resolve(name)
+    sizes = sum(os.path.getsize(os.path.join(folder, f.filename)) for f in entry.files)
+    assert sizes == sum(f.size for f in entry.files)
+    model = getattr(pe, entry.architecture).from_pretrained(name)
+    assert all(str(p.dtype).endswith("float32") for p in model.parameters())
+    table = pe.ElectraConfig.from_pretrained(name)
+    assert (table.hidden_size, table.vocab_size) == (model.config.hidden_size, model.config.vocab_size)
+    assert not os.path.exists(tmp_path / "empty-cache" / "models")  # nothing copied or fetched
+
+
+def test_embedded_models_fit_the_size_budget():
+    total = sum(f.size for n in EMBEDDED for f in registry.get_entry(n).files)
+    assert total <= 10.5e6, total  # fp16 weights + vocab + configs of both, "at most ~10 MB"
+    gen, disc = (registry.get_entry(n) for n in EMBEDDED)
+    assert gen.config["vocab_size"] == disc.config["vocab_size"]
+    assert gen.config["embedding_size"] == disc.config["embedding_size"]
+
+
+def test_a_damaged_embedded_file_is_a_clear_error(monkeypatch, tmp_path):
+    import shutil
+
+    from paddle_electra import hub
+
+    src = os.path.join(hub.EMBEDDED_DIR, EMBEDDED[0])
+    fake_root = tmp_path / "pm"
+    shutil.copytree(src, fake_root / EMBEDDED[0])
+    with open(fake_root / EMBEDDED[0] / "model.safetensors", "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00\x01\x02")
+    monkeypatch.setattr(hub, "EMBEDDED_DIR", str(fake_root))
+    monkeypatch.setattr(hub, "_verified", set())
+    with pytest.raises(pe.ChecksumError, match="reinstall"):
+        hub.resolve(EMBEDDED[0])
+    os.remove(fake_root / EMBEDDED[0] / "vocab.txt")
+    with pytest.raises(FileNotFoundError, match="vocab.txt is missing"):
+        hub.resolve(EMBEDDED[0], kind="tokenizer")

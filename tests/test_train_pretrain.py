@@ -156,6 +156,7 @@ def test_parameter_groups_decay_and_layer_ratios():
         assert g["weight_decay"] == (0.0 if name.endswith("bias") or "norm" in name or len(p.shape) == 1 else 0.01)
         assert g["learning_rate"] == pytest.approx(0.8 ** (4 - layer_depth(name, 3))), name
     assert layer_depth("electra.embeddings.word_embeddings.weight", 3) == 0
+    assert layer_depth("electra.embeddings_project.weight", 3) == 0
     assert layer_depth("electra.encoder.layers.2.linear1.weight", 3) == 3
     assert layer_depth("classifier.dense.weight", 3) == 4
     f = warmup_linear(10, 2)

@@ -27,7 +27,7 @@ def no_decay(name: str, param) -> bool:
 
 def layer_depth(name: str, num_layers: int) -> int:
     """0 for embeddings, ``i + 1`` for encoder layer ``i``, ``num_layers + 1`` for everything else (heads)."""
-    if ".embeddings." in f".{name}":
+    if ".embeddings." in f".{name}" or ".embeddings_project." in f".{name}":  # E -> H projection: with the embeddings
         return 0
     m = _LAYER_RE.search(name)
     if m:
