@@ -415,8 +415,14 @@ def create_app(service: Service):
             logger.exception("predict failed")
             msg = f"internal server error ({type(e).__name__}); see the server log"
             return reply({"error": msg, **({"status": "101", "msg": msg, "results": ""} if hub else {})}, 500)
+        try:
+            response = reply({"status": "000", "msg": "", "results": results} if hub else {"results": results})
+        except ValueError:  # NaN / infinity from the model: a fault of the model, not of the request
+            service.counts["server_errors"] += 1
+            logger.exception("non-finite model output")
+            return reply({"error": "internal server error: the model produced non-finite numbers"}, 500)
         service.counts["ok"] += 1
-        return reply({"status": "000", "msg": "", "results": results} if hub else {"results": results})
+        return response
 
     async def predict(request):
         return await handle(request, hub=False)
