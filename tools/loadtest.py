@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -101,6 +102,58 @@ def build_plan(n: int, malformed_fraction: float, limits: Dict[str, int], max_le
     return plan
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection: a lean client, so the timings measure the server, not httpx.
+
+    (httpx costs ~3 ms of CPU per request here, as much as the server; on 2 cores that is what a
+    load test would mostly measure.)
+    """
+
+    def __init__(self, host: str, port: int, timeout: float):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.reader = self.writer = None
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: bytes):
+        """``(status, body bytes)``; one reconnect when the server closed the kept-alive connection."""
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode("ascii")
+        for attempt in (0, 1):
+            fresh = self.writer is None
+            if fresh:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                self.writer.write(head + body)
+                await self.writer.drain()
+                return await asyncio.wait_for(self._response(), self.timeout)
+            except (ConnectionError, asyncio.IncompleteReadError, EOFError):
+                self.close()
+                if fresh or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _response(self):
+        line = await self.reader.readline()
+        if not line:
+            raise EOFError("the server closed the connection")
+        status = int(line.split()[1])
+        headers = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        data = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, data
+
+
 async def fire(url: str, plan: List[Dict[str, Any]], clients: int, time_limit: float = 300.0,
                timeout: float = 60.0) -> List[Optional[Dict[str, Any]]]:
     """Send ``plan`` from ``clients`` concurrent connections; one reply per request (None: not sent in time).
@@ -108,50 +161,36 @@ async def fire(url: str, plan: List[Dict[str, Any]], clients: int, time_limit: f
     A reply is ``{"status", "latency_s", "json"}`` (``json`` None when the body is not JSON) or
     ``{"exception": "..."}`` when the request failed below HTTP.
     """
-    import logging
+    from urllib.parse import urlsplit
 
-    import httpx
-
-    # httpx logs every request at INFO; formatting 2,000 lines would load the client, not the server
-    quiet = [logging.getLogger(n) for n in ("httpx", "httpcore")]
-    levels = [q.level for q in quiet]
-    for q in quiet:
-        q.setLevel(logging.WARNING)
-    try:
-        return await _fire(url, plan, clients, time_limit, timeout)
-    finally:
-        for q, level in zip(quiet, levels):
-            q.setLevel(level)
-
-
-async def _fire(url, plan, clients, time_limit, timeout):
-    import httpx
-
+    parts = urlsplit(url)
     replies: List[Optional[Dict[str, Any]]] = [None] * len(plan)
     next_index = iter(range(len(plan)))
     deadline = time.perf_counter() + time_limit
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
-        async def worker():
+
+    async def worker():
+        conn = _Connection(parts.hostname, parts.port, timeout)
+        try:
             for i in next_index:
                 if time.perf_counter() > deadline:
                     return
-                req = plan[i]
                 start = time.perf_counter()
                 try:
-                    r = await client.post(req["path"], content=req["body"],
-                                          headers={"content-type": "application/json"})
-                except httpx.HTTPError as e:
+                    status, data = await conn.post(plan[i]["path"], plan[i]["body"])
+                except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+                    conn.close()
                     replies[i] = {"exception": f"{type(e).__name__}: {e}", "latency_s": time.perf_counter() - start}
                     continue
                 latency = time.perf_counter() - start
                 try:
-                    body = r.json()
+                    body = json.loads(data)
                 except ValueError:
                     body = None
-                replies[i] = {"status": r.status_code, "latency_s": latency, "json": body}
+                replies[i] = {"status": status, "latency_s": latency, "json": body}
+        finally:
+            conn.close()
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
+    await asyncio.gather(*(worker() for _ in range(clients)))
     return replies
 
 
@@ -266,6 +305,8 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         plan = build_plan(requests, malformed, meta["limits"], meta["max_length"], meta["model"], seed=seed,
                           sentences=pool)
         expected = expected_answers(meta["export_dir"], task, [t for req in plan if req["texts"] for t in req["texts"]])
+        gc.collect()
+        gc.freeze()  # this process loaded Paddle for the expected answers: keep GC pauses out of the timings
         start = time.perf_counter()
         replies = asyncio.run(fire(url, plan, clients, time_limit=time_limit))
         report = check(plan, replies, expected, time.perf_counter() - start, clients)
