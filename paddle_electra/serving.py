@@ -2,25 +2,16 @@
 
     paddle-electra serve --model NAME_OR_DIR --task text-classification --port 8866
 
-Endpoints (JSON in and out; every error is ``{"error": "..."}`` with a 4xx,
-or a 5xx only for a fault of the server itself):
+``POST /predict`` takes a list of texts (``[...]``, ``{"texts": [...]}``, ``{"text": [...]}``
+or PaddleHub serving's ``{"data": [["text"], ...]}``) and answers ``{"results": [...]}``,
+each what :func:`paddle_electra.pipeline` returns; ``POST /predict/<name>`` is PaddleHub
+serving's URL and envelope; ``GET /health``, ``GET /metadata``. Bad input gets a 4xx with
+``{"error": "..."}`` naming the problem, never a 5xx. See docs/serving.md.
 
-* ``POST /predict``: a bare list ``["text", ...]``, ``{"texts": [...]}``,
-  ``{"text": [...]}`` or PaddleHub serving's ``{"data": [["text"], ...]}``;
-  question answering takes ``{"question": ..., "context": ...}`` objects (or
-  ``[question, context]`` pairs). Optional ``"top_k"`` (fill-mask,
-  text-classification). Answer: ``{"results": [...]}`` in input order, each
-  result what :func:`paddle_electra.pipeline` returns for that text.
-* ``POST /predict/<module name>``: PaddleHub serving's URL; answers in its
-  envelope ``{"status": "000", "msg": "", "results": [...]}``.
-* ``GET /health``, ``GET /metadata`` (model, task, labels, limits, counters).
-
-Requests are validated and tokenized on the event loop; their encodings wait
-in a queue that one worker drains into batches (up to ``batch_size`` texts,
-waiting at most ``max_wait_ms`` for company) and runs on the Paddle Inference
-predictor in a single thread, so concurrent requests share forward passes and
-the predictor is never called from two threads. Post-processing runs back on
-the event loop, so the tokenizer is only ever used from one thread too.
+Requests are validated and tokenized on the event loop; their encodings wait in a queue
+that one collector drains into batches (up to ``batch_size`` texts, waiting at most
+``max_wait_ms`` for company), run on the predictor in a single worker thread; results are
+post-processed back on the event loop, so predictor and tokenizer each see one thread.
 """
 
 from __future__ import annotations
@@ -601,7 +592,8 @@ def serve(model: str, task: str, host: str = "127.0.0.1", port: int = 8866, log_
             async def announce_when_started():
                 while not server.started:
                     await asyncio.sleep(0.01)
-                announce(f"serving {service.name} ({task}) on http://{host}:{bound}  (POST /predict, "
+                shown = f"[{host}]" if ":" in host else host
+                announce(f"serving {service.name} ({task}) on http://{shown}:{bound}  (POST /predict, "
                          "GET /health, GET /metadata)")
 
             waiter = asyncio.get_running_loop().create_task(announce_when_started())

@@ -1,10 +1,10 @@
 # PaddleHub module written by paddle_electra 0.1.0 (`paddle-electra hub-module`).
-"""chinese-electra-base: chinese-electra-base, ELECTRA discriminator, 12-layer, 768-hidden, 12-heads, 102.3M parameters, on paddle_electra
+"""chinese-electra-base, ELECTRA discriminator, 12-layer, 768-hidden, 12-heads, 102.3M parameters, on
+paddle_electra
 
 Load it with ``hub.Module(directory="<this folder>")``, or ``hub install <this folder>`` then
 ``hub.Module(name='chinese-electra-base')``. Needs paddle_electra (requirements.txt); see README.md.
 """
-import os
 from typing import Dict, Optional
 
 from paddlehub.module.module import moduleinfo, serving

@@ -1,10 +1,10 @@
 # PaddleHub module written by paddle_electra 0.1.0 (`paddle-electra hub-module`).
-"""chinese-electra-small: chinese-electra-small, ELECTRA discriminator, 12-layer, 256-hidden, 4-heads, 12.3M parameters, on paddle_electra
+"""chinese-electra-small, ELECTRA discriminator, 12-layer, 256-hidden, 4-heads, 12.3M parameters, on
+paddle_electra
 
 Load it with ``hub.Module(directory="<this folder>")``, or ``hub install <this folder>`` then
 ``hub.Module(name='chinese-electra-small')``. Needs paddle_electra (requirements.txt); see README.md.
 """
-import os
 from typing import Dict, Optional
 
 from paddlehub.module.module import moduleinfo, serving

@@ -1,10 +1,10 @@
 # PaddleHub module written by paddle_electra 0.1.0 (`paddle-electra hub-module`).
-"""chinese-legal-electra-small-generator: chinese-legal-electra-small-generator, ELECTRA generator, 12-layer, 64-hidden, 1-heads, 3.4M parameters, on paddle_electra
+"""chinese-legal-electra-small-generator, ELECTRA generator, 12-layer, 64-hidden, 1-heads, 3.4M
+parameters, on paddle_electra
 
 Load it with ``hub.Module(directory="<this folder>")``, or ``hub install <this folder>`` then
 ``hub.Module(name='chinese-legal-electra-small-generator')``. Needs paddle_electra (requirements.txt); see README.md.
 """
-import os
 from typing import Dict, Optional
 
 from paddlehub.module.module import moduleinfo, serving

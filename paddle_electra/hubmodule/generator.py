@@ -22,6 +22,7 @@ import re
 import shutil
 import string
 import tempfile
+import textwrap
 from typing import Any, Dict, Optional, Tuple
 
 from .. import registry
@@ -130,6 +131,11 @@ def module_spec(model: str, name: Optional[str] = None, version: str = DEFAULT_V
                 labels=config.id2label if default_task in ("seq-cls", "token-cls") else None)
 
 
+def _docstring_text(text: str) -> str:
+    """``text`` wrapped at 100 columns, safe inside a triple-quoted docstring."""
+    return textwrap.fill(text.replace("\\", "/").replace('"' * 3, "'" * 3), width=100)
+
+
 def render(spec: Dict[str, Any], folder: str) -> Dict[str, str]:
     """The text files of the module (file name -> content); ``folder`` is how the README refers to it."""
     import paddle_electra
@@ -175,8 +181,10 @@ def render(spec: Dict[str, Any], folder: str) -> Dict[str, str]:
     values = dict(
         pe_version=paddle_electra.__version__, name=name, name_lit=repr(name), version=spec["version"],
         version_lit=repr(spec["version"]), summary=spec["summary"], summary_lit=repr(spec["summary"]),
+        summary_doc=_docstring_text(spec["summary"]),
         author_lit=repr(spec["author"]), author_email_lit=repr(spec["author_email"]),
         model_comment=model_comment, model_expr=model_expr, arch=spec["arch"],
+        os_import="import os\n" if spec["weights"] else "",
         arch_note=f"{spec['arch']} from {spec['source']}, with PaddleHub's TransformerModule interface.",
         tasks_doc=tasks_doc, tasks_lit=repr(tuple(tasks)), default_task=spec["default_task"],
         default_task_lit=repr(spec["default_task"]), source=spec["source"], weights_note=weights_note,

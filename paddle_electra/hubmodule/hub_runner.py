@@ -90,9 +90,9 @@ def run(request: dict) -> dict:
 
     import paddle_electra
 
-    response = {"versions": {"paddlehub": hub.__version__, "paddle": paddle.__version__,
-                             "paddle_electra": paddle_electra.__version__, "paddle_electra_file": paddle_electra.__file__},
-                "jobs": {}}
+    versions = {"paddlehub": hub.__version__, "paddle": paddle.__version__,
+                "paddle_electra": paddle_electra.__version__, "paddle_electra_file": paddle_electra.__file__}
+    response = {"versions": versions, "jobs": {}}
     for job in request["jobs"]:
         out: dict = {"ops": []}
         response["jobs"][job["id"]] = out

@@ -349,7 +349,7 @@ class ElectraHubLayer(nn.Layer):
         return out
 
     def get_tokenizer(self, *args, **kwargs) -> HubTokenizer:
-        """The module's tokenizer, callable both paddle_electra's way and PaddleNLP 2.x's way (as PaddleHub calls it)."""
+        """The module's tokenizer, callable paddle_electra's way and PaddleNLP 2.x's way (as PaddleHub calls it)."""
         return HubTokenizer(self.tokenizer)
 
     def serve(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):

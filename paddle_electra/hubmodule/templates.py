@@ -8,13 +8,12 @@ string constants there.
 
 MODULE_PY = '''\
 # PaddleHub module written by paddle_electra $pe_version (`paddle-electra hub-module`).
-"""$name: $summary
+"""$summary_doc
 
 Load it with ``hub.Module(directory="<this folder>")``, or ``hub install <this folder>`` then
 ``hub.Module(name=$name_lit)``. Needs paddle_electra (requirements.txt); see README.md.
 """
-import os
-from typing import Dict, Optional
+${os_import}from typing import Dict, Optional
 
 from paddlehub.module.module import moduleinfo, serving
 from paddlehub.module.nlp_module import TransformerModule
