@@ -274,7 +274,7 @@ class ElectraHubLayer(nn.Layer):
             data: ``[[text], ...]`` (``[[text_a, text_b], ...]`` for pairs and
                 text-matching); bare strings are taken as ``[text]``.
             max_seq_len: tokens per input, special tokens included (longer inputs are cut).
-            split_char: token-cls: the character separating pre-split words (removed before tokenizing).
+            split_char: token-cls: the character separating pre-split words (read as a space).
             batch_size: inputs per forward pass.
             use_gpu: run on the GPU.
             return_prob: classification tasks: also return the probabilities.
@@ -294,13 +294,17 @@ class ElectraHubLayer(nn.Layer):
             from ..pipelines import pipeline
 
             texts, _ = _as_pairs(data, False)
+            if not texts:
+                return []
             pipe = pipeline("fill-mask", model=self.model, tokenizer=self.tokenizer, batch_size=batch_size,
                             max_length=min(int(max_seq_len), self.model.config.max_position_embeddings),
                             truncation=True, top_k=top_k)
             return pipe(texts)
         texts, pairs = _as_pairs(data, self.task == "text-matching")
-        if self.task == "token-cls" and split_char:
-            texts = [t.replace(split_char, "") for t in texts]
+        if not texts:
+            return ([], []) if return_prob else []
+        if self.task == "token-cls" and split_char:  # pre-split words: a space keeps English words apart
+            texts = [t.replace(split_char, " ") for t in texts]
         labels: List[Any] = []
         probs_out: List[Any] = []
         self.eval()
@@ -337,6 +341,8 @@ class ElectraHubLayer(nn.Layer):
         """
         self._set_device(use_gpu)
         texts, pairs = _as_pairs(data, False)
+        if not texts:
+            return []
         encoder = self._encoder()
         out: List[Any] = []
         self.eval()
