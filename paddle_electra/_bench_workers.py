@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 import warnings
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -196,20 +196,63 @@ def hf_worker(req_path: str, resp_path: str) -> None:
 
 
 # ------------------------------------------------------------------ PaddleNLP worker
+def time_pair(fa: Callable[[], object], fb: Callable[[], object], warmup: int, repeats: int) -> Tuple[Dict, Dict]:
+    """:func:`time_fn` of two functions called alternately (a, b, a, b, ...): both see the same machine load."""
+    for _ in range(warmup):
+        fa()
+        fb()
+    ts: Tuple[List[float], List[float]] = ([], [])
+    cpu = [0.0, 0.0]
+    for _ in range(repeats):
+        for k, fn in enumerate((fa, fb)):
+            c, t = time.process_time(), time.perf_counter()
+            fn()
+            ts[k].append((time.perf_counter() - t) * 1e3)
+            cpu[k] += time.process_time() - c
+    return tuple({"median_ms": statistics.median(x), "min_ms": min(x), "times_ms": x,  # type: ignore[return-value]
+                  "cpu_per_wall": c / max(sum(x) / 1e3, 1e-9)} for x, c in zip(ts, cpu))
+
+
+def _import_paddle_electra(package_dir: Optional[str]):
+    """paddle_electra from ``package_dir`` (the package folder) without the rest of its environment; None on failure.
+
+    Only a link to the package goes on ``sys.path``: the dependencies come from
+    this (PaddleNLP's) environment, so the two models share one Paddle.
+    """
+    if not package_dir:
+        return None, "not requested"
+    import tempfile
+
+    try:
+        root = tempfile.mkdtemp(prefix="pe_pkg_")
+        os.symlink(package_dir, os.path.join(root, "paddle_electra"))
+        sys.path.insert(0, root)
+        import paddle_electra
+
+        return paddle_electra, "ok"
+    except Exception as e:  # noqa: BLE001  (optional: the PaddleNLP timings stand without it)
+        return None, f"unavailable ({type(e).__name__}: {str(e)[:200]})"
+
+
 def paddlenlp_worker(req_path: str, resp_path: str) -> None:
     """PaddleNLP ``ElectraForSequenceClassification`` dygraph timings (run with PaddleNLP's own python).
 
     Loads the same weights from a paddle_electra ``save_pretrained`` folder when
-    it can, seeded random weights otherwise; which one is in ``weights``.
+    it can, seeded random weights otherwise; which one is in ``weights``. With
+    ``paddle_electra_dir`` in the request, paddle_electra's dygraph model runs in
+    this process too, alternating with PaddleNLP's call by call (``paired``):
+    timings taken in two processes minutes apart compare two machine loads as
+    much as two implementations on a shared machine.
     """
     import logging
 
     warnings.filterwarnings("ignore")
+    with open(req_path, encoding="utf-8") as f:
+        req = json.load(f)
+    pe, pe_status = _import_paddle_electra(req.get("paddle_electra_dir"))  # first: MKL kernel choice (see _cpu.py)
     import paddle
 
     paddle.set_device("cpu")
-    with open(req_path, encoding="utf-8") as f:
-        req = json.load(f)
     paddle.base.core.set_num_threads(int(req["threads"]))
     import paddlenlp
     from paddlenlp.transformers import ElectraConfig, ElectraForSequenceClassification
@@ -217,6 +260,7 @@ def paddlenlp_worker(req_path: str, resp_path: str) -> None:
     logging.getLogger("paddlenlp").setLevel(logging.ERROR)
     x, y = paddle.rand([4096, 256]), paddle.rand([256, 1024])
     res = {"paddlenlp_version": paddlenlp.__version__, "paddle_version": paddle.__version__, "models": {},
+           "paired_status": pe_status,
            "threads_check": {"paddle_matmul_cpu_per_wall": cpu_per_wall(lambda: paddle.matmul(x, y).numpy())}}
     inputs = np.load(req["inputs"])
     for job in req["jobs"]:
@@ -228,21 +272,31 @@ def paddlenlp_worker(req_path: str, resp_path: str) -> None:
             m = ElectraForSequenceClassification(ElectraConfig(**job["config"]))
             weights = f"random ({type(e).__name__}: {str(e)[:200]})"
         m.eval()
+        ours = pe.ElectraForSequenceClassification.from_pretrained(job["dir"]) if pe else None
+        if ours is not None:
+            ours.eval()
         out = {"weights": weights, "shapes": {}}
         for key in job["shapes"]:
             ids, tt, mask = (paddle.to_tensor(inputs[f"{key}_{n}"]) for n in ("ids", "tt", "mask"))
 
-            def f():
+            def run(model):
                 with paddle.no_grad():
-                    r = m(ids, token_type_ids=tt, attention_mask=mask)
+                    r = model(ids, token_type_ids=tt, attention_mask=mask)
                     return (r[0] if isinstance(r, (tuple, list)) else r).numpy()
 
-            logits = f()
-            r = time_fn(f, job["warmup"], job["repeats"])
+            logits = run(m)
+            if ours is None:
+                r = time_fn(lambda: run(m), job["warmup"], job["repeats"])
+            else:
+                r, r_ours = time_pair(lambda: run(m), lambda: run(ours), job["warmup"], job["repeats"])
+                r["paired_paddle_electra"] = r_ours
+                r["paired_ratio"] = r_ours["median_ms"] / r["median_ms"]
+                r["paired_max_abs_diff"] = float(np.abs(run(ours) - logits).max())
             r["logits"] = np.asarray(logits, dtype="float64").tolist()
             out["shapes"][key] = r
-            print(f"[{job['size']}] {key:6s} paddlenlp    median {r['median_ms']:9.1f} ms  min {r['min_ms']:9.1f} ms",
-                  flush=True)
+            print(f"[{job['size']}] {key:6s} paddlenlp    median {r['median_ms']:9.1f} ms  min {r['min_ms']:9.1f} ms"
+                  + (f"  (paddle_electra alternating: {r_ours['median_ms']:.1f} ms, ratio {r['paired_ratio']:.2f})"
+                     if ours is not None else ""), flush=True)
         res["models"][job["size"]] = out
     with open(resp_path, "w", encoding="utf-8") as f:
         json.dump(res, f)

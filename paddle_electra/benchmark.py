@@ -15,7 +15,10 @@ mask), times
 * ``onnxruntime`` ONNX Runtime, :class:`paddle_electra.OnnxPredictor`
 * ``hf_torch``    HF transformers torch eager, same weights (when torch + transformers are installed)
 * ``paddlenlp``   PaddleNLP dygraph, same weights, with PaddleNLP's own python (``--paddlenlp-python``,
-                  ``$PADDLE_ELECTRA_PADDLENLP_PYTHON`` or the checkout's ``.venv-paddlenlp``)
+                  ``$PADDLE_ELECTRA_PADDLENLP_PYTHON`` or the checkout's ``.venv-paddlenlp``); there
+                  paddle_electra's dygraph runs too, alternating call by call, and that paired ratio
+                  decides the "dygraph no slower than PaddleNLP" goal (on a shared machine, timings
+                  taken minutes apart in two processes compare two loads as much as two codes)
 
 reporting median / min ms per batch and GFLOP/s against numpy's sgemm GFLOP/s
 measured in the same run; then end to end (tokenization included) over the
@@ -421,8 +424,9 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
             jobs = [{"size": s, "dir": pe_dirs[s], "config": dict(SIZES[s], vocab_size=VOCAB_SIZE, num_labels=2),
                      "shapes": keys, "warmup": warmup_for[s], "repeats": repeats_for[s]} for s in sizes]
             try:
-                pnlp = _worker(pnlp_python, "paddlenlp", {"threads": threads, "jobs": jobs,
-                                                          "inputs": os.path.join(tmp, "inputs.npz")}, tmp, 1800)
+                pnlp = _worker(pnlp_python, "paddlenlp", {
+                    "threads": threads, "jobs": jobs, "inputs": os.path.join(tmp, "inputs.npz"),
+                    "paddle_electra_dir": os.path.dirname(os.path.abspath(pe.__file__))}, tmp, 1800)
                 pnlp["status"] = "ok"
             except BenchmarkError as e:
                 pnlp = {"status": f"error: {e}"}
@@ -526,9 +530,13 @@ def goals(res: Dict, sizes: Sequence[str], batches: Sequence[int]) -> Dict:
         paths = res["models"][size]["shapes"][f"{B}x{res['config']['seq']}"]["paths"]
         ms = {k: v.get("median_ms") for k, v in paths.items()}
         best = min(("inference", "onnxruntime"), key=lambda p: ms[p])
+        paired = paths["paddlenlp"].get("paired_ratio")
         g = {"deploy_path": best, "deploy_speedup_vs_hf": _ratio(ms["hf_torch"], ms[best]),
              "deploy_pct_of_sgemm": paths[best]["pct_of_sgemm"],
-             "dygraph_vs_paddlenlp_ratio": _ratio(ms["dygraph"], ms["paddlenlp"])}
+             # same process, calls alternating, when available: both sides see the same machine load
+             "dygraph_vs_paddlenlp_ratio": paired if paired is not None else _ratio(ms["dygraph"], ms["paddlenlp"]),
+             "dygraph_vs_paddlenlp_basis": ("same process, alternating" if paired is not None else
+                                            "separate runs" if ms["paddlenlp"] is not None else None)}
         g["deploy_vs_hf_met"] = None if g["deploy_speedup_vs_hf"] is None else g["deploy_speedup_vs_hf"] >= 1.3
         g["sgemm_met"] = g["deploy_pct_of_sgemm"] >= 80.0
         r = g["dygraph_vs_paddlenlp_ratio"]
@@ -585,7 +593,8 @@ def print_report(res: Dict, sizes: Sequence[str]) -> None:
         if pg["deploy_speedup_vs_hf"] is not None:
             line += f", {pg['deploy_speedup_vs_hf']:.2f}x HF"
         if pg["dygraph_vs_paddlenlp_ratio"] is not None:
-            line += f"; dygraph/PaddleNLP time ratio {pg['dygraph_vs_paddlenlp_ratio']:.2f}"
+            line += (f"; dygraph/PaddleNLP time ratio {pg['dygraph_vs_paddlenlp_ratio']:.2f} "
+                     f"({pg['dygraph_vs_paddlenlp_basis']})")
         print(line)
     print("Goals:")
     for k, v in g["summary"].items():

@@ -137,3 +137,38 @@ def test_goals_without_hf_or_paddlenlp_are_unknown_not_failed():
     assert g["summary"] == {"deploy >= 1.3x HF torch eager at batch 32": None, "deploy >= 80% of sgemm GFLOP/s": True,
                             "end-to-end >= 2x HF pipeline": None, "dygraph no slower than PaddleNLP": True}
     assert g["per_model"]["small"]["dygraph_vs_paddlenlp_ratio"] == pytest.approx(10 / 12)
+    assert g["per_model"]["small"]["dygraph_vs_paddlenlp_basis"] == "separate runs"
+    # the same-process, alternating ratio from the PaddleNLP worker decides when it is there
+    paths["paddlenlp"]["paired_ratio"] = 1.1
+    g = bench.goals(res, ["small"], [1, 32])
+    assert g["per_model"]["small"]["dygraph_vs_paddlenlp_basis"] == "same process, alternating"
+    assert g["summary"]["dygraph no slower than PaddleNLP"] is False
+
+
+def test_paddlenlp_worker_times_both_implementations_alternating(tmp_path):
+    """The PaddleNLP worker also runs paddle_electra in its process, call by call, on the same weights."""
+    import numpy as np
+    import paddle
+
+    import paddle_electra as pe
+
+    python = bench.default_paddlenlp_python()
+    assert os.path.isfile(python), f"{python} missing: tools/make_reference_envs.sh builds it"
+    cfg = dict(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=37, num_labels=2)
+    paddle.seed(0)
+    pe.ElectraForSequenceClassification(pe.ElectraConfig(**cfg)).save_pretrained(str(tmp_path / "m"))
+    ids, tt, mask = bench.make_inputs(2, 16)
+    np.savez(tmp_path / "inputs.npz", **{"2x16_ids": ids % 120, "2x16_tt": tt, "2x16_mask": mask})
+    req = {"threads": 1, "inputs": str(tmp_path / "inputs.npz"),
+           "paddle_electra_dir": os.path.dirname(os.path.abspath(pe.__file__)),
+           "jobs": [{"size": "tiny", "dir": str(tmp_path / "m"), "config": cfg, "shapes": ["2x16"], "warmup": 1,
+                     "repeats": 3}]}
+    res = bench._worker(python, "paddlenlp", req, str(tmp_path), timeout=600)
+    assert res["paired_status"] == "ok" and res["paddlenlp_version"].startswith("2.8")
+    m = res["models"]["tiny"]
+    assert m["weights"].startswith("same")
+    r = m["shapes"]["2x16"]
+    assert len(r["times_ms"]) == len(r["paired_paddle_electra"]["times_ms"]) == 3
+    assert _positive(r["paired_ratio"]) and r["paired_max_abs_diff"] < 1e-5
+    assert np.asarray(r["logits"]).shape == (2, 2)
