@@ -111,7 +111,7 @@ def test_offline_name_fails_fast_with_hint(home):
     assert "Traceback" not in proc.stderr
     err = proc.stderr.strip().splitlines()[-1]
     assert "--model DIR" in err and "PADDLE_ELECTRA_MIRROR" in err and "HF_ENDPOINT" in err
-    assert proc.elapsed < 10  # interpreter + paddle import included; the failure itself is < 1 s
+    assert proc.elapsed < 30  # interpreter + paddle import included (slow on a loaded machine); the failure itself is < 1 s
 
 
 def test_export_command(folders, tmp_path, capsys):

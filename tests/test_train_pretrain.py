@@ -311,3 +311,17 @@ def test_cli_pretrain_and_errors(tmp_path, slice_files):
     r = subprocess.run([sys.executable, "-m", "paddle_electra", "pretrain", "--config", str(cfg)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "bogus_option" in r.stderr
+
+
+def test_init_from_starts_a_stage_from_checkpoint_weights(tmp_path, slice_files):
+    pretrain(tiny_cfg(tmp_path / "s1", slice_files, max_steps=3, save_every=3, plot=False))
+    ckpt = latest_checkpoint(tmp_path / "s1" / "checkpoints")
+    pretrain(tiny_cfg(tmp_path / "s2", slice_files, max_steps=1, warmup_steps=0, learning_rate=1e-12,
+                      max_length=16, init_from=ckpt, plot=False))
+    a = ElectraDiscriminator.from_pretrained(str(tmp_path / "s1" / "discriminator")).state_dict()
+    b = ElectraDiscriminator.from_pretrained(str(tmp_path / "s2" / "discriminator")).state_dict()
+    for k in a:
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6, err_msg=k)
+    other = data.train_vocab(["一二三四五六七八九十"] * 5, str(tmp_path / "v2.txt"), vocab_size=100)
+    with pytest.raises(ValueError, match="another vocabulary"):
+        pretrain(tiny_cfg(tmp_path / "s3", slice_files, max_steps=1, warmup_steps=0, vocab=other, init_from=ckpt))

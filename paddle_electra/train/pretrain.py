@@ -64,6 +64,7 @@ class PretrainConfig:
     save_every: int = 200  # checkpoint period in steps (0: only at the end)
     keep_checkpoints: int = 2
     resume: Optional[str] = None  # a checkpoint folder, or "auto": the newest in out_dir/checkpoints
+    init_from: Optional[str] = None  # start from a checkpoint's weights (fresh optimizer and schedule): a next stage
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -218,6 +219,14 @@ def pretrain(cfg: PretrainConfig) -> Dict:
                                            cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
     start = 0
+    if cfg.init_from and not cfg.resume:
+        from .checkpoint import read_state
+
+        prior = read_state(cfg.init_from)
+        if prior.get("discriminator_config", {}).get("vocab_size") != disc_config.vocab_size:
+            raise ValueError(f"{cfg.init_from} was trained with another vocabulary; pass its vocab.txt as vocab")
+        load_checkpoint(cfg.init_from, model)  # weights only: this stage has its own optimizer and schedule
+        logger.info("initialised from %s (step %s)", cfg.init_from, prior.get("step"))
     if cfg.resume:
         path = latest_checkpoint(ckpt_root) if cfg.resume == "auto" else cfg.resume
         if path is None:
@@ -414,6 +423,7 @@ _HELP = {
     "save_every": "checkpoint every N steps (0: only at the end)",
     "amp": "float16 autocast + loss scaling (GPU only)",
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
+    "init_from": "a checkpoint folder whose weights this run starts from (a further stage; fresh optimizer)",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it)",
 }
