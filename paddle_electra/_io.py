@@ -60,3 +60,14 @@ def copy_file(src: str, dest: str) -> None:
     """Copy ``src`` to ``dest`` atomically."""
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
+
+
+def numpy_json_default(obj):
+    """``json.dumps(default=...)`` for NumPy values: arrays as lists, scalars as Python numbers."""
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")

@@ -23,8 +23,6 @@ import sys
 import unicodedata
 from typing import Any, List, Optional
 
-import numpy as np
-
 PROG = "paddle-electra"
 # the defaults ship inside the package (demo-scale, People's Daily 1998), so they work offline
 DEFAULT_FILL_MASK_MODEL = "electra-zh-peoples-daily-small-generator"
@@ -39,14 +37,9 @@ class CLIError(Exception):
 
 # ------------------------------------------------------------------ output
 def _to_json(obj: Any) -> str:
-    def default(o):
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, np.generic):
-            return o.item()
-        raise TypeError(f"not JSON serializable: {type(o).__name__}")
+    from ._io import numpy_json_default
 
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=default)
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=numpy_json_default)
 
 
 def _width(text: str) -> int:

@@ -32,7 +32,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-import numpy as np
+from ._io import numpy_json_default
 
 logger = logging.getLogger("paddle_electra.serving")
 
@@ -283,14 +283,6 @@ class MicroBatcher:
 
 
 # ------------------------------------------------------------------ the app
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
 def _require_stack():
     try:
         import starlette  # noqa: F401
@@ -387,7 +379,7 @@ def create_app(service: Service):
     from starlette.routing import Route
 
     def reply(obj: Any, status: int = 200) -> Response:
-        body = json.dumps(obj, ensure_ascii=False, default=_json_default, allow_nan=False)
+        body = json.dumps(obj, ensure_ascii=False, default=numpy_json_default, allow_nan=False)
         return Response(body, status_code=status, media_type="application/json")
 
     async def handle(request, hub: bool):

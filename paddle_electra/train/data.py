@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import string
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -151,10 +151,3 @@ class BlockSampler:
         """The data position after ``step`` global batches (recorded in checkpoints)."""
         epoch, offset = divmod(step * self.batch_size, self.num_blocks)
         return {"epoch": int(epoch), "offset": int(offset), "blocks_seen": int(step * self.batch_size)}
-
-
-def iter_micro_batches(indices: np.ndarray, parts: int) -> Iterator[np.ndarray]:
-    """Split one global batch's indices into ``parts`` equal micro-batches (accumulation / ranks)."""
-    if len(indices) % parts:
-        raise ValueError(f"a batch of {len(indices)} does not split into {parts} equal parts")
-    yield from np.split(indices, parts)

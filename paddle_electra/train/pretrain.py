@@ -14,6 +14,7 @@ resumed run repeats the uninterrupted run's losses exactly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -192,7 +193,6 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     if env_world > 1 and not dist.is_initialized():
         dist.init_parallel_env()
     rank, world = _world()
-    per_rank = cfg.batch_size // world
     if cfg.batch_size % (world * cfg.grad_accum):
         raise ValueError(f"batch_size {cfg.batch_size} must split evenly over {world} processes x "
                          f"{cfg.grad_accum} accumulation steps")
@@ -271,7 +271,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
             tokens += int(batch["attention_mask"].sum()) * world
             inputs = {k: paddle.to_tensor(v) for k, v in batch.items()}
             sync = m == len(micro) - 1 or world == 1
-            ctx = train_model.no_sync() if not sync else _nullcontext()
+            ctx = train_model.no_sync() if not sync else contextlib.nullcontext()
             with ctx:
                 with paddle.amp.auto_cast(enable=cfg.amp, level="O1"):
                     gen_logits, disc_logits, disc_labels, keep = train_model(
@@ -338,14 +338,6 @@ _ACC_KEYS = ("loss", "gen_loss", "disc_loss", "gen_hit", "gen_n", "disc_hit", "d
 
 def _zero_acc() -> Dict[str, float]:
     return {k: 0.0 for k in _ACC_KEYS}
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # ---------------------------------------------------------------- outputs
