@@ -18,6 +18,8 @@ import os
 import shutil
 import sys
 
+from paddle_electra._io import write_text  # noqa: E402  (atomic: temp file + rename)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = (("weights", "model.safetensors"), ("vocab", "vocab.txt"), ("config", "config.json"),
          ("tokenizer_config", "tokenizer_config.json"))
@@ -68,10 +70,7 @@ def embed(run: str, name: str, description: str, notes: str) -> list:
             "notes": notes,
         }
         table = os.path.join(REPO, "pretrained_configs", f"{full}.json")
-        with open(table + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(entry, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(table + ".tmp", table)
+        write_text(table, json.dumps(entry, indent=2, ensure_ascii=False) + "\n")
         written += [dest, table]
     return written
 
