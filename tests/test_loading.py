@@ -221,8 +221,8 @@ def test_missing_or_unreadable_files_are_clear_errors(tmp_path):
         pe.ElectraModel.from_pretrained(str(tmp_path / "nope"))
     pe.ElectraConfig(**TINY).save_pretrained(str(tmp_path))
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(ValueError, match=r"no weights file in .*expected one of model_state.pdparams, "
-                                         r"model.safetensors, pytorch_model.bin, tf_model.h5; the folder has config.json, notes"):
+    with pytest.raises(ValueError, match=r"no weights file in .*expected one of model.safetensors, "
+                                         r"model_state.pdparams, pytorch_model.bin, tf_model.h5; the folder has config.json, notes"):
         pe.ElectraModel.from_pretrained(str(tmp_path))
     (tmp_path / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
     with pytest.raises(ValueError, match="could not read weights file .*model.safetensors"):

@@ -14,13 +14,14 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-# File names, in the order a folder is searched: our own formats first, so a
-# folder that was converted once is not converted again.
 PADDLE_WEIGHTS = "model_state.pdparams"
 SAFETENSORS_WEIGHTS = "model.safetensors"
 TORCH_WEIGHTS = "pytorch_model.bin"
 TF_H5_WEIGHTS = "tf_model.h5"  # HF transformers 4.x TF models; needs h5py
-WEIGHT_FILES = (PADDLE_WEIGHTS, SAFETENSORS_WEIGHTS, TORCH_WEIGHTS, TF_H5_WEIGHTS)
+# The order a folder is searched: safetensors first (it cannot run code, so a
+# pickle beside it never shadows it), then Paddle's own pickle (read by a
+# restricted unpickler), so a folder converted once is not converted again.
+WEIGHT_FILES = (SAFETENSORS_WEIGHTS, PADDLE_WEIGHTS, TORCH_WEIGHTS, TF_H5_WEIGHTS)
 
 # Optimizer / training-state entries that pre-training checkpoints carry next to
 # the weights (TF's adam_m/adam_v/global_step, Paddle's moment/beta-pow slots).
@@ -53,9 +54,9 @@ def read_state_dict(path: str) -> Dict[str, np.ndarray]:
     name = os.path.basename(path)
     try:
         if name.endswith(".pdparams"):
-            import paddle
+            from ..safety import load_paddle_pickle  # never paddle.load: a pickle can run code
 
-            state = paddle.load(path, return_numpy=True)
+            state = load_paddle_pickle(path)
         elif name.endswith(".safetensors"):
             from safetensors.numpy import load_file
 

@@ -16,6 +16,7 @@ Both on-disk formats are supported:
 """
 
 import collections
+import io
 import os
 import pickle
 import struct
@@ -23,23 +24,33 @@ import zipfile
 
 import numpy as np
 
+from ..safety.pickle_guard import CheckpointTooLargeError, Inert, UnsafeCheckpointError, prescan, safe_loads
+
 __all__ = ["UnsafeCheckpointError", "load_torch_bin"]
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-
-
-class UnsafeCheckpointError(ValueError):
-    """The checkpoint's pickle references a global outside the allow-list."""
+# torch stores records uncompressed; a record that inflates more than this is a zip bomb
+_MAX_INFLATION = 16
+_MAX_PICKLE_BYTES = 256 << 20  # data.pkl of a state dict is kilobytes
 
 
 class _StorageType:
-    """Stand-in for a ``torch.<Dtype>Storage`` class: just the element layout."""
+    """Stand-in for a ``torch.<Dtype>Storage`` class: just the element layout.
+
+    Immutable: one instance serves every file, so a pickle's BUILD opcode must
+    not be able to change it (it would change how later files load).
+    """
+
+    __slots__ = ("name", "dtype", "bf16")
 
     def __init__(self, name, dtype, bf16=False):
-        self.name = name
-        self.dtype = np.dtype(dtype)  # little-endian raw element type
-        self.bf16 = bf16  # raw uint16 that must be widened to float32
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "dtype", np.dtype(dtype))  # little-endian raw element type
+        object.__setattr__(self, "bf16", bf16)  # raw uint16 that must be widened to float32
+
+    def __setattr__(self, name, value):
+        raise UnsafeCheckpointError(f"the pickle tries to set {name!r} on torch.{self.name}")
 
     def decode(self, raw, byteorder):
         """Turn raw storage bytes into a 1-D native-endian numpy array."""
@@ -67,6 +78,8 @@ class _StorageRef:
     """A persistent-id reference to (a window of) a storage, resolved later."""
 
     def __init__(self, key, stype, offset=0, length=None):
+        if not (type(offset) is int and offset >= 0 and (length is None or (type(length) is int and length >= 0))):
+            raise ValueError(f"invalid storage window offset={offset!r:.40} length={length!r:.40}")
         self.key, self.stype, self.offset, self.length = str(key), stype, offset, length
 
 
@@ -102,6 +115,15 @@ class _LazyTensor:
         last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
         if last >= len(base):
             raise ValueError(f"tensor reaches element {last} of a storage with {len(base)} elements")
+        numel = 1
+        for n in self.size:
+            numel *= n
+        # A state-dict tensor never has more elements than its storage; a
+        # stride-0 "expanded" one would turn a few bytes into gigabytes on copy.
+        if numel > len(base):
+            raise CheckpointTooLargeError(
+                f"a tensor of shape {self.size} ({numel} elements) views a storage of only {len(base)} elements"
+            )
         # Torch tensors are (offset, size, stride) views onto a flat storage;
         # as_strided expresses exactly that (transposes, slices, stride-0
         # expands, shared storages) and .copy() then gives every result its
@@ -129,48 +151,57 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
     return data
 
 
+def _ordered_dict(*args):
+    # torch pickles OrderedDict() empty and adds items with SETITEMS; a fresh one each call
+    if args:
+        raise UnsafeCheckpointError("collections.OrderedDict called with arguments")
+    return collections.OrderedDict()
+
+
+# Every global is an immutable stand-in (see safety.pickle_guard.Inert): allowed
+# globals only build metadata records; no storage bytes are read until the
+# whole pickle has been accepted.
 _ALLOWED_GLOBALS = {
-    "collections.OrderedDict": collections.OrderedDict,
-    "torch._utils._rebuild_tensor": _rebuild_tensor,
-    "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
-    "torch._utils._rebuild_parameter": _rebuild_parameter,
-    "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
+    "collections.OrderedDict": Inert("collections.OrderedDict", _ordered_dict),
+    "torch._utils._rebuild_tensor": Inert("torch._utils._rebuild_tensor", _rebuild_tensor),
+    "torch._utils._rebuild_tensor_v2": Inert("torch._utils._rebuild_tensor_v2", _rebuild_tensor_v2),
+    "torch._utils._rebuild_parameter": Inert("torch._utils._rebuild_parameter", _rebuild_parameter),
+    "torch._utils._rebuild_parameter_with_state": Inert("torch._utils._rebuild_parameter_with_state",
+                                                        _rebuild_parameter),
     **{f"torch.{name}": stype for name, stype in _STORAGE_TYPES.items()},
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only allow-listed globals to inert stand-ins.
-
-    ``find_class`` runs when the GLOBAL/STACK_GLOBAL/INST opcode is read, i.e.
-    before any REDUCE could call the result, so a refused global is never
-    invoked. Allowed globals only build metadata records; no storage bytes
-    are read until the whole pickle has been accepted.
-    """
-
-    def __init__(self, file, path, persistent_load):
-        super().__init__(file, encoding="utf-8")
-        self._path = path
-        self._persistent_load = persistent_load
-
-    def find_class(self, module, name):
-        qualname = f"{module}.{name}"
-        if qualname in _ALLOWED_GLOBALS:
-            return _ALLOWED_GLOBALS[qualname]
-        raise UnsafeCheckpointError(
-            f"refusing to load {self._path}: it references the global {qualname!r}, which is not a "
-            "tensor-rebuild function; the file may try to run code"
-        )
-
-    def persistent_load(self, pid):
+def _checked_pid(persistent_load):
+    def check(pid):
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
             raise ValueError(f"unsupported persistent id {pid!r:.80}; only storages are supported")
         if not isinstance(pid[1], _StorageType):
             raise ValueError(f"persistent id names {pid[1]!r:.80}, not a storage type")
-        return self._persistent_load(pid)
+        return persistent_load(pid)
+
+    return check
 
 
-def _load_zip(path, zf):
+def _unpickle(data, path, persistent_load):
+    return safe_loads(data, path, _ALLOWED_GLOBALS, _checked_pid(persistent_load))
+
+
+def _read_record(zf, name, archive_size):
+    """A zip record's bytes, refusing sizes a checkpoint cannot have before inflating anything."""
+    info = zf.getinfo(name)
+    limit = max(_MAX_INFLATION * info.compress_size, info.compress_size + (1 << 20))
+    if info.file_size > limit:
+        raise CheckpointTooLargeError(
+            f"zip record {name} inflates from {info.compress_size} to {info.file_size} bytes (a zip bomb; "
+            "torch stores records uncompressed)"
+        )
+    if name.endswith("data.pkl") and info.file_size > min(_MAX_PICKLE_BYTES, archive_size * _MAX_INFLATION):
+        raise CheckpointTooLargeError(f"zip record {name} declares a {info.file_size}-byte pickle")
+    return zf.read(name)
+
+
+def _load_zip(path, zf, archive_size):
     names = zf.namelist()
     pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if len(pickles) != 1:
@@ -189,18 +220,26 @@ def _load_zip(path, zf):
         refs[ref.key] = ref.stype
         return ref
 
-    with zf.open(pickles[0]) as fh:
-        obj = _RestrictedUnpickler(fh, path, persistent_load).load()
-    storages = {key: st.decode(zf.read(f"{prefix}data/{key}"), byteorder) for key, st in refs.items()}
+    obj = _unpickle(_read_record(zf, pickles[0], archive_size), path, persistent_load)
+    storages = {key: st.decode(_read_record(zf, f"{prefix}data/{key}", archive_size), byteorder)
+                for key, st in refs.items()}
     return obj, storages
 
 
 def _load_legacy(path, fh):
+    """``fh``: the whole file in memory (io.BytesIO), so a declared length never over-allocates."""
+
     def no_storages(pid):
         raise ValueError("storage reference outside the main pickle")
 
+    def next_pickle(persistent_load):
+        start = fh.tell()
+        prescan(fh, path, allow_persistent_ids=True)  # leaves fh just past this pickle's STOP
+        end = fh.tell()
+        return _unpickle(fh.getbuffer()[start:end].tobytes(), path, persistent_load)
+
     def strict_load():
-        return _RestrictedUnpickler(fh, path, no_storages).load()
+        return next_pickle(no_storages)
 
     if strict_load() != _LEGACY_MAGIC or strict_load() != _LEGACY_PROTOCOL:
         raise ValueError("not a PyTorch checkpoint (bad magic number or protocol version)")
@@ -215,7 +254,7 @@ def _load_legacy(path, fh):
         _, offset, length = view  # pre-1.0 torch pickled storage slices this way
         return _StorageRef(key, stype, offset, length)
 
-    obj = _RestrictedUnpickler(fh, path, persistent_load).load()
+    obj = next_pickle(persistent_load)
     keys = strict_load()
     storages = {}
     for key in map(str, keys):
@@ -227,7 +266,7 @@ def _load_legacy(path, fh):
         if len(header) != 8:
             raise ValueError(f"file is truncated before storage {key}")
         (count,) = struct.unpack("<q", header)
-        if count != numel:
+        if count < 0 or count != numel:
             raise ValueError(f"storage {key} holds {count} elements, pickle expected {numel}")
         nbytes = count * stype.dtype.itemsize
         raw = fh.read(nbytes)
@@ -278,18 +317,28 @@ def load_torch_bin(path):
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
-                obj, storages = _load_zip(path, zf)
+                obj, storages = _load_zip(path, zf, os.path.getsize(path))
         elif head.startswith(b"PK"):
             raise ValueError("zip archive is truncated or corrupt (no central directory)")
         elif head.startswith(b"\x80"):  # pickle PROTO opcode of the magic number
             with open(path, "rb") as fh:
-                obj, storages = _load_legacy(path, fh)
+                obj, storages = _load_legacy(path, io.BytesIO(fh.read()))
         else:
             raise ValueError("neither a zip nor a legacy PyTorch checkpoint")
         state = _select_state_dict(obj)
-        return {key: tensor.materialize(storages) for key, tensor in state.items()}
+        # Tied weights view one storage twice; far more than the storages hold is an attack.
+        budget = 2 * sum(a.nbytes for a in storages.values()) + (1 << 20)
+        out = {}
+        for key, tensor in state.items():
+            out[key] = tensor.materialize(storages)
+            budget -= out[key].nbytes
+            if budget < 0:
+                raise CheckpointTooLargeError("its tensors expand to far more data than its storages hold")
+        return out
     except UnsafeCheckpointError:
         raise
+    except CheckpointTooLargeError as exc:
+        raise CheckpointTooLargeError(f"refusing to load {path}: {exc}") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError, OverflowError,
             UnicodeDecodeError, struct.error, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         raise ValueError(f"cannot load {path}: {exc}") from exc

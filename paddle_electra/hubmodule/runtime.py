@@ -31,6 +31,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ..safety import load_paddle_pickle
 from ..modeling import ElectraForSequenceClassification, ElectraForTokenClassification, ElectraGenerator, ElectraModel
 from ..tokenizer import ElectraTokenizer
 
@@ -182,7 +183,7 @@ class ElectraHubLayer(nn.Layer):
         if load_checkpoint is not None:
             if not os.path.isfile(load_checkpoint):
                 raise FileNotFoundError(f"load_checkpoint={load_checkpoint} is not a file")
-            self.set_state_dict(paddle.load(load_checkpoint))
+            self.set_state_dict(load_paddle_pickle(load_checkpoint))  # never runs code from the file
             logger.info("loaded parameters from %s", os.path.abspath(load_checkpoint))
         self.eval()
 

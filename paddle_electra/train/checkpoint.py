@@ -8,8 +8,9 @@ A checkpoint is a folder ``<root>/step-00000200/`` holding
   and anything else the trainer passes (configs, arguments),
 
 plus any extra files (the vocab). It is written into a temporary sibling folder
-and renamed into place: a folder named ``step-*`` is always complete, and a
-crash mid-save leaves only a ``.tmp-*`` folder, which the next save removes.
+and swapped into place (:func:`~paddle_electra._io.atomic_folder`): a folder
+named ``step-*`` is always complete (re-saving a step replaces it in one step),
+and a crash mid-save leaves only temporary folders, which the next save removes.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from typing import Dict, List, Optional
 
 import paddle
+
+from ..safety import load_paddle_pickle
 
 _NAME = re.compile(r"^step-(\d{8})$")
 STATE_FILE = "trainer_state.json"
@@ -59,25 +61,21 @@ def save_checkpoint(root: str, step: int, model, optimizer, state: Dict, extra_f
     Returns:
         The checkpoint folder.
     """
+    from .._io import atomic_folder, remove_leftovers
+
     os.makedirs(root, exist_ok=True)
-    for d in os.listdir(root):  # leftovers of an interrupted save
+    for d in os.listdir(root):  # leftovers of an interrupted save by earlier versions
         if d.startswith(".tmp-"):
             shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+    remove_leftovers(root)  # of killed saves of any step (atomic_folder cleans only the step it writes)
     final = os.path.join(root, checkpoint_name(step))
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=root)
-    try:
+    with atomic_folder(final, carry_over=False) as tmp:
         paddle.save(model.state_dict(), os.path.join(tmp, "model.pdparams"))
         paddle.save(_portable(optimizer.state_dict(), model), os.path.join(tmp, "optimizer.pdopt"))
         for name, src in (extra_files or {}).items():
             shutil.copyfile(src, os.path.join(tmp, name))
         with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:  # last: marks completeness
             json.dump(dict(state, step=step), f, indent=2, ensure_ascii=False)
-        if os.path.exists(final):  # re-saving the same step (e.g. final == periodic): replace it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if keep is not None and keep > 0:
         for old in list_checkpoints(root)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
@@ -101,13 +99,15 @@ def load_checkpoint(path: str, model, optimizer=None) -> Dict:
     state and the step number reproduce it exactly.
     """
     state = read_state(path)
-    weights = paddle.load(os.path.join(path, "model.pdparams"))
+    # restricted reader: a checkpoint folder from elsewhere must not run code on --resume
+    weights = load_paddle_pickle(os.path.join(path, "model.pdparams"))
     missing = sorted(set(model.state_dict()) - set(weights))
     if missing:
         raise ValueError(f"checkpoint {path} does not fit this model: missing {missing[:5]}")
     model.set_state_dict(weights)
     if optimizer is not None:
-        optimizer.set_state_dict(_local(paddle.load(os.path.join(path, "optimizer.pdopt")), model))
+        slots = load_paddle_pickle(os.path.join(path, "optimizer.pdopt"))
+        optimizer.set_state_dict(_local(_to_tensors(slots), model))
     return state
 
 
@@ -155,3 +155,12 @@ def _local(state: Dict, model) -> Dict:
             key = f"{by_struct[struct]}_{slot}"
         out[key] = value
     return out
+
+
+def _to_tensors(state):
+    """numpy arrays (what the restricted reader returns) back to the tensors Paddle's optimizer expects."""
+    if isinstance(state, dict):
+        return {k: _to_tensors(v) for k, v in state.items()}
+    if hasattr(state, "dtype") and hasattr(state, "shape") and getattr(state, "ndim", 0) > 0:
+        return paddle.to_tensor(state)
+    return state

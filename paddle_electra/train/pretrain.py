@@ -345,15 +345,20 @@ def save_split(model, tokenizer, out_dir: str, dtype: str = "float32") -> Dict[s
     """Write ``out_dir/generator`` and ``out_dir/discriminator``, each with the vocab.
 
     ``dtype="float16"`` stores the weights as float16 safetensors (half the
-    size; ``from_pretrained`` loads them back as float32).
+    size; ``from_pretrained`` loads them back as float32). Each folder is
+    swapped in whole (:func:`~paddle_electra._io.atomic_folder`): a run killed
+    mid-save leaves the previous model folder or the new one, never a mix.
     """
+    from .._io import atomic_folder
+
     paths = {}
     for part in ("generator", "discriminator"):
         folder = os.path.join(out_dir, part)
-        getattr(model, part).save_pretrained(folder, safe_serialization=dtype == "float16")
-        if dtype == "float16":
-            to_float16(folder)
-        tokenizer.save_pretrained(folder)
+        with atomic_folder(folder) as tmp:
+            getattr(model, part).save_pretrained(tmp, safe_serialization=dtype == "float16")
+            if dtype == "float16":
+                to_float16(tmp)
+            tokenizer.save_pretrained(tmp)
         paths[part] = folder
     return paths
 
@@ -378,6 +383,7 @@ def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> D
     from .. import ElectraTokenizer
     from ..configuration import ElectraConfig
     from ..pretraining import ElectraForTotalPretraining
+    from ..safety import load_paddle_pickle
     from .checkpoint import read_state
 
     state = read_state(checkpoint)
@@ -385,7 +391,7 @@ def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> D
         raise ValueError(f"{checkpoint} is not a pre-training checkpoint (no discriminator_config)")
     model = ElectraForTotalPretraining.build(ElectraConfig.from_dict(state["discriminator_config"]), initialize=False,
                                              generator_config=ElectraConfig.from_dict(state["generator_config"]))
-    model.set_state_dict(paddle.load(os.path.join(checkpoint, "model.pdparams")))
+    model.set_state_dict(load_paddle_pickle(os.path.join(checkpoint, "model.pdparams")))
     return save_split(model, ElectraTokenizer(os.path.join(checkpoint, "vocab.txt")), out_dir, dtype)
 
 
