@@ -2,7 +2,9 @@
 
 Each subcommand calls one library function and prints its result: a table by
 default, JSON with ``--json``. Errors (bad input, a name that cannot be
-downloaded, a missing file) print one line to stderr and exit with status 2.
+downloaded, a missing file, and any unexpected exception) print one line to
+stderr and exit with status 2, never a traceback (``PADDLE_ELECTRA_TRACEBACK=1``
+prints it before that line, for bug reports).
 
     paddle-electra list
     paddle-electra fill-mask "中国共产党第十五次全国代表大会[MASK]利召开"   (the embedded model, offline)
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 import unicodedata
 from typing import Any, List, Optional
 
@@ -252,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _one_line(exc: BaseException, limit: int = 2000) -> str:
+    """The message on one line, cut to ``limit`` characters (Paddle's can carry a C++ stack)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -273,12 +279,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DownloadError as e:
         print(f"{PROG}: error: {_one_line(e)} {NETWORK_HINT}", file=sys.stderr)
         return 2
-    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+    except (CLIError, ValueError, TypeError, OSError) as e:
         print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - anything else (a Paddle error, MemoryError, a bug): still one line
+        if os.environ.get("PADDLE_ELECTRA_TRACEBACK") == "1":
+            traceback.print_exc()
+        print(f"{PROG}: error: {type(e).__name__}: {_one_line(e)} (set PADDLE_ELECTRA_TRACEBACK=1 to see where)",
+              file=sys.stderr)
+        return 2
     if out:
         print(out)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
@@ -50,6 +51,33 @@ _UNSUPPORTED_HF_VALUES = {
     "add_cross_attention": (False,),
 }
 
+# Upper bounds of the size fields. Every published ELECTRA is far below them
+# (vocab 21128-30522, widths 64-1024, 12-24 layers, 512 positions, 2 segment
+# types); they exist so that a hostile or corrupt config.json is refused before
+# it asks for terabytes or builds a million layers. Each is at least 40x the
+# largest value a published ELECTRA uses (and 16x a 250k multilingual vocabulary).
+SIZE_LIMITS = {
+    "vocab_size": 1 << 22,  # 4,194,304 (multilingual vocabularies reach ~250k)
+    "embedding_size": 1 << 16,  # 65,536
+    "hidden_size": 1 << 16,  # 65,536
+    "num_hidden_layers": 1024,
+    "num_attention_heads": 1024,
+    "intermediate_size": 1 << 20,  # 1,048,576
+    "max_position_embeddings": 1 << 20,  # 1,048,576
+    "type_vocab_size": 1024,
+    "num_labels": 1 << 20,  # 1,048,576
+    "num_choices": 1024,
+}
+# The fields above can still combine into an absurd network (a 4M vocabulary
+# x 65536-wide embeddings is 1 TB), so the whole network is bounded too:
+# 2**34 (about 17 billion) parameters, 64 GiB in float32; the largest
+# published ELECTRA has 335 million.
+MAX_PARAMETERS = 1 << 34
+# Deepest JSON nesting a config may have. Real configs are at most 4 levels
+# deep (PaddleNLP 2.4's nested init_args); deeper input would only exercise
+# recursion in the parser and in copies.
+MAX_JSON_DEPTH = 32
+
 
 @dataclass
 class ElectraConfig:
@@ -84,60 +112,98 @@ class ElectraConfig:
 
     def __post_init__(self):
         if self.id2label is not None:
-            self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+            self.id2label = _parse_id2label(self.id2label)
+        if isinstance(self.architectures, tuple):
+            self.architectures = list(self.architectures)
         self.validate()
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first invalid field."""
-        positive = (
-            "vocab_size",
-            "embedding_size",
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "max_position_embeddings",
-            "type_vocab_size",
-            "num_labels",
-            "num_choices",
-        )
-        for name in positive:
+        """Raise ``ValueError`` naming the first invalid field.
+
+        Integer fields take Python ints only: ``True`` and floats, even integral
+        ones such as ``1000000.0``, are refused, since a float in a size field
+        means the file was not written by a tool that knows the format. Size
+        fields are bounded by :data:`SIZE_LIMITS` and the whole network by
+        :data:`MAX_PARAMETERS`; float fields must be finite.
+        """
+        for name, limit in SIZE_LIMITS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            _require_int(name, value, "a positive integer", limit)
+            if value <= 0:
                 raise ValueError(f"ElectraConfig.{name} must be a positive integer, got {value!r}")
+            if value > limit:
+                raise ValueError(
+                    f"ElectraConfig.{name}={value} is larger than paddle_electra's cap of {limit} for {name}; "
+                    "no real ELECTRA comes near it, so the config is corrupt or hostile"
+                )
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"ElectraConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
-        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in SUPPORTED_ACTIVATIONS:
             raise ValueError(
-                f"ElectraConfig.hidden_act {self.hidden_act!r} is not supported; "
+                f"ElectraConfig.hidden_act {_short_repr(self.hidden_act)} is not supported; "
                 f"use one of {', '.join(SUPPORTED_ACTIVATIONS)}"
             )
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, name)
             if value is None and name == "classifier_dropout":
                 continue
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
-                raise ValueError(f"ElectraConfig.{name} must be a probability in [0, 1), got {value!r}")
-        if not isinstance(self.layer_norm_eps, (int, float)) or not self.layer_norm_eps > 0:
-            raise ValueError(f"ElectraConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
-        if not isinstance(self.initializer_range, (int, float)) or not self.initializer_range > 0:
-            raise ValueError(f"ElectraConfig.initializer_range must be > 0, got {self.initializer_range!r}")
-        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
+            if not _is_real(value) or not 0.0 <= value < 1.0:
+                raise ValueError(f"ElectraConfig.{name} must be a probability in [0, 1), got {_short_repr(value)}")
+        for name in ("layer_norm_eps", "initializer_range"):
+            value = getattr(self, name)
+            if not _is_real(value) or not math.isfinite(value) or not value > 0:
+                raise ValueError(f"ElectraConfig.{name} must be > 0 and finite, got {_short_repr(value)}")
+        _require_int("pad_token_id", self.pad_token_id, f"an integer in [0, vocab_size={self.vocab_size})")
+        if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(
                 f"ElectraConfig.pad_token_id must be in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}"
             )
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(
-                f"ElectraConfig.problem_type {self.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}"
+                f"ElectraConfig.problem_type {_short_repr(self.problem_type)} is not one of {', '.join(PROBLEM_TYPES)}"
             )
-        if self.id2label is not None and len(self.id2label) != self.num_labels:
+        if self.id2label is not None:
+            if len(self.id2label) != self.num_labels:
+                raise ValueError(
+                    f"ElectraConfig.id2label has {len(self.id2label)} labels but num_labels is {self.num_labels}"
+                )
+            outside = sorted(k for k in self.id2label if not 0 <= k < self.num_labels)
+            if outside:
+                raise ValueError(
+                    f"ElectraConfig.id2label has id {outside[0]}, outside [0, num_labels={self.num_labels})"
+                )
+        if self.architectures is not None and (
+            not isinstance(self.architectures, list) or not all(isinstance(a, str) for a in self.architectures)
+        ):
             raise ValueError(
-                f"ElectraConfig.id2label has {len(self.id2label)} labels but num_labels is {self.num_labels}"
+                "ElectraConfig.architectures must be a list of class names (strings) such as "
+                f'["ElectraDiscriminator"], got {_short_repr(self.architectures)}'
             )
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"ElectraConfig.extra must be a dict, got {type(self.extra).__name__}")
+        total = self.estimate_num_parameters()
+        if total > MAX_PARAMETERS:
+            raise ValueError(
+                f"this config describes a network of about {total:,} parameters, more than paddle_electra's cap "
+                f"of {MAX_PARAMETERS:,} (2**34); the largest published ELECTRA has 335 million"
+            )
+
+    def estimate_num_parameters(self) -> int:
+        """Parameters of the encoder plus an upper bound of its largest head (no allocation).
+
+        Exact for :class:`~paddle_electra.ElectraModel`; the heads add at most
+        ``H * (H + E + num_labels) + vocab_size + 3 * H + E + num_labels``.
+        """
+        v, e, h, i = self.vocab_size, self.embedding_size, self.hidden_size, self.intermediate_size
+        embeddings = (v + self.max_position_embeddings + self.type_vocab_size) * e + 2 * e
+        project = 0 if e == h else e * h + h
+        layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h
+        heads = h * (h + e + self.num_labels) + v + 3 * h + e + self.num_labels
+        return embeddings + project + self.num_hidden_layers * layer + heads
 
     # ------------------------------------------------------------ properties
     @property
@@ -177,6 +243,7 @@ class ElectraConfig:
         """
         if not isinstance(data, dict):
             raise ValueError(f"an ELECTRA config must be a JSON object, got {type(data).__name__}")
+        _check_depth(data)
         legacy = "init_args" in data or "init_class" in data  # PaddleNLP 2.4 model_config.json
         flat = _flatten_init_args(data) if legacy else _rename_aliases(data)
         if flat.get("architectures") == ["ErnieHealthDiscriminator"] and "num_labels" not in flat:
@@ -193,7 +260,11 @@ class ElectraConfig:
         known = set(cls.field_names())
         kwargs = {k: v for k, v in flat.items() if k in known}
         extra = {k: v for k, v in flat.items() if k not in known and k != "extra"}
+        if not isinstance(flat.get("extra") or {}, dict):
+            raise ValueError(f"config field extra must be a JSON object, got {type(flat['extra']).__name__}")
         extra.update(flat.get("extra") or {})
+        if kwargs.get("id2label") is not None and not isinstance(kwargs["id2label"], dict):
+            kwargs["id2label"] = _parse_id2label(kwargs["id2label"])  # raises: names the field and the fix
         if kwargs.get("id2label") and "num_labels" not in kwargs:
             kwargs["num_labels"] = len(kwargs["id2label"])  # HF writes only id2label
         extra.pop("label2id", None)  # derived from id2label on write
@@ -223,7 +294,12 @@ class ElectraConfig:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-        except json.JSONDecodeError as exc:
+        except UnicodeDecodeError as exc:  # a ValueError too, but its message does not say which file
+            raise ValueError(f"{path} is not UTF-8 text, so not a config JSON file: {exc}") from exc
+        except RecursionError:
+            raise ValueError(f"{path}: JSON nested too deeply to be a config (more than "
+                             f"{MAX_JSON_DEPTH} levels are refused)") from None
+        except ValueError as exc:  # JSONDecodeError, and integers longer than Python's digit limit
             raise ValueError(f"{path} is not valid JSON: {exc}") from exc
         try:
             return cls.from_dict(data, **overrides)
@@ -282,7 +358,10 @@ def _flatten_init_args(data: Dict[str, Any]) -> Dict[str, Any]:
     level's own keys win, and the outermost ``init_class`` becomes ``architectures``.
     """
     flat: Dict[str, Any] = {}
-    for arg in data.get("init_args", []):
+    init_args = data.get("init_args", [])
+    if not isinstance(init_args, list):
+        raise ValueError(f"config field init_args must be a JSON list, got {type(init_args).__name__}")
+    for arg in init_args:
         if isinstance(arg, dict):
             inner = _flatten_init_args(arg)
             inner.pop("architectures", None)  # the backbone's class; the outer init_class names the model
@@ -298,3 +377,66 @@ def _flatten_init_args(data: Dict[str, Any]) -> Dict[str, Any]:
 def _rename_aliases(data: Dict[str, Any]) -> Dict[str, Any]:
     """PaddleNLP's spellings (``num_classes``) -> ours (``num_labels``)."""
     return {_PADDLENLP_ALIASES.get(k, k): v for k, v in data.items()}
+
+
+def _is_real(value) -> bool:
+    """An int or float, not a bool (``True`` is an int in Python, never a rate or epsilon)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require_int(name: str, value, what: str, limit: Optional[int] = None) -> None:
+    """Raise unless ``value`` is a Python int (not a bool, not a float such as ``1000000.0``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return
+    hint = ""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        if limit is not None and value > limit:
+            hint = f" (a float, and above paddle_electra's cap of {limit} for {name})"
+        else:
+            hint = f" (a float; write {int(value)} without the decimal point)"
+    raise ValueError(f"ElectraConfig.{name} must be {what}, got {_short_repr(value)}{hint}")
+
+
+def _short_repr(value, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters: error messages stay one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _parse_id2label(id2label) -> Dict[int, str]:
+    """``{id: name}`` with int ids, from a dict whose keys are ints or decimal strings (as JSON writes them).
+
+    A list is refused rather than guessed at: HF transformers and PaddleNLP
+    both write a dict, and a list usually means a hand-edited file.
+    """
+    if not isinstance(id2label, dict):
+        raise ValueError(
+            f"ElectraConfig.id2label must be a dict {{id: label name}} such as {{\"0\": \"neg\", \"1\": \"pos\"}}, "
+            f"got a {type(id2label).__name__}: {_short_repr(id2label)}"
+        )
+    out: Dict[int, str] = {}
+    for key, name in id2label.items():
+        try:
+            index = int(key) if isinstance(key, (int, str)) and not isinstance(key, bool) else None
+        except ValueError:
+            index = None
+        if index is None:
+            raise ValueError(f"ElectraConfig.id2label key {_short_repr(key)} is not an integer label id")
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise ValueError(f"ElectraConfig.id2label[{index}] must be a label name (a string), "
+                             f"got {_short_repr(name)}")
+        if index in out:
+            raise ValueError(f"ElectraConfig.id2label gives label id {index} twice")
+        out[index] = str(name)
+    return out
+
+
+def _check_depth(data) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` (iteratively: no recursion to exhaust)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"config is nested more than {MAX_JSON_DEPTH} levels deep; real configs use at most 4")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))

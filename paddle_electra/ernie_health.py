@@ -27,6 +27,7 @@ from .modeling import (
     ElectraGenerator,
     ElectraModel,
 )
+from .inputs import prepare_inputs, to_input_tensor
 from .losses import keep_mask, masked_cross_entropy, rtd_loss
 from .modeling_utils import ElectraPretrainedModel
 from .outputs import ModelOutput, pack_outputs
@@ -87,6 +88,7 @@ class ErnieHealthDiscriminator(ElectraPretrainedModel):
             ``(logits_rtd, logits_mts, logits_csp)`` or
             :class:`ErnieHealthDiscriminatorOutput`.
         """
+        candidate_ids = to_input_tensor("candidate_ids", candidate_ids)
         hidden = self.electra(input_ids, token_type_ids, position_ids, attention_mask)
         logits_rtd = self.discriminator_rtd(hidden)
         query = F.gelu(self.discriminator_mts(hidden)).unsqueeze(2)  # [B, L, 1, H]
@@ -169,6 +171,11 @@ class ErnieHealthForTotalPretraining(ElectraPretrainedModel):
         """
         if raw_input_ids is None or generator_labels is None:
             raise ValueError("ErnieHealthForTotalPretraining needs raw_input_ids and generator_labels")
+        # numpy / list inputs become tensors here: the ids are also used outside the encoders
+        input_ids, token_type_ids, position_ids, attention_mask, _ = prepare_inputs(
+            input_ids, token_type_ids, position_ids, attention_mask)
+        raw_input_ids = to_input_tensor("raw_input_ids", raw_input_ids)
+        generator_labels = to_input_tensor("generator_labels", generator_labels)
         gen_logits = self.generator(input_ids, token_type_ids, position_ids, attention_mask)
         masked = generator_labels != -100
         with paddle.no_grad():

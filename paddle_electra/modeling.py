@@ -20,6 +20,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
+from .inputs import check_inputs, prepare_inputs, to_input_tensor
 from .modeling_utils import ElectraPretrainedModel
 from .losses import keep_mask, masked_cross_entropy, rtd_loss, sequence_classification_loss
 from .outputs import (
@@ -60,54 +61,6 @@ ACT2FN = {
     "tanh": paddle.tanh,
     "sigmoid": F.sigmoid,
 }
-
-
-def _check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds):
-    """Reject malformed inputs with a ValueError that names the problem.
-
-    The checks run in dygraph only: a static graph being traced for export has
-    symbolic shapes and no values (and its shapes are fixed by the InputSpecs).
-    """
-    if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError("pass exactly one of input_ids or inputs_embeds")
-    if not paddle.in_dynamic_mode():
-        return
-    shape = list(input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1])
-    if len(shape) != 2:
-        raise ValueError(f"input_ids must be 2-D [batch, seq_len], got shape {shape}")
-    if inputs_embeds is not None and inputs_embeds.shape[-1] != config.embedding_size:
-        raise ValueError(
-            f"inputs_embeds last axis is {inputs_embeds.shape[-1]}, expected embedding_size={config.embedding_size}"
-        )
-    for name, tensor in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
-        if tensor is not None and list(tensor.shape) != shape and not (name == "position_ids" and tensor.ndim == 1):
-            raise ValueError(f"{name} has shape {list(tensor.shape)} but input_ids has shape {shape}")
-    if attention_mask is not None and attention_mask.ndim == 2 and list(attention_mask.shape) != shape:
-        raise ValueError(f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {shape}")
-    seq_len = shape[1]
-    if seq_len > config.max_position_embeddings:
-        raise ValueError(
-            f"sequence length {seq_len} exceeds max_position_embeddings={config.max_position_embeddings}; "
-            "truncate the input"
-        )
-    if input_ids is not None and input_ids.numel() > 0:
-        lo, hi = int(input_ids.min()), int(input_ids.max())
-        if lo < 0 or hi >= config.vocab_size:
-            bad = lo if lo < 0 else hi
-            raise ValueError(
-                f"input_ids contains id {bad} outside [0, vocab_size={config.vocab_size}); "
-                f"the largest valid id is {config.vocab_size - 1}"
-            )
-    if token_type_ids is not None and token_type_ids.numel() > 0:
-        lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
-        if lo < 0 or hi >= config.type_vocab_size:
-            raise ValueError(
-                f"token_type_ids contains {hi if hi >= config.type_vocab_size else lo}, "
-                f"outside [0, type_vocab_size={config.type_vocab_size})"
-            )
-    if position_ids is not None and position_ids.numel() > 0:
-        if int(position_ids.min()) < 0 or int(position_ids.max()) >= config.max_position_embeddings:
-            raise ValueError(f"position_ids must lie in [0, max_position_embeddings={config.max_position_embeddings})")
 
 
 def attention_bias(attention_mask: Optional[Tensor], input_ids: Optional[Tensor], pad_token_id: int, dtype):
@@ -393,12 +346,18 @@ class ElectraModel(ElectraPretrainedModel):
             ``return_dict=True``. Heads return their logits first (after the loss
             when labels are given) followed by the same optional extras.
 
+        Inputs may be ``paddle.Tensor`` s, numpy arrays or nested lists (the
+        latter two are converted, see :func:`to_input_tensor`).
+
         Raises:
-            ValueError: ids outside the vocabulary or segment range, a sequence
-                longer than ``max_position_embeddings``, or mask / segment ids
-                whose shape differs from ``input_ids``.
+            ValueError: ids outside the vocabulary or segment range, float or
+                bool ids, a sequence longer than ``max_position_embeddings``,
+                mask / segment ids whose shape differs from ``input_ids``, or
+                an int mask holding values other than 0 and 1.
         """
-        _check_inputs(self.config, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
+        input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds = prepare_inputs(
+            input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
+        check_inputs(self.config, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
         embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         if hasattr(self, "embeddings_project"):
             embedding_output = self.embeddings_project(embedding_output)
@@ -474,6 +433,9 @@ class ElectraDiscriminator(ElectraPretrainedModel):
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
                 return_dict=False):
+        input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds = prepare_inputs(
+            input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
+        labels = to_input_tensor("labels", labels, "labels")
         out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
                         output_attentions, output_hidden_states)
         logits = self.discriminator_predictions(out.last_hidden_state)
@@ -509,6 +471,7 @@ class ElectraGenerator(ElectraPretrainedModel):
                 return_dict=False):
         out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
                         output_attentions, output_hidden_states)
+        labels = to_input_tensor("labels", labels)  # token ids (-100 = ignore): integers only
         hidden = self.generator_predictions(out.last_hidden_state)
         word_emb = self.electra.embeddings.word_embeddings.weight  # [V, E], tied
         logits = paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
@@ -556,6 +519,7 @@ class ElectraForSequenceClassification(ElectraPretrainedModel):
         out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
                         output_attentions, output_hidden_states)
         logits = self.classifier(out.last_hidden_state)
+        labels = to_input_tensor("labels", labels, "labels")
         loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
         return pack_outputs(SequenceClassifierOutput, return_dict, loss=loss, logits=logits,
                             hidden_states=out.hidden_states, attentions=out.attentions)
@@ -581,6 +545,7 @@ class ElectraForTokenClassification(ElectraPretrainedModel):
         out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
                         output_attentions, output_hidden_states)
         logits = self.classifier(self.dropout(out.last_hidden_state))
+        labels = to_input_tensor("labels", labels)  # class ids (-100 = ignore): integers only
         loss = None
         if labels is not None:
             loss = masked_cross_entropy(logits.reshape([-1, self.num_labels]), labels.reshape([-1]))
@@ -610,6 +575,8 @@ class ElectraForQuestionAnswering(ElectraPretrainedModel):
         start_logits, end_logits = logits[..., 0], logits[..., 1]
         loss = None
         if start_positions is not None and end_positions is not None:
+            start_positions = to_input_tensor("start_positions", start_positions)
+            end_positions = to_input_tensor("end_positions", end_positions)
             seq_len = start_logits.shape[1]
             # clip out-of-range targets to seq_len and ignore them, as HF does
             start = start_positions.reshape([-1]).clip(0, seq_len)
@@ -650,6 +617,9 @@ class ElectraForMultipleChoice(ElectraPretrainedModel):
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
                 return_dict=False):
+        input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds = prepare_inputs(
+            input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
+        labels = to_input_tensor("labels", labels)
         ref = input_ids if input_ids is not None else inputs_embeds
         if ref is None:
             raise ValueError("pass exactly one of input_ids or inputs_embeds")

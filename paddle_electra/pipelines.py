@@ -302,6 +302,7 @@ class Pipeline:
         return results  # type: ignore[return-value]
 
     def __call__(self, inputs, **kwargs):
+        self._check_options(**kwargs)  # before any tokenizing or model run
         texts, batched = self._as_list(inputs)
         self._check_texts(texts)
         encoded = self.encode(texts)
@@ -312,6 +313,9 @@ class Pipeline:
 
     def _validate(self, encoded: List[Encoded], texts: List[str]) -> None:
         """Task-specific input checks before anything runs."""
+
+    def _check_options(self, **kwargs) -> None:
+        """Task-specific checks of the options given to a call."""
 
     def postprocess(self, text: str, enc: Encoded, out: Dict[str, np.ndarray], **kwargs):
         raise NotImplementedError
@@ -325,7 +329,11 @@ class FillMaskPipeline(Pipeline):
 
     def __init__(self, *args, top_k: int = 5, **kwargs):
         super().__init__(*args, **kwargs)
-        self.top_k = top_k
+        self.top_k = check_top_k(top_k)
+
+    def _check_options(self, top_k=None, **kwargs) -> None:
+        if top_k is not None:
+            check_top_k(top_k)
 
     def _validate(self, encoded, texts):
         mask_id = self.tokenizer.mask_token_id
@@ -335,7 +343,7 @@ class FillMaskPipeline(Pipeline):
                                  f"fill-mask predicts the tokens written as {self.tokenizer.mask_token}")
 
     def postprocess(self, text, enc, out, top_k: Optional[int] = None):
-        top_k = int(top_k or self.top_k)
+        top_k = self.top_k if top_k is None else check_top_k(top_k)
         tok, logits = self.tokenizer, out["logits"]
         results = []
         for pos, tid in enumerate(enc["input_ids"]):
@@ -375,7 +383,11 @@ class TextClassificationPipeline(Pipeline):
 
     def __init__(self, *args, top_k: Optional[int] = 1, multi_label: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.top_k, self.multi_label = top_k, multi_label
+        self.top_k, self.multi_label = check_top_k(top_k, allow_none=True), multi_label
+
+    def _check_options(self, top_k=_UNSET, **kwargs) -> None:
+        if top_k is not self._UNSET:
+            check_top_k(top_k, allow_none=True)
 
     def postprocess(self, text, enc, out, top_k=_UNSET):
         top_k = self.top_k if top_k is self._UNSET else top_k
@@ -481,6 +493,7 @@ class QuestionAnsweringPipeline(Pipeline):
                  handle_impossible_answer: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         qa.resolve_doc_stride(doc_stride, 1 << 30)  # validates the type early
+        check_top_k(top_k)
         self.max_answer_len, self.doc_stride, self.top_k = max_answer_len, doc_stride, top_k
         self.handle_impossible_answer = handle_impossible_answer
 
@@ -506,7 +519,7 @@ class QuestionAnsweringPipeline(Pipeline):
         contexts = [it["context"] for it in items]
         self._check_texts(questions, "question")
         self._check_texts(contexts, "context")
-        top_k = self.top_k if top_k is None else top_k
+        top_k = self.top_k if top_k is None else check_top_k(top_k)
         features = qa.build_features(self.tokenizer, questions, contexts, max_length=self.max_length,
                                      doc_stride=self.doc_stride if doc_stride is None else doc_stride,
                                      max_windows=1 if self.truncation else None)
@@ -536,6 +549,20 @@ class FeatureExtractionPipeline(Pipeline):
         if pooling == "mean":
             return h.mean(axis=0)
         return h
+
+
+def check_top_k(top_k, allow_none: bool = False):
+    """Return ``top_k`` if it is an int >= 1 (or None where allowed), else raise a ValueError.
+
+    Refused rather than coerced: ``top_k=-3`` used to slice the candidate list
+    from the end, and ``2.5`` or ``True`` mean a caller's mistake.
+    """
+    if top_k is None and allow_none:
+        return None
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        also = " or None (every label)" if allow_none else ""
+        raise ValueError(f"top_k must be an int >= 1{also}, got {top_k!r}")
+    return int(top_k)
 
 
 def _check_pooling(pooling: str) -> str:

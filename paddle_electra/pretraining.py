@@ -14,6 +14,7 @@ import paddle
 import paddle.nn as nn
 
 from .configuration import ElectraConfig
+from .inputs import prepare_inputs, to_input_tensor
 from .losses import keep_mask, masked_cross_entropy, rtd_loss
 from .modeling import ElectraDiscriminator, ElectraGenerator
 from .modeling_utils import ElectraPretrainedModel
@@ -136,6 +137,11 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
         """
         if raw_input_ids is None or generator_labels is None:
             raise ValueError("ElectraForTotalPretraining needs raw_input_ids and generator_labels")
+        # numpy / list inputs become tensors here: the ids are also used outside the encoders
+        input_ids, token_type_ids, position_ids, attention_mask, _ = prepare_inputs(
+            input_ids, token_type_ids, position_ids, attention_mask)
+        raw_input_ids = to_input_tensor("raw_input_ids", raw_input_ids)
+        generator_labels = to_input_tensor("generator_labels", generator_labels)
         gen_logits = self.generator(input_ids, token_type_ids, position_ids, attention_mask)
         masked = generator_labels != -100
         with paddle.no_grad():  # sampling is not differentiated through, as in ELECTRA

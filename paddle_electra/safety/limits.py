@@ -23,18 +23,8 @@ class ModelTooLargeError(ValueError):
 
 
 def estimate_num_parameters(config) -> int:
-    """Parameters of the ELECTRA encoder a config describes (heads excluded).
-
-    Exact for ``ElectraModel``; every head adds at most one more H x H or
-    E x V block, which the callers' margins cover.
-    """
-    vocab, emb, hidden = config.vocab_size, config.embedding_size, config.hidden_size
-    layers, ffn = config.num_hidden_layers, config.intermediate_size
-    embeddings = (vocab + config.max_position_embeddings + config.type_vocab_size) * emb + 2 * emb
-    project = emb * hidden + hidden if emb != hidden else 0
-    # q, k, v, out projections + FFN in and out + two LayerNorms
-    layer = 4 * (hidden * hidden + hidden) + 2 * hidden * ffn + ffn + hidden + 4 * hidden
-    return int(embeddings + project + layers * layer)
+    """Parameters a config describes, by arithmetic (``ElectraConfig.estimate_num_parameters``)."""
+    return config.estimate_num_parameters()
 
 
 def _physical_memory() -> Optional[int]:
@@ -78,7 +68,8 @@ def check_config_fits_weights(config, weight_elements: int, source: str) -> None
 
     Raises:
         ModelTooLargeError: the config declares more than twice the file's
-            parameters (and more than 2**27 of them).
+            parameters (and more than 2**27 of them; the estimate includes the
+            largest head, which a checkpoint may lack).
     """
     n = estimate_num_parameters(config)
     if n > max(2 * weight_elements, _UNCHECKED_PARAMETERS):
