@@ -20,8 +20,9 @@ import paddle.nn as nn
 from paddle.nn import initializer
 
 from . import registry
-from ._io import atomic_path
+from ._io import atomic_folder
 from .configuration import ElectraConfig
+from .safety import check_config_fits_memory, check_config_fits_weights
 from .convert.hf import hf_to_paddle, is_hf_state_dict, paddle_to_hf
 from .convert.readers import (
     PADDLE_WEIGHTS,
@@ -109,6 +110,7 @@ class ElectraPretrainedModel(nn.Layer):
         super().__init__()
         if not isinstance(config, ElectraConfig):
             raise TypeError(f"{type(self).__name__} needs an ElectraConfig, got {type(config).__name__}")
+        check_config_fits_memory(config)  # before any layer allocates
         self.config = config
 
     # ------------------------------------------------------------ init
@@ -202,9 +204,16 @@ class ElectraPretrainedModel(nn.Layer):
                 matching class (``ElectraGenerator`` -> ``ElectraForMaskedLM``,
                 ``ElectraDiscriminator`` -> ``ElectraForPreTraining``).
 
-        Every file is written to a temporary name and renamed, so an interrupted
-        save never leaves a half-written file; a weights file of the other format
-        left from an earlier save is removed, so the folder holds one model.
+        The folder is written beside ``save_directory`` and swapped in whole
+        (:func:`~paddle_electra._io.atomic_folder`), so a save killed at any
+        moment leaves the old model or the new one, never new weights with an old
+        config. Other files already in the folder (a tokenizer's, subfolders) are
+        kept; a weights file of the other format left from an earlier save is
+        removed, so the folder holds one model.
+
+        Raises:
+            ValueError: a bad ``format``, ``save_directory`` is a file, or it is
+                the current working directory or a folder above it.
         """
         if format not in ("paddle", "hf"):
             raise ValueError(f"format must be 'paddle' or 'hf', got {format!r}")
@@ -213,30 +222,30 @@ class ElectraPretrainedModel(nn.Layer):
         arch = type(self).__name__
         if format == "hf" and arch not in HF_CLASS_NAMES:
             raise ValueError(f"{arch} has no HF transformers counterpart; save it with format='paddle'")
-        os.makedirs(save_directory, exist_ok=True)
         state = {k: v.numpy() for k, v in self.state_dict().items()}
         if format == "hf":
             state = paddle_to_hf(state, architecture=arch)
             safe_serialization = True
         name = SAFETENSORS_WEIGHTS if safe_serialization else PADDLE_WEIGHTS
-        path = os.path.join(save_directory, name)
-        with atomic_path(path) as tmp:
+        other = PADDLE_WEIGHTS if safe_serialization else SAFETENSORS_WEIGHTS
+        config = self.config.copy(architectures=[HF_CLASS_NAMES[arch] if format == "hf" else arch])
+        if format == "hf" and arch == "ElectraForQuestionAnswering":
+            config = config.copy(num_labels=2, id2label=None)  # HF sizes qa_outputs by num_labels
+        stale = os.path.join(save_directory, other)
+        had_stale = os.path.isfile(stale)  # the loader would pick it over the new file, or the reverse
+        with atomic_folder(save_directory, drop=[other]) as folder:
+            path = os.path.join(folder, name)
             if safe_serialization:
                 from safetensors.numpy import save_file
 
                 # "np" is what PaddleNLP writes for Paddle-layout files and the only value its loader accepts
                 meta = {"format": "pt" if format == "hf" else "np"}
-                save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, tmp, metadata=meta)
+                save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, path, metadata=meta)
             else:
-                paddle.save(state, tmp)
-        other = os.path.join(save_directory, PADDLE_WEIGHTS if safe_serialization else SAFETENSORS_WEIGHTS)
-        if os.path.exists(other):
-            logger.warning("save_pretrained: removed the stale %s so %s holds one model", other, save_directory)
-            os.remove(other)
-        config = self.config.copy(architectures=[HF_CLASS_NAMES[arch] if format == "hf" else arch])
-        if format == "hf" and arch == "ElectraForQuestionAnswering":
-            config = config.copy(num_labels=2, id2label=None)  # HF sizes qa_outputs by num_labels
-        config.save_pretrained(save_directory)
+                paddle.save(state, path)
+            config.save_pretrained(folder)
+        if had_stale:
+            logger.warning("save_pretrained: removed the stale %s so %s holds one model", stale, save_directory)
 
     # ------------------------------------------------------------ load
     @classmethod
@@ -285,6 +294,8 @@ class ElectraPretrainedModel(nn.Layer):
             config = config.copy(**config_overrides)
         weights = find_weights_file(path)
         state = read_state_dict(weights)
+        # before allocating: a few bytes of config must not ask for gigabytes the file cannot fill
+        check_config_fits_weights(config, sum(int(v.size) for v in state.values()), weights)
         model = cls.build(config, initialize=False)  # every weight is about to be overwritten
         report = model.load_weights(state, source=weights, ignore_mismatched_sizes=ignore_mismatched_sizes)
         # what the checkpoint did not provide gets a proper initialisation
@@ -321,7 +332,15 @@ class ElectraPretrainedModel(nn.Layer):
             if tuple(value.shape) != tuple(param.shape):
                 report.mismatched.append((key, tuple(value.shape), tuple(param.shape)))
                 continue
-            to_set[key] = value.astype(_numpy_dtype(param.dtype), copy=False)
+            want = _numpy_dtype(param.dtype)
+            if value.dtype == np.uint16 and want.kind == "f":
+                # paddle.save stores bfloat16 tensors as their raw uint16 bits: widen exactly
+                value = (value.astype(np.uint32) << 16).view(np.float32)
+            elif value.dtype.kind != want.kind:
+                # float weights stored as integers (or back) are a different tensor, not a precision change
+                raise ValueError(f"{source}: {key} is stored as {value.dtype}, which does not fit the model's "
+                                 f"{want} parameter")
+            to_set[key] = value.astype(want, copy=False)
         report.unexpected = sorted(k for k in state if k not in own)
 
         backbone = [k for k in own if self._is_backbone_key(k)]

@@ -13,12 +13,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .._io import atomic_folder, remove_leftovers
 from .tf1_bundle import TF1Entry, list_tf1_checkpoint, read_tf1_checkpoint, resolve_tf1_prefix
 
 __all__ = [
@@ -246,7 +246,8 @@ def convert_tf_checkpoint(
     each with ``config.json`` and ``model_state.pdparams`` (``model.safetensors``
     with ``safe_serialization``) and the checkpoint folder's ``vocab.txt`` if it
     has one. Everything is built in a temporary folder next to ``out_dir`` and
-    renamed into place at the end, so a failure leaves nothing half-written.
+    swapped in whole at the end (:func:`~paddle_electra._io.atomic_folder`), so
+    a failure or a kill leaves the previous ``out_dir`` or the new one, never a mix.
 
     Args:
         tf_checkpoint: checkpoint prefix, ``.index`` file or folder.
@@ -277,6 +278,7 @@ def convert_tf_checkpoint(
         if bad or not parts:
             raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts}")
     out_dir = os.path.abspath(os.fspath(out_dir))
+    remove_leftovers(os.path.dirname(out_dir), os.path.basename(out_dir))  # may restore an interrupted swap
     if os.path.exists(out_dir) and not (os.path.isdir(out_dir) and not os.listdir(out_dir)) and not overwrite:
         raise ValueError(f"{out_dir} already exists and is not empty (pass overwrite=True to replace it)")
 
@@ -302,11 +304,8 @@ def convert_tf_checkpoint(
     from ..modeling import ElectraDiscriminator, ElectraGenerator
 
     classes = {"generator": ElectraGenerator, "discriminator": ElectraDiscriminator}
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
     written = {}
-    try:
+    with atomic_folder(out_dir, carry_over=False) as tmp:
         for part in parts:
             weights, summary = tf1_to_paddle(state, part)
             if summary:
@@ -328,15 +327,4 @@ def convert_tf_checkpoint(
             written[part] = os.path.join(out_dir, part)
             say(f"{part}: {len(weights)} tensors -> {written[part]}")
             del model
-        if os.path.exists(out_dir):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=parent)
-            os.rmdir(old)
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return written

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import shutil
-import tempfile
 from typing import Any, Dict, Optional, Sequence
 
 import paddle
 
+from .._io import atomic_folder, remove_leftovers
 from .manifest import (
     CONFIG_FILE,
     FORMAT_VERSION,
@@ -51,26 +50,6 @@ def _load_tokenizer(tokenizer, source: str):
         return None, f"no tokenizer could be loaded from {source}: {type(e).__name__}: {e}"
 
 
-def _install(tmp: str, out_dir: str) -> None:
-    """Move the finished ``tmp`` folder to ``out_dir``, replacing an existing one last."""
-    if not os.path.exists(out_dir):
-        os.rename(tmp, out_dir)
-        return
-    if not os.listdir(out_dir):
-        os.rmdir(out_dir)
-        os.rename(tmp, out_dir)
-        return
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir))
-    os.rmdir(old)
-    os.rename(out_dir, old)
-    try:
-        os.rename(tmp, out_dir)
-    except BaseException:
-        os.rename(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def export(
     model_or_name,
     out_dir: str,
@@ -90,8 +69,10 @@ def export(
     named after the task), ``model.onnx`` when ``onnx=True``, ``config.json``,
     the tokenizer's ``vocab.txt`` + ``tokenizer_config.json`` when one is
     available, and ``manifest.json`` (see docs in :mod:`paddle_electra.export`).
-    It is built in a temporary folder next to ``out_dir`` and renamed at the
-    end, so ``out_dir`` never holds a half-written export.
+    It is built in a temporary folder next to ``out_dir`` and swapped in whole
+    at the end (:func:`~paddle_electra._io.atomic_folder`), so ``out_dir`` holds
+    the previous export or the new one, never a mix, even when the process is
+    killed; leftovers of a killed export are removed by the next one.
 
     Args:
         model_or_name: a model instance, a local model folder, or a published name.
@@ -113,7 +94,8 @@ def export(
 
     Raises:
         ValueError: unknown task, a task that does not fit the model, bad
-            ``inputs``, or a non-empty ``out_dir`` without ``overwrite``.
+            ``inputs``, a non-empty ``out_dir`` without ``overwrite``, or an
+            ``out_dir`` that is the working directory or a folder above it.
         ExportVerificationError: ``verify=True`` and a backend differs (nothing is written).
     """
     import paddle_electra as pe
@@ -121,6 +103,7 @@ def export(
     check_task(task)
     inputs = normalize_inputs(inputs)
     out_dir = os.path.abspath(os.fspath(out_dir))
+    remove_leftovers(os.path.dirname(out_dir), os.path.basename(out_dir))  # may restore an interrupted swap
     _check_target(out_dir, overwrite)
     model, task, source = resolve_model(model_or_name, task)
     tok, tok_note = _load_tokenizer(tokenizer, source)
@@ -129,10 +112,7 @@ def export(
         raise ValueError(f"the tokenizer has {len(tok.vocab)} tokens but the model's vocab_size is "
                          f"{config.vocab_size}; they do not belong together")
 
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
-    try:
+    with atomic_folder(out_dir, carry_over=False) as tmp:
         output_names = save_static(model, task, inputs, tmp)
         p2o_version = None
         if onnx:
@@ -172,9 +152,5 @@ def export(
                 raise ExportVerificationError(str(e).replace(tmp, out_dir)) from None
             manifest = read_manifest(tmp)
         _check_target(out_dir, overwrite)  # someone may have filled it meanwhile
-        _install(tmp, out_dir)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     logger.info("exported %s (%s) to %s", type(model).__name__, task, out_dir)
     return manifest

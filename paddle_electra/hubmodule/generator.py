@@ -10,8 +10,10 @@ The folder::
       model/             the weights (config.json, model_state.pdparams, vocab.txt, tokenizer_config.json);
                          absent with weights=False: the module downloads the published name at first use
 
-It is built in a temporary folder next to ``out_dir`` and renamed at the end,
-so ``out_dir`` never holds a half-written module.
+It is built in a temporary folder next to ``out_dir`` and swapped in whole at
+the end (:func:`~paddle_electra._io.atomic_folder`), so ``out_dir`` holds the
+previous module or the new one, never a mix, even when the process is killed;
+leftovers of a killed run are removed by the next one.
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 import string
-import tempfile
 import textwrap
 from typing import Any, Dict, Optional, Tuple
 
 from .. import registry
+from .._io import atomic_folder, remove_leftovers
 from ..auto import AutoModel
 from ..configuration import ElectraConfig
 from . import templates
@@ -233,17 +234,13 @@ def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, versio
             folder without ``overwrite``.
         DownloadError: a published name that cannot be downloaded (``weights=True``).
     """
-    from ..export.builder import _install
-
     out_dir = os.path.abspath(os.fspath(out_dir))
+    remove_leftovers(os.path.dirname(out_dir), os.path.basename(out_dir))  # may restore an interrupted swap
     _check_target(out_dir, overwrite)
     spec = module_spec(model, name=name, version=version, summary=summary, author=author,
                        author_email=author_email, weights=weights)
     files = render(spec, os.path.basename(out_dir))
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
-    try:
+    with atomic_folder(out_dir, carry_over=False) as tmp:
         for fname, text in files.items():
             with open(os.path.join(tmp, fname), "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
@@ -253,12 +250,7 @@ def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, versio
             target = os.path.join(tmp, WEIGHTS_DIR)
             AutoModel.from_pretrained(spec["source"]).save_pretrained(target)
             ElectraTokenizer.from_pretrained(spec["source"]).save_pretrained(target)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; the result is an ordinary folder
         _check_target(out_dir, overwrite)  # someone may have filled it meanwhile
-        _install(tmp, out_dir)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     written = sorted(os.path.relpath(os.path.join(root, f), out_dir)
                      for root, _, names in os.walk(out_dir) for f in names)
     return {"name": spec["name"], "version": spec["version"], "dir": out_dir,

@@ -12,7 +12,7 @@ layer-wise learning-rate decay (ELECTRA's 0.8), warmup and linear decay
 (:mod:`.optim`) on length-bucketed, dynamically padded batches. The dev set is
 evaluated every epoch (and every ``eval_steps``); the best model goes to
 ``out/best`` (``save_pretrained`` + tokenizer, written to a temporary folder
-and renamed), which ``paddle_electra.export`` and ``paddle_electra.pipeline``
+and swapped in whole), which ``paddle_electra.export`` and ``paddle_electra.pipeline``
 take as it is. The best checkpoint is then reloaded and scored on the test
 split. Every evaluation is appended to ``out/metrics.jsonl``; the returned
 dict is also written to ``out/result.json``.
@@ -25,15 +25,13 @@ import json
 import logging
 import os
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .._io import write_text
+from .._io import atomic_folder, write_text
 from . import finetune_data as fd
 from . import finetune_tasks as ft
 
@@ -217,28 +215,17 @@ def evaluate(model, examples: List[Dict], features: List[Dict], cfg: FinetuneCon
 
 # ------------------------------------------------------------ checkpoints
 def save_best(model, tokenizer, out: str, info: Dict) -> str:
-    """Write model, tokenizer and ``finetune_info.json`` to ``out/best`` via a temporary folder and renames.
+    """Write model, tokenizer and ``finetune_info.json`` to ``out/best`` in one atomic swap.
 
-    Readers see the old best or the new one, never a mix; a crash between the
-    two renames leaves the previous best in ``out/.best.old.*``.
+    Readers see the old best or the new one, never a mix, even when the process
+    is killed mid-save (:func:`~paddle_electra._io.atomic_folder`); the next save
+    removes what a killed one left behind.
     """
     best = os.path.join(out, BEST_DIR)
-    tmp = tempfile.mkdtemp(prefix=".best.tmp.", dir=out)
-    try:
+    with atomic_folder(best, carry_over=False) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         write_text(os.path.join(tmp, INFO_FILE), json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-        old = None
-        if os.path.exists(best):
-            old = tempfile.mkdtemp(prefix=".best.old.", dir=out)
-            os.rename(best, os.path.join(old, BEST_DIR))
-        os.rename(tmp, best)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     return best
 
 
