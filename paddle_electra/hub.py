@@ -28,7 +28,9 @@ Environment variables (read at each call, so they can be set after import):
     Base of the default cache root (see above).
 ``PADDLE_ELECTRA_OFFLINE``
     ``1``: never touch the network; a file missing from the cache is an error
-    naming it. ``HF_HUB_OFFLINE=1`` does the same.
+    naming it. ``HF_HUB_OFFLINE=1`` does the same. huggingface_hub is switched
+    off with it (its ``HF_HUB_OFFLINE`` and ``HF_HUB_DISABLE_TELEMETRY``), as it
+    otherwise sends a request of its own even for a cached file.
 ``HF_HUB_OFFLINE``
     As ``PADDLE_ELECTRA_OFFLINE`` (huggingface_hub's own switch).
 ``PADDLE_ELECTRA_MIRROR``
@@ -48,8 +50,19 @@ Environment variables (read at each call, so they can be set after import):
     Token for private or gated hub repositories (read by huggingface_hub).
 ``PADDLE_ELECTRA_DISABLE_PROGRESS_BARS``
     ``1``: no progress bars (downloads and conversion).
+``PADDLE_ELECTRA_MAX_DOWNLOAD_BYTES`` / ``PADDLE_ELECTRA_STALL_TIMEOUT`` / ``PADDLE_ELECTRA_DOWNLOAD_DEADLINE``
+    Bounds of every transfer, on both routes (see :func:`paddle_electra._fetch.limits`):
+    the largest file of unknown size (default 4 GiB; a size the name table lists
+    is the cap when known), seconds without a byte (default 30; on the hub route
+    ``HF_HUB_DOWNLOAD_TIMEOUT`` wins when set), seconds for a whole file (default
+    3600). A hub file is downloaded by a child process that is killed at the deadline.
 ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``
     Honoured by both downloaders.
+
+Every downloaded file is checked by :func:`paddle_electra._fetch.validate_download`
+(size, format magic, no HTML page) before it is used: on the plain route before
+the rename onto its final name, on the hub route right after huggingface_hub's
+rename, removing the blob, its snapshot link and partial files when it fails.
 
 Failures are :class:`DownloadError` (an ``OSError``; :class:`ChecksumError`
 and :class:`OfflineError` are its subclasses) naming the URL or file and
@@ -58,11 +71,15 @@ saying how to get around it: a local folder, a mirror, or a pre-filled cache.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
+import math
 import os
 import re
+import subprocess
 import sys
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from . import registry
@@ -74,8 +91,10 @@ from ._fetch import (
     OfflineError,
     fetch,
     file_lock,
+    limits,
     mirror_url,
     progress_disabled,
+    validate_download,
 )
 
 __all__ = [
@@ -108,10 +127,35 @@ def cache_root() -> str:
 
 def is_offline() -> bool:
     """True when ``PADDLE_ELECTRA_OFFLINE`` or ``HF_HUB_OFFLINE`` is ``1`` (or true/yes/on)."""
-    return any(
-        (os.environ.get(var) or "").strip().lower() in ("1", "true", "yes", "on")
-        for var in ("PADDLE_ELECTRA_OFFLINE", "HF_HUB_OFFLINE")
-    )
+    return any(_truthy(os.environ.get(var)) for var in ("PADDLE_ELECTRA_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# huggingface_hub reads HF_HUB_OFFLINE once, at its import, and builds every request's
+# headers by asking {endpoint}/api/agent-harnesses unless that switch is on; so a process
+# started offline switches it on before anything imports huggingface_hub ...
+if _truthy(os.environ.get("PADDLE_ELECTRA_OFFLINE")):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@contextlib.contextmanager
+def _hf_offline_if_needed() -> Iterator[None]:
+    """... and offline mode switched on later holds huggingface_hub's switches on while we call it."""
+    if not is_offline():
+        yield
+        return
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY
+    constants.HF_HUB_OFFLINE = constants.HF_HUB_DISABLE_TELEMETRY = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY = saved
 
 
 def model_dir(name: str) -> str:
@@ -238,7 +282,11 @@ def _ensure_hub_file(entry, f, dest: str) -> None:
             return
         src = _hub_download(entry, f, dest)
         if f.role == "weights":
-            _convert_weights(src, dest, entry.name)
+            try:
+                _convert_weights(src, dest, entry.name)
+            except ValueError:  # unreadable: drop it from huggingface_hub's cache too, the next call fetches it anew
+                _remove_hub_file(src)
+                raise
         else:
             copy_file(src, dest)
 
@@ -256,52 +304,123 @@ def _hub_location(entry, f) -> Tuple[str, str]:
 
 def _hub_download(entry, f, dest: str) -> str:
     """Path of the file in huggingface_hub's cache (``<cache_root()>/hf``), downloading it if needed."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub import hf_hub_download, hf_hub_url
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     revision, filename = _hub_location(entry, f)
     endpoint = (os.environ.get("HF_ENDPOINT") or "").rstrip("/") or None
     kwargs = dict(repo_id=entry.hf_repo, filename=filename, revision=revision,
                   cache_dir=os.path.join(cache_root(), "hf"), endpoint=endpoint, library_name="paddle_electra")
-    if progress_disabled():
-        kwargs["tqdm_class"] = _silent_tqdm_class()
     try:  # the raw file may be cached already (e.g. an earlier conversion was interrupted)
-        return hf_hub_download(**kwargs, local_files_only=True)
+        with _hf_offline_if_needed():
+            cached = hf_hub_download(**kwargs, local_files_only=True)
+        validate_download(cached, filename, size=f.size, sha256=f.sha256)
+        return cached
     except LocalEntryNotFoundError:
-        if is_offline():
-            raise OfflineError(_offline_message(entry, f, dest)) from None
+        pass
+    except DownloadError:  # a bad file from an older version: fetch it again
+        _remove_hub_file(cached)
+    if is_offline():
+        raise OfflineError(_offline_message(entry, f, dest))
     url = hf_hub_url(entry.hf_repo, filename, revision=revision, endpoint=endpoint)
+    path, size_known = _bounded_hub_download(entry, f, kwargs, url, dest)
     try:
-        # One HEAD with no retries first: hf_hub_download retries a failed HEAD for ~25 s,
-        # this says "no network" in well under a second.
-        get_hf_file_metadata(url, timeout=CONNECT_TIMEOUT, endpoint=endpoint)
-        return hf_hub_download(**kwargs, etag_timeout=CONNECT_TIMEOUT)
-    except (OSError, *_hub_http_errors()) as exc:  # HfHubHTTPError, LocalEntryNotFoundError, ... are OSErrors
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DownloadError(f"could not download {url} for {entry.name}: {type(exc).__name__}: {reason}\n"
-                            f"{_hints(entry, dest)}") from exc
+        validate_download(path, filename, size=f.size, sha256=f.sha256, size_confirmed=size_known)
+    except DownloadError as exc:
+        removed = _remove_hub_file(path)
+        raise type(exc)(f"could not download {url} for {entry.name}: {exc}; removed it from the Hugging Face cache "
+                        f"({', '.join(removed)}), so the next call downloads it again\n{_hints(entry, dest)}") from None
+    return path
 
 
-def _hub_http_errors() -> tuple:
-    """The HTTP client error base classes huggingface_hub may raise (httpx2 for 2.x, httpx / requests before)."""
-    errors = []
-    for module, attr in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
-        try:
-            errors.append(getattr(__import__(module), attr))
-        except ImportError:
-            continue
-    return tuple(errors)
+# Run in a child process so that the download can be killed at its deadline: huggingface_hub
+# gives no way to stop a transfer, and reads its body in 10 MB blocks, so a server dripping
+# bytes would hold a thread (and huggingface_hub's lock on the file) for as long as it likes.
+_HUB_CHILD = r"""
+import json, sys
+from huggingface_hub import get_hf_file_metadata, hf_hub_download
+from tqdm.auto import tqdm
+
+job = json.loads(sys.argv[1])
+cap = job["cap"]
+seen = {}
+
+def check(nbytes):
+    if nbytes > cap:
+        raise ValueError(f"the file is larger than {cap} bytes ({job['cap_from']})")
+
+class Bounded(tqdm):  # huggingface_hub's one hook into its transfer: it reports each block it writes
+    def __init__(self, *args, **kwargs):
+        kwargs["disable"] = job["quiet"]
+        super().__init__(*args, **kwargs)
+        self.got, seen["total"] = kwargs.get("initial") or 0, kwargs.get("total")
+        check(seen["total"] or 0)
+
+    def update(self, n=1):
+        self.got += n or 0
+        check(self.got)
+        return super().update(n)
+
+try:
+    meta = get_hf_file_metadata(job["url"], timeout=job["timeout"], endpoint=job["endpoint"])
+    print("META " + json.dumps({"etag": meta.etag}), flush=True)
+    if meta.size is not None:
+        check(meta.size)  # a body longer than announced is stopped at once, not at the end:
+        cap, job["cap_from"] = meta.size, "the size its HEAD answer announced"
+    path = hf_hub_download(**job["kwargs"], etag_timeout=job["timeout"], tqdm_class=Bounded)
+    result = {"path": path, "size_known": meta.size is not None or seen.get("total") is not None}
+except Exception as exc:
+    lines = str(exc).strip().splitlines()
+    result = {"error": f"{type(exc).__name__}: {lines[0] if lines else 'no message'}"}
+print("RESULT " + json.dumps(result), flush=True)
+"""
 
 
-def _silent_tqdm_class():
-    from tqdm.auto import tqdm
+def _bounded_hub_download(entry, f, kwargs: dict, url: str, dest: str) -> Tuple[str, bool]:
+    """hf_hub_download in a child process under the transfer bounds; ``(path, size_known)``."""
+    from huggingface_hub.file_download import repo_folder_name
 
-    class SilentTqdm(tqdm):
-        def __init__(self, *args, **kwargs):
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
+    bounds = limits(f.size)
+    job = dict(kwargs=kwargs, url=url, endpoint=kwargs["endpoint"], timeout=CONNECT_TIMEOUT, cap=bounds.max_bytes,
+               cap_from=bounds.max_bytes_from, quiet=progress_disabled())
+    env = dict(os.environ)  # the stall timeout is huggingface_hub's read timeout (whole seconds)
+    env.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(max(1, math.ceil(bounds.stall))))
+    failed = f"could not download {url} for {entry.name}"
+    try:
+        out = subprocess.run([sys.executable, "-c", _HUB_CHILD, json.dumps(job)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, env=env, timeout=bounds.deadline).stdout
+    except OSError as exc:  # no interpreter to run it with (an embedded Python)
+        raise DownloadError(f"{failed}: cannot start the download process ({exc})\n{_hints(entry, dest)}") from None
+    except subprocess.TimeoutExpired as exc:  # killed: remove what huggingface_hub had written
+        meta = _child_line(exc.stdout, "META")
+        if meta and meta.get("etag"):
+            blobs = os.path.join(kwargs["cache_dir"], repo_folder_name(repo_id=entry.hf_repo, repo_type="model"),
+                                 "blobs")
+            for part in glob.glob(os.path.join(glob.escape(blobs), glob.escape(meta["etag"]) + "*.incomplete")):
+                os.remove(part)
+        raise DownloadError(f"{failed}: not finished within {bounds.deadline:g} s "
+                            f"(PADDLE_ELECTRA_DOWNLOAD_DEADLINE)\n{_hints(entry, dest)}") from None
+    result = _child_line(out, "RESULT") or {"error": "the download process ended without a result"}
+    if "error" in result:
+        raise DownloadError(f"{failed}: {result['error']}\n{_hints(entry, dest)}")
+    return result["path"], result["size_known"]
 
-    return SilentTqdm
+
+def _child_line(out, tag: str) -> Optional[dict]:
+    text = out.decode("utf-8", "replace") if isinstance(out, bytes) else (out or "")
+    lines = [line[len(tag) + 1:] for line in text.splitlines() if line.startswith(tag + " ")]
+    return json.loads(lines[-1]) if lines else None
+
+
+def _remove_hub_file(pointer: str) -> List[str]:
+    """Remove a file from huggingface_hub's cache: its snapshot link, its blob and partial blobs; the paths removed."""
+    blob = os.path.realpath(pointer)
+    removed = []
+    for path in [pointer, blob] + glob.glob(glob.escape(blob) + "*.incomplete"):
+        if os.path.lexists(path):
+            os.remove(path)
+            removed.append(path)
+    return removed
 
 
 def _convert_weights(src: str, dest: str, name: str) -> None:

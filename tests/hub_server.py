@@ -11,6 +11,13 @@ path and used up one per GET: ``"corrupt"`` (same length, flipped bytes),
 connection), ``"500"`` (an HTTP 500 answer), ``"norange"`` (ignore the Range
 header, answer 200 with the whole file), ``"stall:S"`` (say nothing for S
 seconds, then close). Every request is recorded.
+
+Modes are set per path (``"*"``: every path) and hold for HEAD and every GET until
+cleared, as a broken or hostile server does: ``"html"`` (200 with an HTML error
+page, ``Content-Type: text/html``), ``"nolength:N"`` (no Content-Length, N body
+bytes, then close), ``"endless"`` (no Content-Length, the file's bytes repeated
+forever), ``"drip:S"`` (the real Content-Length, then one byte every S seconds),
+``"loop"`` (a 302 redirect to the same path).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ class HubServer:
         self.plain: Dict[str, bytes] = {}
         self.hub: Dict[Tuple[str, str, str], bytes] = {}
         self.faults: Dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.modes: Dict[str, str] = {}
         self.requests: List[Request] = []
         self.chunk_delay = chunk_delay  # seconds between body chunks (to make transfers overlap)
         self.chunk_size = chunk_size
@@ -64,6 +72,12 @@ class HubServer:
         with self._lock:
             self.faults.clear()
 
+    def set_mode(self, path: str, mode: str) -> None:
+        self.modes[path] = mode
+
+    def clear_modes(self) -> None:
+        self.modes.clear()
+
     # ------------------------------------------------------------ log
     def count(self, method: Optional[str] = None, path: Optional[str] = None) -> int:
         """Requests seen, optionally of one method and/or whose path contains ``path``."""
@@ -81,6 +95,7 @@ class HubServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> "HubServer":
+        self.stopped = False
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self
@@ -90,6 +105,7 @@ class HubServer:
         return self
 
     def stop(self) -> None:
+        self.stopped = True  # ends endless and dripping answers
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -162,6 +178,13 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._plain_answer(404, extra, b"not found")
             return
+        mode = app.modes.get(path) or app.modes.get("*")
+        if mode:
+            try:
+                self._broken_answer(app, mode, data, extra)
+            except OSError:  # the client hung up (as it should on an endless body)
+                self.close_connection = True
+            return
         if fault == "500":
             self._plain_answer(500, {}, b"internal error")
             return
@@ -198,6 +221,45 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def _broken_answer(self, app: "HubServer", mode: str, data: bytes, extra: Dict[str, str]) -> None:
+        kind, _, arg = mode.partition(":")
+        if kind == "loop":
+            self._plain_answer(302, {"Location": self.path})
+            return
+        if kind == "html":
+            page = HTML_PAGE
+            self._plain_answer(200, {**extra, "ETag": f'"{hashlib.md5(page).hexdigest()}"',
+                                     "Content-Type": "text/html; charset=utf-8"}, page)
+            return
+        self.send_response(200)
+        for k, v in extra.items():
+            self.send_header(k, v)
+        if kind == "drip":
+            self.send_header("Content-Length", str(len(data)))
+        else:  # no length: the body ends when the connection closes
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if kind == "nolength":
+            self.wfile.write(data[:int(arg)])
+        elif kind == "endless":
+            while not app.stopped:
+                self.wfile.write(data)
+        elif kind == "drip":
+            for i in range(len(data)):
+                if app.stopped:
+                    break
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(float(arg))
+        else:
+            raise ValueError(f"unknown mode {mode!r}")
+
+
+HTML_PAGE = b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body>try again later</body></html>\n"
 
 
 def free_port() -> int:
