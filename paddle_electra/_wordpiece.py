@@ -195,7 +195,164 @@ def _special_matcher(special_tokens: Sequence[str]):
     return re.compile("|".join(map(re.escape, tokens))) if tokens else None
 
 
-class PythonWordPiece:
+# ------------------------------------------------------------------ heads of long texts (truncation)
+HEAD_MIN_CHARS = 256  # a first head is 8 characters per kept token plus this
+_COUNT_CHUNK_CHARS = 1 << 16  # piece size when only the number of tokens is wanted
+
+
+def _cut_candidates(cjk: bool) -> "re.Pattern[str]":
+    """Characters after which a text may often be cut: whitespace, punctuation, CJK (when split).
+
+    Only a fast pre-filter for :meth:`_HeadEncoder.is_cut`, which checks each
+    candidate; a character left out here only means fewer places to cut.
+    """
+    def span(lo: int, hi: int) -> str:
+        return re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+
+    parts = [re.escape(c) for c in sorted(_WHITESPACE) if c not in _OTHER]
+    parts += [span(lo, hi) for lo, hi in zip(_PUNCT.starts, _PUNCT.ends)]
+    if cjk:
+        parts += [span(lo, hi) for lo, hi in _CJK]
+    return re.compile("[" + "".join(parts) + "]")
+
+
+class _HeadEncoder:
+    """Tokenize only the head of a long text: what truncation keeps, at a cost bounded by it.
+
+    Both backends split a text into words the same way, so a text can be cut
+    where a word always ends: right after a character that becomes whitespace,
+    punctuation or (when split) a CJK ideograph, and not inside a special token
+    written in the text. The tokens (and offsets) of such a head are exactly
+    the first tokens of the whole text. Accent stripping decomposes (NFD) the
+    whole text, but canonical reordering never moves a mark across such a
+    character (its decomposition ends with combining class 0 or 1), so the
+    character rules alone decide.
+
+    Users set ``self._rules``, ``self._cut_specials`` (the special tokens) and
+    ``self._candidates`` with :meth:`_init_heads`, and provide ``encode``.
+    """
+
+    def _init_heads(self, special_tokens: Sequence[str], flags: Tuple[bool, bool, bool]) -> None:
+        self._rules = _SHARED_RULES.setdefault(flags, _CharRules(*flags))
+        self._cut_specials = tuple(sorted({t for t in special_tokens if len(t) > 1}))
+        self._candidates = _cut_candidates(flags[2])
+
+    def is_cut(self, text: str, k: int) -> bool:
+        """Whether ``text[:k]`` tokenizes to exactly the tokens of ``text`` that start before ``k``."""
+        rule = self._rules[text[k - 1]]
+        if not (rule is None or (rule.__class__ is tuple and (len(rule) == 1 or rule[-1] is None))):
+            return False
+        for t in self._cut_specials:  # a special token written across k would be lost by the cut
+            lo = max(0, k - len(t) + 1)
+            i = text.find(t, lo, k + len(t) - 1)
+            while i != -1:
+                if i < k < i + len(t):
+                    return False
+                i = text.find(t, i + 1, k + len(t) - 1)
+        return True
+
+    def _cut_after(self, text: str, start: int, end: int) -> Optional[int]:
+        """The first cut ``k`` with ``start < k < end`` (``None`` if there is none)."""
+        m = self._candidates.search(text, start, end - 1)
+        while m is not None:
+            k = m.end()
+            if self.is_cut(text, k):
+                return k
+            m = self._candidates.search(text, k, end - 1)
+        return None
+
+    def _cut_before(self, text: str, start: int, end: int) -> Optional[int]:
+        """The last cut ``k`` with ``start < k <= end`` (``None`` if there is none)."""
+        for lo in (end - 64, end - 1024, start):  # near ``end`` first: usually found at once
+            found = [m.end() for m in self._candidates.finditer(text, max(lo, start), end)]
+            for k in reversed(found):
+                if self.is_cut(text, k):
+                    return k
+            if lo <= start:
+                return None
+        return None
+
+    def _head_end(self, text: str, size: int) -> Tuple[int, int]:
+        """``(k, size)``: a head ``text[:k]`` of about ``size`` characters or more (``k = len(text)``: all of it).
+
+        ``size`` comes back doubled as often as no cut was found near it.
+        """
+        n = len(text)
+        while size < n:
+            k = self._cut_after(text, size - 1, min(n, 2 * size)) or self._cut_before(text, size // 2, size)
+            if k is not None:
+                return k, size
+            size *= 2
+        return n, size
+
+    def encode_batch_head(self, texts: Sequence[str], limit: int, with_offsets: bool = False):
+        """Tokens of a head of each text with more than ``limit`` tokens, or of all of it.
+
+        A head starts at ``8 * limit + HEAD_MIN_CHARS`` characters and doubles
+        until it holds more than ``limit`` tokens, so time and memory follow
+        ``limit`` rather than the texts' length; a text is tokenized whole when
+        no head is long enough, or when no cut is found (a run without
+        whitespace, punctuation or CJK). Heads are tokenized a round at a time,
+        together (in parallel on the fast backend).
+
+        Returns:
+            ``(ids, offsets or None, complete)``: as :meth:`encode_batch` for
+            the heads; ``complete[i]`` is ``True`` when text ``i`` was
+            tokenized whole (else ``len(ids[i]) > limit``).
+        """
+        first = max(16, 8 * limit + HEAD_MIN_CHARS)
+        ids: List[Optional[List[int]]] = [None] * len(texts)
+        offsets: List[Optional[Offsets]] = [None] * len(texts)
+        complete = [True] * len(texts)
+        sizes = {i: first for i in range(len(texts))}
+        while sizes:
+            ends = {i: self._head_end(texts[i], size) for i, size in sizes.items()}
+            order = list(ends)
+            r_ids, r_offs = self.encode_batch([texts[i][:ends[i][0]] for i in order], with_offsets)
+            for j, i in enumerate(order):
+                k, size = ends[i]
+                if k == len(texts[i]) or len(r_ids[j]) > limit:
+                    ids[i], offsets[i] = r_ids[j], (r_offs[j] if with_offsets else None)
+                    complete[i] = k == len(texts[i])
+                    del sizes[i]
+                else:  # too few tokens yet: a longer head next round
+                    sizes[i] = 2 * max(size, k)
+        return ids, (offsets if with_offsets else None), complete
+
+    def _piece_counts(self, text: str):
+        """Token counts of successive pieces of ``text`` (cut as :meth:`is_cut` allows): bounded memory."""
+        start, n = 0, len(text)
+        while start < n:
+            end = start + _COUNT_CHUNK_CHARS
+            k = (self._cut_after(text, end - 1, n) if end < n else None) or n
+            yield len(self.encode(text[start:k])[0])
+            start = k
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text``, tokenized piece by piece (memory bounded, time linear)."""
+        return sum(self._piece_counts(text))
+
+    def first_is_longer(self, a: str, b: str) -> bool:
+        """Whether ``a`` has more tokens than ``b``, counting both only as far as the shorter one needs."""
+        pieces_a, pieces_b = self._piece_counts(a), self._piece_counts(b)
+        na = nb = 0
+        done_a = done_b = False
+        while True:
+            if done_a and (done_b or nb > na):
+                return na > nb
+            if done_b and na > nb:
+                return True
+            if not done_a and (done_b or na <= nb):  # advance the one behind
+                step = next(pieces_a, None)
+                done_a = step is None
+                na += step or 0
+            else:
+                step = next(pieces_b, None)
+                done_b = step is None
+                nb += step or 0
+
+
+class PythonWordPiece(_HeadEncoder):
     """Readable pure-Python BERT WordPiece tokenizer with per-character and per-word caches.
 
     Args:
@@ -214,7 +371,7 @@ class PythonWordPiece:
         self.unk_id = vocab[unk_token]
         strip = do_lower_case if strip_accents is None else bool(strip_accents)
         key = (bool(do_lower_case), strip, bool(tokenize_chinese_chars))
-        self._rules = _SHARED_RULES.setdefault(key, _CharRules(*key))
+        self._init_heads(special_tokens, key)  # sets self._rules
         self._specials = {t: vocab[t] for t in special_tokens if t}
         self._special_re = _special_matcher(special_tokens)
         self._words: Dict[str, Tuple[Tuple[int, ...], Tuple[Tuple[int, int], ...]]] = {}
@@ -326,7 +483,7 @@ class PythonWordPiece:
         return [o[0] for o in out], ([o[1] for o in out] if with_offsets else None)
 
 
-class FastWordPiece:
+class FastWordPiece(_HeadEncoder):
     """The same tokenizer on HuggingFace ``tokenizers`` (Rust, batches run in parallel).
 
     Same arguments as :class:`PythonWordPiece`, plus ``cls_token`` and
@@ -345,6 +502,8 @@ class FastWordPiece:
 
         self._args = (vocab, unk_token, special_tokens, do_lower_case, strip_accents, tokenize_chinese_chars)
         self._fallback: Optional[PythonWordPiece] = None
+        strip = do_lower_case if strip_accents is None else bool(strip_accents)
+        self._init_heads(special_tokens, (bool(do_lower_case), strip, bool(tokenize_chinese_chars)))
         tk = Tokenizer(models.WordPiece(vocab, unk_token=unk_token, continuing_subword_prefix="##",
                                         max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD))
         tk.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=tokenize_chinese_chars,

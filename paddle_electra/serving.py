@@ -375,6 +375,7 @@ def create_app(service: Service):
     _require_stack()
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
     from starlette.responses import Response
     from starlette.routing import Route
 
@@ -394,6 +395,11 @@ def create_app(service: Service):
             service.counts[key] += 1
             extra = {"status": "111" if e.status == 404 else "101", "msg": e.message, "results": ""} if hub else {}
             return reply({"error": e.message, **extra}, e.status)
+        except ClientDisconnect:  # the client left before its body was complete: no one to answer, no fault
+            service.counts["client_errors"] += 1
+            # DEBUG, no traceback: anyone can do this, and at a higher level it would flood the log
+            logger.debug("client %s disconnected before sending its whole request body", request.client)
+            return Response(status_code=400)
         except Exception as e:  # noqa: BLE001 - a fault of the server, not of the request
             service.counts["server_errors"] += 1
             logger.exception("predict failed")
@@ -505,16 +511,23 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
     except BaseException:
         cleanup()
         raise
+    # what /metadata shows anyone who asks: names, never a path of this machine
     metadata = {
-        "model": name, "source": model if not os.path.isdir(model) else os.path.abspath(model), "task": task,
+        "model": name, "source": _public_name(model) if os.path.isdir(model) else model, "task": task,
         "backend": "paddle-inference", "model_class": manifest.get("model_class"),
         "labels": manifest.get("labels"), "max_length": pipe.max_length, "truncation": pipe.truncation,
         "batch_size": batch_size, "max_wait_ms": max_wait_ms,
         "outputs": [o.get("name") for o in manifest.get("outputs", [])],
         "versions": manifest.get("versions"),
-        "export_dir": os.path.abspath(export_dir), "temporary_export": export_dir != model,
+        "export_dir": _public_name(export_dir) if export_dir == model else None,
+        "temporary_export": export_dir != model,
     }
     return Service(pipe, task, name, limits, batch_size, max_wait_ms, metadata), cleanup
+
+
+def _public_name(folder: str) -> str:
+    """The last part of a folder's path: enough to recognise it, nothing about the machine's layout."""
+    return os.path.basename(os.path.normpath(os.path.abspath(folder)))
 
 
 def _warm_up(pipe, task: str) -> None:

@@ -22,7 +22,7 @@ import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ._io import write_text
+from ._io import atomic_folder, write_text
 from ._wordpiece import FastWordPiece, PythonWordPiece
 
 logger = logging.getLogger(__name__)
@@ -272,6 +272,11 @@ class ElectraTokenizer:
             truncation: ``False``; ``True`` / ``"longest_first"`` (trim the
                 longer sequence first); ``"only_first"``; ``"only_second"``.
                 Without ``max_length`` it truncates to ``model_max_length``.
+                Only the head of a long text that can be kept is tokenized
+                (same results), so time and memory follow ``max_length``,
+                not the text's length (one exception in time: the two texts
+                of a pair both over an odd limit are counted, in pieces, to
+                find the longer, which keeps the extra token).
             padding: ``False``; ``True`` / ``"longest"`` (to the longest in the
                 batch); ``"max_length"`` (to ``max_length`` or ``model_max_length``).
                 Padding is on the right with ``[PAD]``, type 0, mask 0, offsets (0, 0).
@@ -331,12 +336,16 @@ class ElectraTokenizer:
                 want_offsets, want_special) -> BatchEncoding:
         """Tokenize, truncate, add special tokens, pad; see :meth:`__call__`."""
         n = len(texts)
-        ids_all, offs_all = self._backend.encode_batch(texts + (pairs or []), want_offsets)
+        limit = max(0, max_length - (2 if pairs is None else 3)) if max_length is not None else 0
+        if trunc:  # no text keeps more than `limit` tokens: tokenize only that much of long texts
+            ids_all, offs_all, whole = self._backend.encode_batch_head(texts + (pairs or []), limit, want_offsets)
+        else:
+            (ids_all, offs_all), whole = self._backend.encode_batch(texts + (pairs or []), want_offsets), None
         a_ids, b_ids = ids_all[:n], (ids_all[n:] if pairs is not None else None)
         a_offs, b_offs = (offs_all[:n], offs_all[n:]) if want_offsets else (None, None)
         if max_length is not None:  # truncate (or refuse to)
-            keep = [self._truncate(len(a_ids[i]), None if b_ids is None else len(b_ids[i]), max_length, trunc, i,
-                                   batched) for i in range(n)]
+            keep = [self._keep(texts, pairs, a_ids, b_ids, whole, i, limit, max_length, trunc, batched)
+                    for i in range(n)]
             a_ids = [r[:k[0]] for r, k in zip(a_ids, keep)]
             a_offs = a_offs and [r[:k[0]] for r, k in zip(a_offs, keep)]
             if b_ids is not None:
@@ -361,6 +370,34 @@ class ElectraTokenizer:
             if want_offsets:
                 rows["offset_mapping"] = [[none, *o, none, *p, none] for o, p in zip(a_offs, b_offs)]
         return self._finish(rows, batched, pad, max_length, return_tensors, want_mask)
+
+    def _keep(self, texts, pairs, a_ids, b_ids, whole, i: int, limit: int, max_length: int,
+              strategy: Optional[str], batched: bool) -> Tuple[int, int]:
+        """:meth:`_truncate` for input ``i``, whose texts may have been tokenized only in part.
+
+        A text cut short (``whole[j]`` false) has more than ``limit`` tokens,
+        and it counts as ``limit + 1``: no kept length depends on how many more
+        it has. Two exceptions need exact counts (found piece by piece, in
+        bounded memory): which of two texts over the limit is longer when an
+        odd ``limit`` is halved (the longer one keeps the extra token), and the
+        numbers an error message quotes.
+        """
+        n = len(texts)
+        whole_a = whole is None or whole[i]
+        whole_b = b_ids is None or whole is None or whole[n + i]
+        len_a = len(a_ids[i]) if whole_a else limit + 1
+        len_b = None if b_ids is None else len(b_ids[i]) if whole_b else limit + 1
+        if (not (whole_a and whole_b) and len_a > limit and (len_b or 0) > limit and strategy == "longest_first"
+                and limit % 2):
+            len_a, len_b = limit + 1 + self._backend.first_is_longer(texts[i], pairs[i]), limit + 1
+        try:
+            return self._truncate(len_a, len_b, max_length, strategy, i, batched)
+        except ValueError:
+            if whole_a and whole_b:
+                raise
+        len_a = len(a_ids[i]) if whole_a else self._backend.count_tokens(texts[i])
+        len_b = None if b_ids is None else len(b_ids[i]) if whole_b else self._backend.count_tokens(pairs[i])
+        return self._truncate(len_a, len_b, max_length, strategy, i, batched)  # raises, quoting the real counts
 
     def _truncate(self, len_a: int, len_b: Optional[int], max_length: Optional[int], strategy: Optional[str],
                   index: int, batched: bool) -> Tuple[int, int]:
@@ -458,22 +495,26 @@ class ElectraTokenizer:
     def save_pretrained(self, save_directory: str) -> Tuple[str, str]:
         """Write ``vocab.txt`` and ``tokenizer_config.json`` into ``save_directory`` (created if needed).
 
-        Each file is written under a temporary name and renamed into place, so
-        a crash never leaves a half-written file.
+        The folder is written beside ``save_directory`` and swapped in whole
+        (:func:`~paddle_electra._io.atomic_folder`), so a crash leaves the old
+        tokenizer files or the new ones, never one of each; the folder's other
+        files (a model's weights and config) are kept.
 
         Returns:
             The paths of the two files.
+
+        Raises:
+            ValueError: ``save_directory`` is a file, or the current working
+                directory or a folder above it.
         """
-        os.makedirs(save_directory, exist_ok=True)
         config = {"tokenizer_class": "ElectraTokenizer", "do_lower_case": self.do_lower_case,
                   "model_max_length": self.model_max_length, "tokenize_chinese_chars": self.tokenize_chinese_chars,
                   "strip_accents": self.strip_accents}
         config.update({k: getattr(self, k) for k in SPECIAL_TOKEN_KEYS})
-        vocab_path = os.path.join(save_directory, VOCAB_FILE)
-        config_path = os.path.join(save_directory, CONFIG_FILE)
-        write_text(vocab_path, "".join(t + "\n" for t in self._id_to_token))
-        write_text(config_path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-        return vocab_path, config_path
+        with atomic_folder(save_directory) as folder:
+            write_text(os.path.join(folder, VOCAB_FILE), "".join(t + "\n" for t in self._id_to_token))
+            write_text(os.path.join(folder, CONFIG_FILE), json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+        return os.path.join(save_directory, VOCAB_FILE), os.path.join(save_directory, CONFIG_FILE)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, **kwargs: Any) -> "ElectraTokenizer":

@@ -6,7 +6,9 @@
 The server runs as a separate process (``paddle-electra serve --port 0`` on
 127.0.0.1; a model that is not an export folder is exported by the server),
 and the expected answer of every text is computed here with
-``paddle_electra.pipeline(task, model=<the server's export>, backend="inference")``.
+``paddle_electra.pipeline(task, model=<export>, backend="inference")`` on the
+same export (made here the way the server makes it, when ``--model`` is not
+an export folder: the server's ``/metadata`` shows no paths).
 Every valid request must come back 200 with exactly those results (floats
 within 1e-5), every malformed one with a 4xx and a JSON ``error``. Prints
 requests/s and p50/p99 latency and writes them, with the counts, as JSON.
@@ -291,7 +293,8 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         seed: int = 0, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """Start the server on ``model``, fire the plan, check; returns :func:`check`'s report + server stats.
 
-    The expected answers come from the export the server runs (its ``/metadata`` names the folder).
+    The expected answers come from the export the server runs, or for a model that is not an
+    export folder, from an export of it made here the same way (``/metadata`` shows no paths).
     """
     import httpx
 
@@ -304,7 +307,16 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         pool = [s[:1] + "[MASK]" + s[2:] for s in SENTENCES if len(s) > 2] if task == "fill-mask" else SENTENCES
         plan = build_plan(requests, malformed, meta["limits"], meta["max_length"], meta["model"], seed=seed,
                           sentences=pool)
-        expected = expected_answers(meta["export_dir"], task, [t for req in plan if req["texts"] for t in req["texts"]])
+        texts = [t for req in plan if req["texts"] for t in req["texts"]]
+        if meta["temporary_export"]:
+            import paddle_electra
+
+            with tempfile.TemporaryDirectory(prefix="loadtest-export-") as tmp:
+                export_dir = os.path.join(tmp, "export")
+                paddle_electra.export(model, export_dir, task=task)
+                expected = expected_answers(export_dir, task, texts)
+        else:
+            expected = expected_answers(model, task, texts)
         gc.collect()
         gc.freeze()  # this process loaded Paddle for the expected answers: keep GC pauses out of the timings
         start = time.perf_counter()
