@@ -15,7 +15,6 @@ Both on-disk formats are supported:
   followed by each storage as an int64 element count and its raw bytes.
 """
 
-import collections
 import io
 import os
 import pickle
@@ -24,7 +23,14 @@ import zipfile
 
 import numpy as np
 
-from ..safety.pickle_guard import CheckpointTooLargeError, Inert, UnsafeCheckpointError, prescan, safe_loads
+from ..safety.pickle_guard import (
+    ORDERED_DICT,
+    CheckpointTooLargeError,
+    Inert,
+    UnsafeCheckpointError,
+    prescan,
+    safe_loads,
+)
 
 __all__ = ["UnsafeCheckpointError", "load_torch_bin"]
 
@@ -151,18 +157,11 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
     return data
 
 
-def _ordered_dict(*args):
-    # torch pickles OrderedDict() empty and adds items with SETITEMS; a fresh one each call
-    if args:
-        raise UnsafeCheckpointError("collections.OrderedDict called with arguments")
-    return collections.OrderedDict()
-
-
 # Every global is an immutable stand-in (see safety.pickle_guard.Inert): allowed
 # globals only build metadata records; no storage bytes are read until the
 # whole pickle has been accepted.
 _ALLOWED_GLOBALS = {
-    "collections.OrderedDict": Inert("collections.OrderedDict", _ordered_dict),
+    "collections.OrderedDict": ORDERED_DICT,
     "torch._utils._rebuild_tensor": Inert("torch._utils._rebuild_tensor", _rebuild_tensor),
     "torch._utils._rebuild_tensor_v2": Inert("torch._utils._rebuild_tensor_v2", _rebuild_tensor_v2),
     "torch._utils._rebuild_parameter": Inert("torch._utils._rebuild_parameter", _rebuild_parameter),

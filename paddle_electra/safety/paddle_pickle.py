@@ -25,7 +25,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .pickle_guard import CheckpointTooLargeError, Inert, UnsafeCheckpointError, safe_loads
+from .pickle_guard import ORDERED_DICT, CheckpointTooLargeError, Inert, UnsafeCheckpointError, safe_loads
 
 __all__ = ["load_paddle_pickle", "PADDLE_PICKLE_MAGIC"]
 
@@ -147,12 +147,6 @@ def _dense_tensor_eval(source, namespace, *rest):
     return namespace["data"]
 
 
-def _ordered_dict(*args):
-    if args:  # pickle adds the items afterwards with SETITEMS
-        raise UnsafeCheckpointError("collections.OrderedDict called with arguments")
-    return collections.OrderedDict()
-
-
 def _ndarray_called(*args):
     # the ndarray class only ever appears as _reconstruct's first argument
     raise UnsafeCheckpointError("the pickle calls numpy.ndarray directly")
@@ -166,7 +160,7 @@ _ALLOWED = {
     "_codecs.encode": Inert("_codecs.encode", _codecs_encode),
     "builtins.tuple": Inert("builtins.tuple", _tensor_tuple),
     "builtins.eval": Inert("builtins.eval", _dense_tensor_eval),
-    "collections.OrderedDict": Inert("collections.OrderedDict", _ordered_dict),
+    "collections.OrderedDict": ORDERED_DICT,
 }
 # protocol 2 keeps Python 2's module name for builtins (the unpickler's fix_imports maps it only
 # inside the default find_class, which a restricted unpickler replaces)

@@ -19,12 +19,14 @@ checkpoints, PyTorch ``pytorch_model.bin``) goes through :class:`GuardedUnpickle
 
 from __future__ import annotations
 
+import collections
 import io
 import pickle
 import pickletools
 from typing import Callable, Dict, Optional
 
-__all__ = ["UnsafeCheckpointError", "CheckpointTooLargeError", "Inert", "GuardedUnpickler", "prescan", "safe_loads"]
+__all__ = ["UnsafeCheckpointError", "CheckpointTooLargeError", "Inert", "ORDERED_DICT", "GuardedUnpickler", "prescan",
+           "safe_loads"]
 
 
 class UnsafeCheckpointError(ValueError):
@@ -71,6 +73,17 @@ class Inert:
 
     def __repr__(self):
         return f"<allowed {self._qualname}>"
+
+
+def _empty_ordered_dict(*args):
+    # picklers write OrderedDict() with no arguments and add the items with SETITEMS; the
+    # stand-in hands out a fresh one per call and refuses arguments (no O(n) work per opcode)
+    if args:
+        raise UnsafeCheckpointError("collections.OrderedDict called with arguments")
+    return collections.OrderedDict()
+
+
+ORDERED_DICT = Inert("collections.OrderedDict", _empty_ordered_dict)
 
 
 def prescan(data, path: str, allow_persistent_ids: bool = False) -> None:
