@@ -337,9 +337,14 @@ def _hub_download(entry, f, dest: str) -> str:
 # gives no way to stop a transfer, and reads its body in 10 MB blocks, so a server dripping
 # bytes would hold a thread (and huggingface_hub's lock on the file) for as long as it likes.
 _HUB_CHILD = r"""
-import json, sys
+import inspect, json, sys
 from huggingface_hub import get_hf_file_metadata, hf_hub_download
 from tqdm.auto import tqdm
+
+
+def supported(fn, **kwargs):  # huggingface_hub < 0.26 (PaddleNLP's pin) lacks a few keywords
+    names = inspect.signature(fn).parameters
+    return {k: v for k, v in kwargs.items() if k in names}
 
 job = json.loads(sys.argv[1])
 cap = job["cap"]
@@ -362,12 +367,16 @@ class Bounded(tqdm):  # huggingface_hub's one hook into its transfer: it reports
         return super().update(n)
 
 try:
-    meta = get_hf_file_metadata(job["url"], timeout=job["timeout"], endpoint=job["endpoint"])
+    meta = get_hf_file_metadata(job["url"], timeout=job["timeout"],
+                                **supported(get_hf_file_metadata, endpoint=job["endpoint"]))
     print("META " + json.dumps({"etag": meta.etag}), flush=True)
     if meta.size is not None:
         check(meta.size)  # a body longer than announced is stopped at once, not at the end:
         cap, job["cap_from"] = meta.size, "the size its HEAD answer announced"
-    path = hf_hub_download(**job["kwargs"], etag_timeout=job["timeout"], tqdm_class=Bounded)
+    # without tqdm_class (huggingface_hub < 0.26) the announced size, the deadline and the
+    # validation after the transfer still bound it; the per-block cap needs the hook
+    path = hf_hub_download(**job["kwargs"], etag_timeout=job["timeout"],
+                           **supported(hf_hub_download, tqdm_class=Bounded))
     result = {"path": path, "size_known": meta.size is not None or seen.get("total") is not None}
 except Exception as exc:
     lines = str(exc).strip().splitlines()
