@@ -26,6 +26,8 @@ from .modeling import (
     ElectraModel,
 )
 from .modeling_utils import ElectraPretrainedModel, LoadReport
+from .causal_lm import ElectraForCausalLM
+from .kv_cache import KVCache
 from .registry import list_pretrained
 from .pretraining import ElectraForPretraining, ElectraForTotalPretraining, ElectraPretrainingCriterion
 from .ernie_health import (
@@ -34,7 +36,21 @@ from .ernie_health import (
     ErnieHealthPretrainingCriterion,
 )
 
-from .auto import AutoModel
+from .auto import (
+    AutoConfig,
+    AutoDiscriminator,
+    AutoGenerator,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForMultipleChoice,
+    AutoModelForPreTraining,
+    AutoModelForPretraining,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
+from . import auto as _auto
 from .tokenizer import BatchEncoding, ElectraTokenizer
 from . import export  # callable subpackage: pe.export(model, out_dir, ...), pe.export.verify(...)
 from .export import ElectraPredictor, ExportError, ExportVerificationError, OnnxPredictor
@@ -45,7 +61,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "set_num_threads",
+    "AutoConfig",
+    "AutoTokenizer",
     "AutoModel",
+    "AutoModelForMaskedLM",
+    "AutoModelForPreTraining",
+    "AutoModelForPretraining",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForMultipleChoice",
+    "AutoGenerator",
+    "AutoDiscriminator",
     "export",
     "ElectraPredictor",
     "OnnxPredictor",
@@ -75,6 +102,8 @@ __all__ = [
     "ElectraForTokenClassification",
     "ElectraForQuestionAnswering",
     "ElectraForMultipleChoice",
+    "ElectraForCausalLM",
+    "KVCache",
     "ElectraForTotalPretraining",
     "ElectraForPretraining",
     "ElectraPretrainingCriterion",
@@ -82,3 +111,7 @@ __all__ = [
     "ErnieHealthForTotalPretraining",
     "ErnieHealthPretrainingCriterion",
 ]
+
+if hasattr(_auto, "AutoModelForCausalLM"):  # where this version has ElectraForCausalLM
+    AutoModelForCausalLM = _auto.AutoModelForCausalLM
+    __all__.append("AutoModelForCausalLM")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -18,9 +19,18 @@ from typing import Any, Dict, Optional
 
 from . import registry
 from ._io import write_text
+from .config_files import (  # noqa: F401 (CONFIG_NAME, LEGACY_CONFIG_NAME, MAX_JSON_DEPTH re-exported)
+    CONFIG_NAME,
+    LEGACY_CONFIG_NAME,
+    MAX_JSON_DEPTH,
+    PADDLENLP_ALIASES as _PADDLENLP_ALIASES,
+    check_depth as _check_depth,
+    config_file as _config_file,
+    flatten_config_dict,
+    read_json as _read_json,
+    rename_aliases as _rename_aliases,
+)
 
-CONFIG_NAME = "config.json"
-LEGACY_CONFIG_NAME = "model_config.json"  # PaddleNLP 2.4 and its community uploads
 
 # Activations the layers know how to build (see modeling.ACT2FN); HF names.
 SUPPORTED_ACTIVATIONS = (
@@ -37,18 +47,20 @@ SUPPORTED_ACTIVATIONS = (
 
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
-# PaddleNLP spells a few fields differently; map them onto ours when reading.
-_PADDLENLP_ALIASES = {
-    "num_classes": "num_labels",
-    "layer_norm_epsilon": "layer_norm_eps",
-}
-
 # HF config fields whose non-default values change the network in ways this
 # package does not implement: refuse them instead of loading a different model.
+# (is_decoder is a field: a causal mask and a KV cache, see paddle_electra.kv_cache.)
 _UNSUPPORTED_HF_VALUES = {
     "position_embedding_type": ("absolute",),
-    "is_decoder": (False,),
     "add_cross_attention": (False,),
+}
+
+# Attributes HF's and PaddleNLP's configs always have, read by paddle_electra's
+# models, with the value a config that does not record them means. They are
+# not fields: a file that states them keeps them in ``extra`` (and writes them back).
+ATTRIBUTE_DEFAULTS = {
+    "use_cache": True,  # decoders (is_decoder=True) return a KV cache unless told otherwise (HF)
+    "tie_word_embeddings": True,  # the LM heads reuse the word embedding; False is refused by them
 }
 
 # Upper bounds of the size fields. Every published ELECTRA is far below them
@@ -73,10 +85,14 @@ SIZE_LIMITS = {
 # 2**34 (about 17 billion) parameters, 64 GiB in float32; the largest
 # published ELECTRA has 335 million.
 MAX_PARAMETERS = 1 << 34
-# Deepest JSON nesting a config may have. Real configs are at most 4 levels
-# deep (PaddleNLP 2.4's nested init_args); deeper input would only exercise
-# recursion in the parser and in copies.
-MAX_JSON_DEPTH = 32
+
+
+class NameTableConfigs:
+    """Class attribute: ``{published name: config dict}`` from the name table (PaddleNLP's
+    ``pretrained_init_configuration``), read when first accessed, a fresh copy each time."""
+
+    def __get__(self, obj, owner=None) -> Dict[str, Dict[str, Any]]:
+        return {name: copy.deepcopy(registry.get_entry(name).config) for name in registry.names()}
 
 
 @dataclass
@@ -84,9 +100,18 @@ class ElectraConfig:
     """Configuration of an ELECTRA encoder and its heads.
 
     Defaults are ELECTRA-small's discriminator (google/electra-small-discriminator).
-    Unknown keys read from a JSON file are kept in ``extra`` and written back, so a
-    round trip through this class loses nothing.
+    Unknown keys (from a JSON file or keyword arguments, as in HF and PaddleNLP)
+    are kept in ``extra``, readable and settable as attributes (``config.gen_weight``)
+    and written back, so a round trip through this class loses nothing.
+
+    PaddleNLP's conventions work too: ``num_classes`` is an alias of
+    ``num_labels`` (:attr:`attribute_map`), ``config["hidden_size"]``,
+    ``config.get(...)``, and the mapping protocol, so ``ElectraModel(**config)``
+    builds the same network.
     """
+
+    attribute_map = {"num_classes": "num_labels"}  # PaddleNLP's alias (a class attribute, not a field)
+    pretrained_init_configuration = NameTableConfigs()  # published name -> config dict (PaddleNLP's table)
 
     vocab_size: int = 30522  # rows of the word embedding; ids must be < this
     embedding_size: int = 128  # E: width of the embeddings (ELECTRA decouples it from H)
@@ -108,7 +133,55 @@ class ElectraConfig:
     problem_type: Optional[str] = None  # seq-cls loss; None -> inferred from num_labels and label dtype
     id2label: Optional[Dict[int, str]] = None  # label names of classification heads
     architectures: Optional[list] = None  # class names the weights were saved from
+    is_decoder: bool = False  # causal self-attention (HF's ElectraForCausalLM); written only when True
     extra: Dict[str, Any] = field(default_factory=dict)  # unknown keys, kept for the round trip
+
+    def __init__(self, *args, **kwargs):
+        """Fields by keyword (or position, in field order); aliases and unknown keys accepted.
+
+        ``num_classes`` / ``layer_norm_epsilon`` set ``num_labels`` /
+        ``layer_norm_eps``; ``model_type`` must be ``"electra"`` (or
+        ``"ernie_health"``) and is not stored (it is always written);
+        ``label2id`` is derived from ``id2label``; any other unknown key goes to
+        ``extra``; ``extra=`` merges a dict of them.
+
+        Raises:
+            ValueError: an invalid field, an alias that disagrees with its
+                field, or an HF variant this package does not implement.
+        """
+        names = tuple(f.name for f in dataclasses.fields(self))
+        if len(args) > len(names):
+            raise ValueError(f"ElectraConfig takes at most {len(names)} positional arguments, got {len(args)}")
+        for name, value in zip(names, args):
+            if name in kwargs:
+                raise ValueError(f"ElectraConfig got {name} both by position and by keyword")
+            kwargs[name] = value
+        kwargs = _rename_aliases(kwargs)
+        model_type = kwargs.pop("model_type", None)
+        if model_type not in (None, "electra", "ernie_health"):
+            raise ValueError(f"config has model_type {model_type!r}; paddle_electra reads 'electra' configs only")
+        for key, allowed in _UNSUPPORTED_HF_VALUES.items():
+            if key in kwargs and kwargs[key] not in allowed:
+                raise ValueError(
+                    f"config field {key}={kwargs[key]!r} is not supported by paddle_electra (supported: {allowed})"
+                )
+        extra = kwargs.pop("extra", None) or {}
+        if not isinstance(extra, dict):
+            raise ValueError(f"config field extra must be a JSON object, got {type(extra).__name__}")
+        kwargs.pop("label2id", None)  # derived from id2label on write
+        if kwargs.get("id2label") is not None and not isinstance(kwargs["id2label"], dict):
+            kwargs["id2label"] = _parse_id2label(kwargs["id2label"])  # raises: names the field and the fix
+        if kwargs.get("id2label") and "num_labels" not in kwargs:
+            kwargs["num_labels"] = len(kwargs["id2label"])  # HF writes only id2label
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            object.__setattr__(self, f.name, kwargs.pop(f.name, default))
+        extra = copy.deepcopy(extra)
+        extra.update(kwargs)  # what is left is not a field: kept, as HF and PaddleNLP keep it
+        object.__setattr__(self, "extra", extra)
+        self.__post_init__()
 
     def __post_init__(self):
         if self.id2label is not None:
@@ -183,6 +256,8 @@ class ElectraConfig:
                 "ElectraConfig.architectures must be a list of class names (strings) such as "
                 f'["ElectraDiscriminator"], got {_short_repr(self.architectures)}'
             )
+        if not isinstance(self.is_decoder, bool):
+            raise ValueError(f"ElectraConfig.is_decoder must be True or False, got {_short_repr(self.is_decoder)}")
         if not isinstance(self.extra, dict):
             raise ValueError(f"ElectraConfig.extra must be a dict, got {type(self.extra).__name__}")
         total = self.estimate_num_parameters()
@@ -244,31 +319,9 @@ class ElectraConfig:
         if not isinstance(data, dict):
             raise ValueError(f"an ELECTRA config must be a JSON object, got {type(data).__name__}")
         _check_depth(data)
-        legacy = "init_args" in data or "init_class" in data  # PaddleNLP 2.4 model_config.json
-        flat = _flatten_init_args(data) if legacy else _rename_aliases(data)
-        if flat.get("architectures") == ["ErnieHealthDiscriminator"] and "num_labels" not in flat:
-            flat["num_labels"] = 128  # 2.4's ERNIE-Health had a fixed 128-way CSP head and did not record it
-        flat.update(overrides)
-        model_type = flat.get("model_type")
-        if model_type not in (None, "electra", "ernie_health"):
-            raise ValueError(f"config has model_type {model_type!r}; paddle_electra reads 'electra' configs only")
-        for key, allowed in _UNSUPPORTED_HF_VALUES.items():
-            if key in flat and flat[key] not in allowed:
-                raise ValueError(
-                    f"config field {key}={flat[key]!r} is not supported by paddle_electra (supported: {allowed})"
-                )
-        known = set(cls.field_names())
-        kwargs = {k: v for k, v in flat.items() if k in known}
-        extra = {k: v for k, v in flat.items() if k not in known and k != "extra"}
-        if not isinstance(flat.get("extra") or {}, dict):
-            raise ValueError(f"config field extra must be a JSON object, got {type(flat['extra']).__name__}")
-        extra.update(flat.get("extra") or {})
-        if kwargs.get("id2label") is not None and not isinstance(kwargs["id2label"], dict):
-            kwargs["id2label"] = _parse_id2label(kwargs["id2label"])  # raises: names the field and the fix
-        if kwargs.get("id2label") and "num_labels" not in kwargs:
-            kwargs["num_labels"] = len(kwargs["id2label"])  # HF writes only id2label
-        extra.pop("label2id", None)  # derived from id2label on write
-        return cls(**kwargs, extra=extra)
+        flat = flatten_config_dict(data)
+        flat.update(_drop_stale_labels(flat, _rename_aliases(overrides)))
+        return cls(**flat)
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dict readable by this class, HF transformers and PaddleNLP."""
@@ -277,6 +330,8 @@ class ElectraConfig:
             value = getattr(self, name)
             if name in ("id2label", "architectures", "problem_type", "classifier_dropout") and value is None:
                 continue
+            if name == "is_decoder" and not value:
+                continue  # configs of encoders look as they always did
             out[name] = copy.deepcopy(value)
         if self.id2label is not None:
             out["id2label"] = {str(k): v for k, v in self.id2label.items()}
@@ -291,16 +346,7 @@ class ElectraConfig:
     @classmethod
     def from_json_file(cls, path: str, **overrides) -> "ElectraConfig":
         """Read a config JSON file (any of the three layouts)."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except UnicodeDecodeError as exc:  # a ValueError too, but its message does not say which file
-            raise ValueError(f"{path} is not UTF-8 text, so not a config JSON file: {exc}") from exc
-        except RecursionError:
-            raise ValueError(f"{path}: JSON nested too deeply to be a config (more than "
-                             f"{MAX_JSON_DEPTH} levels are refused)") from None
-        except ValueError as exc:  # JSONDecodeError, and integers longer than Python's digit limit
-            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        data = _read_json(path)
         try:
             return cls.from_dict(data, **overrides)
         except (TypeError, ValueError) as exc:
@@ -319,28 +365,97 @@ class ElectraConfig:
 
         A folder is searched for ``config.json`` first, then PaddleNLP 2.4's
         ``model_config.json``. A name (``"hfl/chinese-electra-180g-small-discriminator"``)
-        is looked up in the name table offline.
+        is looked up in the name table offline. ``overrides`` change fields
+        (``num_classes=3`` too); keys that are not fields are kept in ``extra``.
 
         Raises:
             ValueError: a folder with no config, a bad config, or an unknown name
                 (the message lists the closest known names).
         """
-        if os.path.isfile(path):
-            return cls.from_json_file(path, **overrides)
-        for name in (CONFIG_NAME, LEGACY_CONFIG_NAME):
-            candidate = os.path.join(path, name)
-            if os.path.isfile(candidate):
-                return cls.from_json_file(candidate, **overrides)
-        if os.path.isdir(path):
-            raise ValueError(f"{path} has neither {CONFIG_NAME} nor {LEGACY_CONFIG_NAME}")
+        file = _config_file(path)
+        if file is not None:
+            return cls.from_json_file(file, **overrides)
         # a published name: the config is in the name table, nothing is downloaded
         entry = registry.get_entry(path)
         return cls.from_dict(entry.config, **{"architectures": [entry.architecture], **overrides})
 
+    @staticmethod
+    def stated_keys(path: str) -> frozenset:
+        """The keys the config of ``path`` (as :meth:`from_pretrained` finds it) states, in our spelling.
+
+        Loaders use it to tell a value the file gives from a default, e.g. an
+        ERNIE-Health CSP width a PaddleNLP 2.5+ ``config.json`` does not record.
+        """
+        file = _config_file(path)
+        if file is None:
+            return frozenset(registry.get_entry(path).config) | {"architectures"}
+        data = _read_json(file)
+        return frozenset(flatten_config_dict(data)) if isinstance(data, dict) else frozenset()
+
     def copy(self, **changes) -> "ElectraConfig":
-        """A validated copy with some fields changed."""
-        changes.setdefault("extra", copy.deepcopy(self.extra))
-        return dataclasses.replace(self, **changes)
+        """A validated copy with some fields (or aliases, or extra attributes) changed."""
+        data = {name: copy.deepcopy(getattr(self, name)) for name in self.field_names()}
+        data["extra"] = copy.deepcopy(self.extra)
+        data.update(_drop_stale_labels(data, _rename_aliases(changes)))
+        return type(self)(**data)
+
+    # ------------------------------------------------- attributes / mapping
+    def __getattr__(self, name):
+        # only called when normal lookup fails: aliases, extra keys, HF/PaddleNLP standard attributes
+        if name.startswith("__") or name == "extra":
+            raise AttributeError(name)
+        alias = _PADDLENLP_ALIASES.get(name)
+        if alias is not None:
+            return getattr(self, alias)
+        extra = self.__dict__.get("extra")
+        if extra is not None and name in extra:
+            return extra[name]
+        if name in ATTRIBUTE_DEFAULTS:
+            return ATTRIBUTE_DEFAULTS[name]
+        raise AttributeError(f"'ElectraConfig' object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        name = _PADDLENLP_ALIASES.get(name, name)
+        if name == "label2id" and isinstance(value, dict):  # derived: set through id2label
+            names = _parse_id2label({i: n for n, i in value.items()})
+            object.__setattr__(self, "id2label", names)
+            object.__setattr__(self, "num_labels", len(names))
+        elif name in _field_set(type(self)) or name.startswith("_") or hasattr(type(self), name):
+            if name == "num_labels" and self.__dict__.get("id2label") is not None and len(self.id2label) != value:
+                object.__setattr__(self, "id2label", None)  # its names no longer fit (HF / PaddleNLP redo them too)
+            object.__setattr__(self, name, value)
+        else:
+            self.extra[name] = value  # kept and written back, like HF's and PaddleNLP's extra attributes
+
+    def __delattr__(self, name):
+        if name in self.__dict__.get("extra", {}):
+            del self.extra[name]
+        else:
+            object.__delattr__(self, name)
+
+    def keys(self) -> list:
+        """Field names, then the names in ``extra``: ``ElectraModel(**config)`` rebuilds the network."""
+        return list(self.field_names()) + [k for k in self.extra if k not in _field_set(type(self))]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __contains__(self, key) -> bool:
+        return _PADDLENLP_ALIASES.get(key, key) in self.keys()
+
+    def __getitem__(self, key):
+        """``config["hidden_size"]``; like PaddleNLP, None for a key the config does not have."""
+        return getattr(self, key, None) if isinstance(key, str) else None
+
+    def __setitem__(self, key, value) -> None:
+        setattr(self, key, value)
+
+    def get(self, key: str, default=None):
+        """The value of ``key`` (a field, an alias or an extra attribute), else ``default``."""
+        return getattr(self, key, default)
 
     def __eq__(self, other):
         if not isinstance(other, ElectraConfig):
@@ -348,35 +463,17 @@ class ElectraConfig:
         return self.to_dict() == other.to_dict()
 
 
-def _flatten_init_args(data: Dict[str, Any]) -> Dict[str, Any]:
-    """Flatten PaddleNLP 2.4's ``model_config.json``.
-
-    A bare model's file is its kwargs plus ``init_class``; a head's file nests
-    the backbone's kwargs: ``{"init_args": [{...backbone kwargs...,
-    "init_class": "ElectraModel"}], "init_class": "ElectraForSequenceClassification",
-    "num_classes": 2}``. Inner (backbone) kwargs are read first, the outer
-    level's own keys win, and the outermost ``init_class`` becomes ``architectures``.
-    """
-    flat: Dict[str, Any] = {}
-    init_args = data.get("init_args", [])
-    if not isinstance(init_args, list):
-        raise ValueError(f"config field init_args must be a JSON list, got {type(init_args).__name__}")
-    for arg in init_args:
-        if isinstance(arg, dict):
-            inner = _flatten_init_args(arg)
-            inner.pop("architectures", None)  # the backbone's class; the outer init_class names the model
-            flat.update(inner)
-    for key, value in _rename_aliases(data).items():
-        if key == "init_class":
-            flat["architectures"] = [value]
-        elif key != "init_args":
-            flat[key] = value
-    return flat
+@functools.lru_cache(maxsize=None)
+def _field_set(cls) -> frozenset:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
-def _rename_aliases(data: Dict[str, Any]) -> Dict[str, Any]:
-    """PaddleNLP's spellings (``num_classes``) -> ours (``num_labels``)."""
-    return {_PADDLENLP_ALIASES.get(k, k): v for k, v in data.items()}
+def _drop_stale_labels(current: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
+    """``changes``, plus ``id2label=None`` when they set a num_labels the current label names do not fit."""
+    names = current.get("id2label")
+    if "num_labels" in changes and "id2label" not in changes and names and len(names) != changes["num_labels"]:
+        return dict(changes, id2label=None)  # HF and PaddleNLP regenerate the names too
+    return changes
 
 
 def _is_real(value) -> bool:
@@ -429,14 +526,3 @@ def _parse_id2label(id2label) -> Dict[int, str]:
             raise ValueError(f"ElectraConfig.id2label gives label id {index} twice")
         out[index] = str(name)
     return out
-
-
-def _check_depth(data) -> None:
-    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` (iteratively: no recursion to exhaust)."""
-    stack = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError(f"config is nested more than {MAX_JSON_DEPTH} levels deep; real configs use at most 4")
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))

@@ -31,7 +31,7 @@ from .inputs import prepare_inputs, to_input_tensor
 from .losses import keep_mask, masked_cross_entropy, rtd_loss
 from .modeling_utils import ElectraPretrainedModel
 from .outputs import ModelOutput, pack_outputs
-from .pretraining import gumbel_sample, resolve_generator_config
+from .pretraining import ElectraForTotalPretraining, criterion_settings, gumbel_sample, resolve_generator_config
 
 Tensor = paddle.Tensor
 
@@ -60,12 +60,16 @@ class ErnieHealthDiscriminator(ElectraPretrainedModel):
     """ELECTRA discriminator with the RTD, MTS and CSP heads.
 
     The CSP projection has ``config.num_labels`` outputs (PaddleNLP's layout).
+    ``from_pretrained`` reads that width off the checkpoint when the config
+    file does not state it: PaddleNLP 2.5+ writes no ``num_labels`` for its
+    default 2-way head, 2.4 had a fixed 128-way one.
     """
 
     def __init__(self, config: ElectraConfig):
+        config, electra = self.resolve_config(type(self).__name__, config)
         _require_tied_width(config)
         super().__init__(config)
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.discriminator_rtd = ElectraDiscriminatorPredictions(config)
         self.discriminator_mts = nn.Linear(config.hidden_size, config.hidden_size)
         self.bias_mts = nn.Embedding(config.vocab_size, 1)
@@ -74,6 +78,23 @@ class ErnieHealthDiscriminator(ElectraPretrainedModel):
     def _init_extra(self) -> None:
         # MTS per-token bias starts at 0, like a Linear bias
         self.bias_mts.weight.set_value(paddle.zeros_like(self.bias_mts.weight))
+
+    @classmethod
+    def _config_from_checkpoint(cls, config: ElectraConfig, state, stated: set) -> ElectraConfig:
+        if "num_labels" in stated or "id2label" in stated:
+            return config
+        widths = [v.shape[0] for k, v in state.items() if k.endswith("discriminator_csp.out_proj.bias")]
+        if len(widths) == 1 and widths[0] != config.num_labels:
+            return config.copy(num_labels=int(widths[0]))
+        return config
+
+    def _resize_vocab_weights(self, old: int, new: int) -> None:
+        table = nn.Embedding(new, 1)  # the MTS per-token bias: one row per vocabulary entry
+        table.to(dtype=self.bias_mts.weight.dtype)
+        value = paddle.zeros([new, 1], dtype=self.bias_mts.weight.dtype)
+        value[:min(old, new)] = self.bias_mts.weight.detach()[:min(old, new)]
+        table.weight.set_value(value)
+        self.bias_mts = table
 
     def forward(self, input_ids, candidate_ids, token_type_ids=None, position_ids=None, attention_mask=None,
                 return_dict=False):
@@ -107,7 +128,7 @@ def sample_candidates(gen_logits: Tensor, raw_input_ids: Tensor, num_negatives: 
     every earlier negative excluded, so the K+1 candidates are distinct.
 
     Returns:
-        int64 [B, L, num_negatives + 1].
+        [B, L, num_negatives + 1], the dtype of ``raw_input_ids``.
     """
     vocab = gen_logits.shape[-1]
     if num_negatives >= vocab:
@@ -119,7 +140,7 @@ def sample_candidates(gen_logits: Tensor, raw_input_ids: Tensor, num_negatives: 
         for _ in range(num_negatives):
             sample = gumbel_sample(logits + excluded)
             excluded = excluded + F.one_hot(sample, vocab).astype(logits.dtype) * _EXCLUDE
-            picks.append(sample)
+            picks.append(sample.astype(raw_input_ids.dtype))  # stack() needs one dtype
         return paddle.stack(picks, axis=-1)
 
 
@@ -148,14 +169,24 @@ class ErnieHealthForTotalPretraining(ElectraPretrainedModel):
 
     def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
                  num_negatives: int = 5):
+        generator = discriminator = None
+        if isinstance(config, ElectraPretrainedModel):  # PaddleNLP 2.4: (generator, discriminator) instances
+            if not (isinstance(config, ElectraGenerator) and isinstance(generator_config, ErnieHealthDiscriminator)):
+                raise ValueError("ErnieHealthForTotalPretraining takes a discriminator config (and optionally a "
+                                 "generator config), or PaddleNLP 2.4's (ElectraGenerator, ErnieHealthDiscriminator)")
+            generator, discriminator = config, generator_config
+            config, generator_config = discriminator.config, generator.config
+            generator._adopted = discriminator._adopted = True  # their weights stay as they are
         _require_tied_width(config)
         generator_config, config = resolve_generator_config(config, generator_config)
         super().__init__(config)
         self.generator_config = generator_config
         self.num_negatives = num_negatives
-        self.generator = ElectraGenerator(generator_config)
-        self.discriminator = ErnieHealthDiscriminator(config)
+        self.generator = generator or ElectraGenerator(generator_config)
+        self.discriminator = discriminator or ErnieHealthDiscriminator(config)
         self.discriminator.electra.embeddings.word_embeddings = self.generator.electra.embeddings.word_embeddings
+
+    _resize_vocab_weights = ElectraForTotalPretraining._resize_vocab_weights
 
     def forward(self, input_ids, token_type_ids=None, position_ids=None, attention_mask=None, raw_input_ids=None,
                 generator_labels=None, return_dict=False):
@@ -179,7 +210,7 @@ class ErnieHealthForTotalPretraining(ElectraPretrainedModel):
         gen_logits = self.generator(input_ids, token_type_ids, position_ids, attention_mask)
         masked = generator_labels != -100
         with paddle.no_grad():
-            sampled = gumbel_sample(gen_logits.detach())
+            sampled = gumbel_sample(gen_logits.detach()).astype(input_ids.dtype)  # int32 ids stay int32
             disc_input = paddle.where(masked, sampled, input_ids)
             disc_labels = ((disc_input != raw_input_ids) & masked).astype("int64")
             candidates = sample_candidates(gen_logits, raw_input_ids, self.num_negatives)
@@ -210,8 +241,10 @@ def csp_loss(logits_csp: Tensor, temperature: float = 0.07) -> Tensor:
 class ErnieHealthPretrainingCriterion(nn.Layer):
     """``gen * MLM + rtd * RTD + mts * MTS + csp * CSP``; weights 1, 50, 20, 1 as in ERNIE-Health."""
 
-    def __init__(self, vocab_size: int, gen_weight: float = 1.0, rtd_weight: float = 50.0,
+    def __init__(self, vocab_size: int, gen_weight: float = None, rtd_weight: float = 50.0,
                  mts_weight: float = 20.0, csp_weight: float = 1.0, temperature: float = 0.07):
+        # PaddleNLP >= 2.5 passes the config: vocab_size and gen_weight come from it
+        vocab_size, gen_weight = criterion_settings(vocab_size, gen_weight=gen_weight)
         super().__init__()
         self.vocab_size = vocab_size
         self.weights = (gen_weight, rtd_weight, mts_weight, csp_weight)

@@ -8,6 +8,8 @@ input is a ``ValueError`` that names it rather than a Paddle kernel error.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import paddle
 
@@ -68,8 +70,19 @@ def to_input_tensor(name: str, value, kind: str = "ids"):
     return value
 
 
-def prepare_inputs(input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None, inputs_embeds=None):
-    """:func:`to_input_tensor` on the five inputs every forward takes, in this order."""
+def prepare_inputs(input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None, inputs_embeds=None,
+                   ids_win: bool = True):
+    """:func:`to_input_tensor` on the five inputs every forward takes, in this order.
+
+    With ``ids_win`` (the PaddleNLP-named classes) ``inputs_embeds`` given
+    together with ``input_ids`` is dropped with a warning, unchecked, as
+    PaddleNLP's embeddings use ``input_ids`` then; otherwise both are kept and
+    :func:`check_inputs` refuses the pair (HF's rule).
+    """
+    if ids_win and input_ids is not None and inputs_embeds is not None:
+        warnings.warn("both input_ids and inputs_embeds were given: input_ids is used and inputs_embeds ignored "
+                      "(PaddleNLP's rule); pass only one of them", UserWarning, stacklevel=3)
+        inputs_embeds = None
     return (
         to_input_tensor("input_ids", input_ids),
         to_input_tensor("token_type_ids", token_type_ids),
@@ -79,11 +92,15 @@ def prepare_inputs(input_ids=None, token_type_ids=None, position_ids=None, atten
     )
 
 
-def check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds):
+def check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
+                 past_length: int = 0):
     """Reject malformed inputs with a ValueError that names the problem.
 
-    The checks run in dygraph only: a static graph being traced for export has
-    symbolic shapes and no values (and its shapes are fixed by the InputSpecs).
+    ``past_length`` positions are cached (see :mod:`paddle_electra.kv_cache`):
+    a 2-D / 3-D mask then covers ``past_length + L`` keys, and the positions go
+    up to ``past_length + L``. The checks run in dygraph only: a static graph
+    being traced for export has symbolic shapes and no values (and its shapes
+    are fixed by the InputSpecs).
     """
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("pass exactly one of input_ids or inputs_embeds")
@@ -99,10 +116,14 @@ def check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids,
     for name, tensor in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
         if tensor is not None and list(tensor.shape) != shape and not (name == "position_ids" and tensor.ndim == 1):
             raise ValueError(f"{name} has shape {list(tensor.shape)} but input_ids has shape {shape}")
-    if attention_mask is not None and attention_mask.ndim == 2 and list(attention_mask.shape) != shape:
-        raise ValueError(f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {shape}")
-    if attention_mask is not None and attention_mask.ndim == 3 and list(attention_mask.shape) != shape + shape[1:]:
-        raise ValueError(f"a 3-D attention_mask must be [batch, seq_len, seq_len] = {shape + shape[1:]}, "
+    keys = [shape[0], past_length + shape[1]]  # the positions attended to: cached + new
+    cached = f" ({past_length} cached + {shape[1]} new positions)" if past_length else ""
+    if attention_mask is not None and attention_mask.ndim == 2 and list(attention_mask.shape) != keys:
+        raise ValueError(f"attention_mask has shape {list(attention_mask.shape)} but input_ids has shape {shape}"
+                         + (f"; with a cache it must be {keys}{cached}" if past_length else ""))
+    if attention_mask is not None and attention_mask.ndim == 3 and list(attention_mask.shape) != shape + keys[1:]:
+        axes = "[batch, seq_len, cached + seq_len]" if past_length else "[batch, seq_len, seq_len]"
+        raise ValueError(f"a 3-D attention_mask must be {axes} = {shape + keys[1:]}{cached}, "
                          f"got {list(attention_mask.shape)}")
     if (attention_mask is not None and attention_mask.ndim in (2, 3) and attention_mask.dtype in _INT_DTYPES
             and attention_mask.numel() > 0):
@@ -114,10 +135,10 @@ def check_inputs(config: ElectraConfig, input_ids, token_type_ids, position_ids,
                 f"attention_mask holds {values[:5]}{' ...' if len(values) > 5 else ''}; an int [B, L] or "
                 "[B, L, L] mask must hold only 1 (attend) and 0 (padding)"
             )
-    seq_len = shape[1]
+    seq_len = past_length + shape[1]
     if seq_len > config.max_position_embeddings:
         raise ValueError(
-            f"sequence length {seq_len} exceeds max_position_embeddings={config.max_position_embeddings}; "
+            f"sequence length {seq_len}{cached} exceeds max_position_embeddings={config.max_position_embeddings}; "
             "truncate the input"
         )
     if input_ids is not None and input_ids.numel() > 0:

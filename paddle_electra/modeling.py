@@ -4,27 +4,27 @@ embeddings -> attention -> layer -> encoder -> :class:`ElectraModel` -> heads.
 Parameter names are PaddleNLP's (``encoder.layers.{i}.self_attn.q_proj`` ...), so
 PaddleNLP ``.pdparams`` load with no mapping; HF checkpoints are renamed by
 :mod:`paddle_electra.convert`. No I/O here: saving and loading live in
-:mod:`paddle_electra.modeling_utils`.
+:mod:`paddle_electra.modeling_utils`; the masks and the KV cache in
+:mod:`paddle_electra.kv_cache`; the dygraph speed paths in :mod:`paddle_electra.fast_paths`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import os
-from typing import Optional, Tuple
 
-import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
+from .fast_paths import _head_rows, _use_row_gather, affine, dense, expand_bias  # noqa: F401 (re-exported)
 from .inputs import check_inputs, prepare_inputs, to_input_tensor
+from .kv_cache import MASK_BIAS, KVCache, as_cache, attention_bias  # noqa: F401 (re-exported)
+from .model_api import require_tied_embeddings
 from .modeling_utils import ElectraPretrainedModel
 from .losses import keep_mask, masked_cross_entropy, rtd_loss, sequence_classification_loss
 from .outputs import (
-    BaseModelOutput,
+    BaseModelOutputWithPast,
     ElectraForPreTrainingOutput,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
@@ -35,10 +35,6 @@ from .outputs import (
 )
 
 Tensor = paddle.Tensor
-
-# Additive bias for masked attention scores. -1e4 (not -inf or finfo.min) keeps
-# fully padded rows finite and survives a cast to float16.
-MASK_BIAS = -1e4
 
 
 def _gelu_new(x):
@@ -63,108 +59,6 @@ ACT2FN = {
 }
 
 
-def attention_bias(attention_mask: Optional[Tensor], input_ids: Optional[Tensor], pad_token_id: int, dtype):
-    """Turn any accepted mask form into an additive bias broadcastable to [B, heads, L, L].
-
-    * ``None``: positions whose id equals ``pad_token_id`` are masked (Paddle's
-      convention); with ``inputs_embeds`` and no mask, nothing is masked.
-    * [B, L] keep-mask, int / bool / float: 1 (True) keeps, 0 (False) masks;
-      all three dtypes mean the same thing.
-    * [B, L, L] keep-mask (per query row), same dtypes.
-    * 4-D: bool is a keep-mask; int or float is already additive (0 keeps,
-      large negative masks) and is used as it is.
-    """
-    if attention_mask is None:
-        if input_ids is None:
-            return None
-        keep = (input_ids != pad_token_id).astype(dtype)
-        return ((1.0 - keep) * MASK_BIAS).unsqueeze([1, 2])
-    if attention_mask.ndim == 4:
-        if attention_mask.dtype == paddle.bool:
-            return (1.0 - attention_mask.astype(dtype)) * MASK_BIAS
-        return attention_mask.astype(dtype)
-    if attention_mask.ndim == 2:
-        keep = attention_mask.astype(dtype).unsqueeze([1, 2])
-    elif attention_mask.ndim == 3:
-        keep = attention_mask.astype(dtype).unsqueeze(1)
-    else:
-        raise ValueError(f"attention_mask must be 2-D, 3-D or 4-D, got {attention_mask.ndim}-D")
-    return (1.0 - keep) * MASK_BIAS
-
-
-def dense(layer: nn.Linear, x):
-    """``layer(x)``; in dygraph on the 2-D view, as one ``addmm`` when no gradient is recorded.
-
-    Paddle's CPU ``F.linear`` adds the bias in a separate pass that costs up to
-    a third of the GEMM (docs/dygraph-cpu-speed.md); static graphs keep the
-    plain Linear so export and inference fuse passes see the usual pattern.
-    """
-    if not paddle.in_dynamic_mode():
-        return layer(x)
-    shape = x.shape
-    out = affine(x.reshape([-1, shape[-1]]), layer.weight, layer.bias)
-    return out.reshape(shape[:-1] + [out.shape[-1]])
-
-
-def affine(x2d, weight, bias):
-    """``x2d @ weight + bias`` for a 2-D input, fused into one ``addmm`` when no gradient is recorded.
-
-    Paddle 3.3's CPU ``addmm`` backward crashes the process (segfault) under
-    ``paddle.grad(..., retain_graph=True)`` (reproduced in
-    tests/test_pretraining.py), so with autograd on the plain form is used.
-    """
-    if paddle.is_grad_enabled():
-        return paddle.matmul(x2d, weight) + bias
-    return paddle.addmm(bias, x2d, weight)
-
-
-def expand_bias(bias, num_heads: int, max_elements: int = 1 << 25):
-    """Broadcast a [B, 1, 1|L, L] mask bias to [B, heads, L, L] once per forward (dygraph).
-
-    Paddle's CPU kernel for a broadcasting add is ~15x slower than a same-shape
-    add (measured), and the bias is added in every layer. Expanding once costs
-    one tensor of B*heads*L*L floats, so it is skipped above ``max_elements``.
-    """
-    if bias is None or not paddle.in_dynamic_mode():
-        return bias
-    batch, _, rows, seq = bias.shape
-    shape = [batch if batch > 0 else 1, num_heads, seq, seq]
-    if shape[0] * num_heads * seq * seq > max_elements or list(bias.shape) == shape:
-        return bias
-    return paddle.expand(bias, shape).clone()
-
-
-@functools.lru_cache(maxsize=8)
-def _head_rows(batch: int, seq: int, heads: int) -> Tuple[Tuple[Tensor, ...], Tensor]:
-    """Row indices that reorder attention tensors by gathering rows of ``head_dim`` floats.
-
-    Returns ``((q, k, v), back)``: row ``i`` of ``[B, heads, L, d]`` q (k, v) is row
-    ``q[i]`` of the fused projection viewed as ``[B*L*3*heads, d]``; row ``i`` of
-    ``[B*L*heads, d]`` (the context back in token order) is row ``back[i]`` of
-    ``[B*heads*L, d]``. CPU tensors, cached per shape: the layers of a forward share them.
-    """
-    b, h, t = np.meshgrid(np.arange(batch), np.arange(heads), np.arange(seq), indexing="ij")
-    base = ((b * seq + t) * 3 * heads + h).reshape(-1)  # (b, h, t) -> row of token t, part q, head h
-    parts = tuple(paddle.to_tensor(base + part * heads, dtype="int64", place=paddle.CPUPlace()) for part in range(3))
-    b, t, h = np.meshgrid(np.arange(batch), np.arange(seq), np.arange(heads), indexing="ij")
-    back = paddle.to_tensor(((b * heads + h) * seq + t).reshape(-1), dtype="int64", place=paddle.CPUPlace())
-    return parts, back
-
-
-def _use_row_gather(x) -> bool:
-    """Reorder heads by gathering rows (dygraph, CPU, inference) instead of through strided views.
-
-    A transposed view is a strided tensor in Paddle 3; the elementwise op or
-    matmul that consumes it first copies it with the generic strided-copy
-    kernel, ~7.5 ms per [8, 12, 128, 64] tensor on this CPU, four times per
-    layer (q scaled, k, v, the context). Gathering whole ``head_dim`` rows moves
-    the same floats (bit-identical results) in ~2 ms (docs/dygraph-cpu-speed.md).
-    Kept to inference (no autograd), where it was measured.
-    """
-    return (paddle.in_dynamic_mode() and not paddle.is_grad_enabled() and x.place.is_cpu_place()
-            and os.environ.get("PADDLE_ELECTRA_STRIDED_HEADS") != "1")
-
-
 class ElectraEmbeddings(nn.Layer):
     """Word + position + token-type embeddings (width E), LayerNorm, dropout."""
 
@@ -176,11 +70,13 @@ class ElectraEmbeddings(nn.Layer):
         self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None, past_length=0):
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         seq_len = paddle.shape(inputs_embeds)[1]
-        if position_ids is None:
+        if position_ids is None and past_length:  # new positions continue after the cached ones
+            position_ids = paddle.arange(past_length, past_length + inputs_embeds.shape[1], dtype="int64").unsqueeze(0)
+        elif position_ids is None:
             # [1, L] broadcasts over the batch: no per-batch arange is materialised
             position_ids = paddle.arange(seq_len, dtype="int64").unsqueeze(0)
         embeddings = inputs_embeds + self.position_embeddings(position_ids)
@@ -226,8 +122,13 @@ class ElectraSelfAttention(nn.Layer):
         qkv = qkv.reshape([batch, seq, 3, self.num_heads, self.head_dim]).transpose([2, 0, 3, 1, 4])
         return qkv[0], qkv[1], qkv[2]
 
-    def forward(self, hidden_states, bias=None, output_attentions=False):
+    def forward(self, hidden_states, bias=None, output_attentions=False, past=None, use_cache=False):
+        """Returns ``(output, probs or None, (key, value) or None)``; ``past`` is this layer's cached pair."""
         q, k, v = self._qkv(hidden_states)
+        if past is not None:  # the new positions attend to the cached ones too
+            k = paddle.concat([past[0].astype(k.dtype), k], axis=2)
+            v = paddle.concat([past[1].astype(v.dtype), v], axis=2)
+        present = (k, v) if use_cache else None
         # scale q (B*L*d values) instead of the scores (B*heads*L*L values)
         scores = paddle.matmul(q * (1.0 / math.sqrt(self.head_dim)), k, transpose_y=True)
         if bias is not None:
@@ -239,9 +140,9 @@ class ElectraSelfAttention(nn.Layer):
             back = _head_rows(context.shape[0], context.shape[2], self.num_heads)[1]
             context = paddle.gather(context.reshape([-1, self.head_dim]), back).reshape([-1, hidden])
             out = affine(context, self.out_proj.weight, self.out_proj.bias)
-            return out.reshape(hidden_states.shape[:-1] + [hidden]), (probs if output_attentions else None)
+            return out.reshape(hidden_states.shape[:-1] + [hidden]), (probs if output_attentions else None), present
         context = context.transpose([0, 2, 1, 3]).reshape([0, 0, hidden])
-        return dense(self.out_proj, context), (probs if output_attentions else None)
+        return dense(self.out_proj, context), (probs if output_attentions else None), present
 
 
 class ElectraLayer(nn.Layer):
@@ -258,11 +159,11 @@ class ElectraLayer(nn.Layer):
         self.dropout2 = nn.Dropout(config.hidden_dropout_prob)
         self.norm2 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
 
-    def forward(self, hidden_states, bias=None, output_attentions=False):
-        attn_out, probs = self.self_attn(hidden_states, bias, output_attentions)
+    def forward(self, hidden_states, bias=None, output_attentions=False, past=None, use_cache=False):
+        attn_out, probs, present = self.self_attn(hidden_states, bias, output_attentions, past, use_cache)
         hidden_states = self.norm1(hidden_states + self.dropout1(attn_out))
         ffn_out = dense(self.linear2, self.activation(dense(self.linear1, hidden_states)))
-        return self.norm2(hidden_states + self.dropout2(ffn_out)), probs
+        return self.norm2(hidden_states + self.dropout2(ffn_out)), probs, present
 
 
 class ElectraEncoder(nn.Layer):
@@ -272,26 +173,45 @@ class ElectraEncoder(nn.Layer):
         super().__init__()
         self.layers = nn.LayerList([ElectraLayer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, hidden_states, bias=None, output_attentions=False, output_hidden_states=False):
+    def forward(self, hidden_states, bias=None, output_attentions=False, output_hidden_states=False,
+                past_key_values=None, use_cache=False):
+        """Returns ``(last, hidden_states or None, attentions or None, KVCache or None)``."""
         all_hidden = [hidden_states] if output_hidden_states else None
         all_attn = [] if output_attentions else None
-        for layer in self.layers:
-            hidden_states, probs = layer(hidden_states, bias, output_attentions)
+        presents = [] if use_cache else None
+        for i, layer in enumerate(self.layers):
+            past = None if past_key_values is None else past_key_values[i]
+            hidden_states, probs, present = layer(hidden_states, bias, output_attentions, past, use_cache)
             if output_hidden_states:
                 all_hidden.append(hidden_states)
             if output_attentions:
                 all_attn.append(probs)
+            if use_cache:
+                presents.append(present)
         return (
             hidden_states,
             tuple(all_hidden) if all_hidden is not None else None,
             tuple(all_attn) if all_attn is not None else None,
+            KVCache(presents) if use_cache else None,
         )
 
 
 class ElectraModel(ElectraPretrainedModel):
-    """The bare ELECTRA encoder: embeddings (+ E->H projection) and the layers."""
+    """The bare ELECTRA encoder: embeddings (+ E->H projection) and the layers.
 
-    def __init__(self, config: ElectraConfig):
+    Built from an :class:`ElectraConfig` or, PaddleNLP 2.4 style, from its fields
+    as keywords: ``ElectraModel(vocab_size=..., hidden_size=...)``, ``ElectraModel(**config)``.
+    With ``config.is_decoder`` the attention is causal (HF's decoder).
+    """
+
+    def __init__(self, config: ElectraConfig = None, **fields):
+        if config is None:
+            config = ElectraConfig(**fields)
+        elif fields and isinstance(config, ElectraConfig):
+            config = config.copy(**fields)
+        elif fields:
+            raise ValueError(f"ElectraModel takes an ElectraConfig or config fields as keywords, "
+                             f"not both a {type(config).__name__} and {sorted(fields)}")
         super().__init__(config)
         self.embeddings = ElectraEmbeddings(config)
         if config.embedding_size != config.hidden_size:
@@ -311,6 +231,8 @@ class ElectraModel(ElectraPretrainedModel):
         position_ids=None,
         attention_mask=None,
         inputs_embeds=None,
+        past_key_values=None,
+        use_cache=None,
         output_attentions=False,
         output_hidden_states=False,
         return_dict=False,
@@ -331,7 +253,16 @@ class ElectraModel(ElectraPretrainedModel):
                 broadcastable to [B, heads, L, L]. ``None`` masks positions whose
                 id equals ``config.pad_token_id`` (the Paddle convention).
             inputs_embeds: float32 [B, L, E] to use instead of ``input_ids``
-                (then no padding is inferred without a mask).
+                (then no padding is inferred without a mask). When both are
+                given, ``input_ids`` is used (PaddleNLP's rule) and a warning says so.
+            past_key_values: the :class:`~paddle_electra.kv_cache.KVCache` (or
+                any sequence of per-layer ``(key, value)`` [B, heads, T, d])
+                a previous call returned: the new positions attend to those T
+                cached ones too and are numbered from T. A 2-D mask then covers
+                all ``T + L`` positions.
+            use_cache: return the cache of all positions (``past_key_values``
+                of the output, second in the tuple). ``None``: no cache
+                (PaddleNLP), or ``config.use_cache`` for a decoder (HF).
             output_attentions: also return every layer's attention weights
                 [B, heads, L, L].
             output_hidden_states: also return the embedding output and every
@@ -341,8 +272,8 @@ class ElectraModel(ElectraPretrainedModel):
 
         Returns:
             float32 [B, L, H] sequence output when neither extra output is asked
-            for; else the tuple ``(sequence_output, hidden_states?, attentions?)``
-            of what was asked for; or :class:`BaseModelOutput` with
+            for; else the tuple ``(sequence_output, cache?, hidden_states?, attentions?)``
+            of what was asked for; or :class:`BaseModelOutputWithPast` with
             ``return_dict=True``. Heads return their logits first (after the loss
             when labels are given) followed by the same optional extras.
 
@@ -352,31 +283,42 @@ class ElectraModel(ElectraPretrainedModel):
         Raises:
             ValueError: ids outside the vocabulary or segment range, float or
                 bool ids, a sequence longer than ``max_position_embeddings``,
-                mask / segment ids whose shape differs from ``input_ids``, or
-                an int mask holding values other than 0 and 1.
+                mask / segment ids whose shape differs from ``input_ids``, an
+                int mask holding values other than 0 and 1, or a cache that
+                does not fit the model or the batch.
         """
+        cfg = self.config
         input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds = prepare_inputs(
-            input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
-        check_inputs(self.config, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds)
-        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+            input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds, ids_win=True)
+        ref = input_ids if input_ids is not None else inputs_embeds
+        past = as_cache(past_key_values, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.head_dim,
+                        None if ref is None or not paddle.in_dynamic_mode() else ref.shape[0])
+        past_length = past.get_seq_length() if past is not None else 0
+        if use_cache is None:
+            use_cache = bool(cfg.use_cache) if cfg.is_decoder else False
+        check_inputs(cfg, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds, past_length)
+        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, past_length)
         if hasattr(self, "embeddings_project"):
             embedding_output = self.embeddings_project(embedding_output)
-        bias = attention_bias(attention_mask, input_ids, self.config.pad_token_id, embedding_output.dtype)
-        bias = expand_bias(bias, self.config.num_attention_heads)
-        sequence_output, hidden_states, attentions = self.encoder(
-            embedding_output, bias, output_attentions, output_hidden_states
+        bias = attention_bias(attention_mask, input_ids, cfg.pad_token_id, embedding_output.dtype, past_length,
+                              causal=cfg.is_decoder, query_length=embedding_output.shape[1])
+        if not past_length:
+            bias = expand_bias(bias, cfg.num_attention_heads)
+        sequence_output, hidden_states, attentions, cache = self.encoder(
+            embedding_output, bias, output_attentions, output_hidden_states, past, use_cache
         )
         return pack_outputs(
-            BaseModelOutput,
+            BaseModelOutputWithPast,
             return_dict,
             last_hidden_state=sequence_output,
+            past_key_values=cache,
             hidden_states=hidden_states,
             attentions=attentions,
         )
 
 
 def _backbone(head, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
-              output_attentions, output_hidden_states) -> BaseModelOutput:
+              output_attentions, output_hidden_states) -> BaseModelOutputWithPast:
     """Run a head's ``electra`` backbone; always as a dataclass, heads pack their own output."""
     return head.electra(
         input_ids,
@@ -426,8 +368,9 @@ class ElectraDiscriminator(ElectraPretrainedModel):
     """
 
     def __init__(self, config: ElectraConfig):
+        config, electra = self.resolve_config(type(self).__name__, config)
         super().__init__(config)
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
@@ -456,8 +399,10 @@ class ElectraGenerator(ElectraPretrainedModel):
     """
 
     def __init__(self, config: ElectraConfig):
+        config, electra = self.resolve_config(type(self).__name__, config)
+        require_tied_embeddings(type(self).__name__, config)
         super().__init__(config)
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.generator_predictions = ElectraGeneratorPredictions(config)
         self.generator_lm_head_bias = self.create_parameter(
             [config.vocab_size], is_bias=True, default_initializer=nn.initializer.Constant(0.0)
@@ -465,6 +410,9 @@ class ElectraGenerator(ElectraPretrainedModel):
 
     def get_output_embeddings(self):
         return self.electra.embeddings.word_embeddings
+
+    def _resize_vocab_weights(self, old: int, new: int) -> None:
+        self._resize_bias("generator_lm_head_bias", new)
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
@@ -507,10 +455,17 @@ class ElectraForSequenceClassification(ElectraPretrainedModel):
     :meth:`ElectraModel.forward`.
     """
 
-    def __init__(self, config: ElectraConfig):
+    legacy_init_kwargs = {"dropout": "classifier_dropout"}
+
+    def __init__(self, config: ElectraConfig, num_classes=None, dropout=None, activation=None):
+        if activation not in (None, "gelu"):
+            raise ValueError(f"ElectraForSequenceClassification's head uses gelu (ELECTRA's choice), "
+                             f"got activation={activation!r}")
+        config, electra = self.resolve_config(type(self).__name__, config, num_labels=num_classes,
+                                              classifier_dropout=dropout)
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.classifier = ElectraClassificationHead(config)
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
@@ -532,10 +487,14 @@ class ElectraForTokenClassification(ElectraPretrainedModel):
     first. Arguments: see :meth:`ElectraModel.forward`.
     """
 
-    def __init__(self, config: ElectraConfig):
+    legacy_init_kwargs = {"dropout": "classifier_dropout"}
+
+    def __init__(self, config: ElectraConfig, num_classes=None, dropout=None):
+        config, electra = self.resolve_config(type(self).__name__, config, num_labels=num_classes,
+                                              classifier_dropout=dropout)
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
@@ -562,8 +521,9 @@ class ElectraForQuestionAnswering(ElectraPretrainedModel):
     """
 
     def __init__(self, config: ElectraConfig):
+        config, electra = self.resolve_config(type(self).__name__, config)
         super().__init__(config)
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.classifier = nn.Linear(config.hidden_size, 2)  # PaddleNLP's name; HF calls it qa_outputs
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
@@ -593,7 +553,7 @@ class ElectraSequenceSummary(nn.Layer):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
 
     def forward(self, sequence_output):
         return self.dropout(F.gelu(self.dense(sequence_output[:, 0])))
@@ -607,10 +567,14 @@ class ElectraForMultipleChoice(ElectraPretrainedModel):
     cross-entropy comes first. Other arguments: see :meth:`ElectraModel.forward`.
     """
 
-    def __init__(self, config: ElectraConfig):
+    legacy_init_kwargs = {"dropout": "classifier_dropout"}
+
+    def __init__(self, config: ElectraConfig, num_choices=None, dropout=None):
+        config, electra = self.resolve_config(type(self).__name__, config, num_choices=num_choices,
+                                              classifier_dropout=dropout)
         super().__init__(config)
         self.num_choices = config.num_choices
-        self.electra = ElectraModel(config)
+        self.electra = electra or ElectraModel(config)
         self.sequence_summary = ElectraSequenceSummary(config)
         self.classifier = nn.Linear(config.hidden_size, 1)
 

@@ -21,7 +21,8 @@ from paddle.nn import initializer
 
 from . import registry
 from ._io import atomic_folder
-from .configuration import ElectraConfig
+from .configuration import ATTRIBUTE_DEFAULTS, ElectraConfig
+from .model_api import ModelAPI, _check_architecture, _dtype_name
 from .safety import check_config_fits_memory, check_config_fits_weights
 from .convert.hf import hf_to_paddle, is_hf_state_dict, paddle_to_hf
 from .convert.readers import (
@@ -56,6 +57,7 @@ HF_CLASS_NAMES = {
     "ElectraForTokenClassification": "ElectraForTokenClassification",
     "ElectraForQuestionAnswering": "ElectraForQuestionAnswering",
     "ElectraForMultipleChoice": "ElectraForMultipleChoice",
+    "ElectraForCausalLM": "ElectraForCausalLM",
 }
 
 
@@ -100,8 +102,13 @@ def _short(keys: List[str], limit: int = 8) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-class ElectraPretrainedModel(nn.Layer):
-    """Base class: holds ``config``, initialises weights, saves and loads folders."""
+class ElectraPretrainedModel(ModelAPI, nn.Layer):
+    """Base class: holds ``config``, initialises weights, saves and loads folders.
+
+    The PaddleNLP / HF model API (``base_model``, ``resize_token_embeddings``,
+    ``model_name_list``, building a head from an ``ElectraModel`` ...) comes
+    from :class:`~paddle_electra.model_api.ModelAPI`.
+    """
 
     config_class = ElectraConfig
     base_model_prefix = "electra"
@@ -109,7 +116,7 @@ class ElectraPretrainedModel(nn.Layer):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         if not isinstance(config, ElectraConfig):
-            raise TypeError(f"{type(self).__name__} needs an ElectraConfig, got {type(config).__name__}")
+            raise ValueError(f"{type(self).__name__} needs an ElectraConfig, got {type(config).__name__}")
         check_config_fits_memory(config)  # before any layer allocates
         self.config = config
 
@@ -131,8 +138,7 @@ class ElectraPretrainedModel(nn.Layer):
         def __init__(self, *args, **kw):
             if _BUILDING.get() is not None:  # an inner model, or under from_pretrained
                 return original(self, *args, **kw)
-            config = args[0] if args else kw.get("config")
-            std = getattr(config, "initializer_range", 0.02)
+            std = _initializer_range(args, kw)
             token = _BUILDING.set("init")
             initializer.set_global_initializer(initializer.Normal(0.0, std), initializer.Constant(0.0))
             try:
@@ -162,8 +168,14 @@ class ElectraPretrainedModel(nn.Layer):
             _BUILDING.reset(token)
 
     def _finish_init(self) -> None:
-        """Fix-ups after building under the Normal global initializer."""
+        """Fix-ups after building under the Normal global initializer (an adopted backbone is left alone)."""
+        adopted = [layer for layer in self.sublayers() if getattr(layer, "_adopted", False)]
+        skip = {id(sub) for layer in adopted for sub in layer.sublayers(include_self=True)}
+        for layer in adopted:
+            layer._adopted = False
         for layer in self.sublayers(include_self=True):
+            if id(layer) in skip:
+                continue
             if isinstance(layer, nn.LayerNorm):
                 layer.weight.set_value(paddle.ones_like(layer.weight))
                 layer.bias.set_value(paddle.zeros_like(layer.bias))
@@ -255,6 +267,7 @@ class ElectraPretrainedModel(nn.Layer):
         config: Optional[ElectraConfig] = None,
         ignore_mismatched_sizes: bool = False,
         output_loading_info: bool = False,
+        dtype=None,
         **config_overrides,
     ):
         """Build the model from a folder or a published name and load its weights.
@@ -274,13 +287,19 @@ class ElectraPretrainedModel(nn.Layer):
                 model's randomly initialised instead of raising (e.g. a new
                 ``num_labels``).
             output_loading_info: also return the :class:`LoadReport`.
-            **config_overrides: config fields to change (``num_labels=3``).
+            dtype: ``"float32"`` (default), ``"float16"``, ``"bfloat16"`` or
+                ``"float64"`` (or the paddle dtype): the parameters' dtype.
+            **config_overrides: config fields to change (``num_labels=3``, or
+                PaddleNLP's ``num_classes=3``), the head's PaddleNLP 2.4 arguments
+                (``dropout=``), or attributes the config already has.
 
         Raises:
-            ValueError: no folder / config / weights, an unreadable or unsafe
-                weights file, a checkpoint of the other pre-training head, shape
-                mismatches (unless ignored), or a backbone that does not load.
+            ValueError: a keyword that is none of these, no folder / config /
+                weights, an unreadable or unsafe weights file, a checkpoint of the
+                other pre-training head, shape mismatches (unless ignored), or a
+                backbone that does not load.
         """
+        dtype = None if dtype is None else _dtype_name(dtype)
         path = pretrained_model_name_or_path
         if not os.path.isdir(path):
             entry = registry.get_entry(path)  # unknown names fail here, with the closest names
@@ -288,12 +307,16 @@ class ElectraPretrainedModel(nn.Layer):
             from .hub import resolve
 
             path = resolve(path, kind="model")
-        if config is None:
-            config = ElectraConfig.from_pretrained(path, **config_overrides)
-        elif config_overrides:
-            config = config.copy(**config_overrides)
+        if config is not None and not isinstance(config, ElectraConfig):
+            raise ValueError(f"config must be an ElectraConfig, got {type(config).__name__}")
+        stated = None if config is not None else ElectraConfig.stated_keys(path)
+        base = config if config is not None else ElectraConfig.from_pretrained(path)
+        overrides = cls._config_overrides(base, config_overrides)
+        config = base.copy(**overrides) if overrides else base
         weights = find_weights_file(path)
         state = read_state_dict(weights)
+        if stated is not None:  # what the config file leaves unsaid may be read off the weights
+            config = cls._config_from_checkpoint(config, state, stated | set(overrides))
         # before allocating: a few bytes of config must not ask for gigabytes the file cannot fill
         check_config_fits_weights(config, sum(int(v.size) for v in state.values()), weights)
         model = cls.build(config, initialize=False)  # every weight is about to be overwritten
@@ -301,7 +324,30 @@ class ElectraPretrainedModel(nn.Layer):
         # what the checkpoint did not provide gets a proper initialisation
         model.init_weights(only=set(report.missing) | {k for k, _, _ in report.mismatched})
         model.eval()
+        if dtype is not None:
+            model.to(dtype=dtype)
         return (model, report) if output_loading_info else model
+
+    @classmethod
+    def _config_overrides(cls, config: ElectraConfig, kwargs: Dict) -> Dict:
+        """``from_pretrained``'s extra keywords as config changes; any other keyword is an error."""
+        known = set(ElectraConfig.field_names()) | set(ElectraConfig.attribute_map) | {"layer_norm_epsilon"}
+        known |= set(ATTRIBUTE_DEFAULTS) | set(config.extra)
+        out = {}
+        for key, value in kwargs.items():
+            name = cls.legacy_init_kwargs.get(key, key)
+            if name not in known:
+                raise ValueError(
+                    f"{cls.__name__}.from_pretrained got an unexpected keyword argument {key!r}: it is neither a "
+                    "loading option (config, ignore_mismatched_sizes, output_loading_info, dtype), an ElectraConfig "
+                    f"field, nor an attribute this config has{_legacy_hint(cls)}")
+            out[name] = value
+        return out
+
+    @classmethod
+    def _config_from_checkpoint(cls, config: ElectraConfig, state: Dict[str, np.ndarray], stated: set):
+        """The config with what its file does not state (``stated`` lists what it does) taken from the weights."""
+        return config
 
     def load_weights(self, state: Dict[str, np.ndarray], source: str = "<state dict>",
                      ignore_mismatched_sizes: bool = False) -> LoadReport:
@@ -393,16 +439,19 @@ class ElectraPretrainedModel(nn.Layer):
             )
 
 
-def _check_architecture(cls, entry: "registry.PretrainedEntry") -> None:
-    """A generator name loaded into a discriminator class (or the reverse) is an error."""
-    wanted, published = cls.__name__, entry.architecture
-    pairs = (registry.GENERATOR_CLASSES, registry.DISCRIMINATOR_CLASSES)
-    for mine, theirs in (pairs, pairs[::-1]):
-        if wanted in mine and published in theirs:
-            raise ValueError(
-                f"{entry.name} is an {published} checkpoint, not an {wanted}; load it with "
-                f"{published}.from_pretrained({entry.name!r}) (or ElectraModel for the encoder alone)"
-            )
+def _legacy_hint(cls) -> str:
+    names = sorted(cls.legacy_init_kwargs)
+    return f" (or one of {cls.__name__}'s PaddleNLP 2.4 arguments: {', '.join(names)})" if names else ""
+
+
+def _initializer_range(args, kwargs) -> float:
+    """``initializer_range`` of what a model is being built from: a config, a backbone or config fields."""
+    source = args[0] if args else kwargs.get("config")
+    if isinstance(source, ElectraPretrainedModel):
+        source = source.config
+    if isinstance(source, ElectraConfig):
+        return source.initializer_range
+    return kwargs.get("initializer_range", 0.02)
 
 
 def _numpy_dtype(dtype) -> np.dtype:

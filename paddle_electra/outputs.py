@@ -48,6 +48,36 @@ class BaseModelOutput(ModelOutput):
     attentions: Optional[Tuple[Tensor, ...]] = None
 
 
+class _CacheAlias:
+    """``cache``: HF transformers 5's name for ``past_key_values``."""
+
+    @property
+    def cache(self):
+        return self.past_key_values
+
+
+@dataclass
+class BaseModelOutputWithPast(_CacheAlias, ModelOutput):
+    """Output of :class:`ElectraModel`; ``past_key_values`` (a :class:`~paddle_electra.kv_cache.KVCache`)
+    only with ``use_cache``. Tuple order as PaddleNLP's: sequence output, cache, hidden states, attentions."""
+
+    last_hidden_state: Optional[Tensor] = None
+    past_key_values: Optional[tuple] = None
+    hidden_states: Optional[Tuple[Tensor, ...]] = None
+    attentions: Optional[Tuple[Tensor, ...]] = None
+
+
+@dataclass
+class CausalLMOutput(_CacheAlias, ModelOutput):
+    """:class:`ElectraForCausalLM` output: ``logits`` [B, L, V]; ``loss`` (shifted LM loss) with labels."""
+
+    loss: Optional[Tensor] = None
+    logits: Optional[Tensor] = None
+    past_key_values: Optional[tuple] = None
+    hidden_states: Optional[Tuple[Tensor, ...]] = None
+    attentions: Optional[Tuple[Tensor, ...]] = None
+
+
 @dataclass
 class MaskedLMOutput(ModelOutput):
     """Generator output: ``logits`` [B, L, V]; ``loss`` with labels."""

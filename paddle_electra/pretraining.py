@@ -105,13 +105,28 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
 
     def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
                  temperature: float = 1.0):
+        generator = discriminator = None
+        if isinstance(config, ElectraPretrainedModel):  # PaddleNLP 2.4: (generator, discriminator) instances
+            if not (isinstance(config, ElectraGenerator) and isinstance(generator_config, ElectraDiscriminator)):
+                raise ValueError("ElectraForTotalPretraining takes a discriminator config (and optionally a "
+                                 "generator config), or PaddleNLP 2.4's (ElectraGenerator, ElectraDiscriminator)")
+            generator, discriminator = config, generator_config
+            config, generator_config = discriminator.config, generator.config
+            generator._adopted = discriminator._adopted = True  # their weights stay as they are
         generator_config, config = resolve_generator_config(config, generator_config)
         super().__init__(config)
         self.generator_config = generator_config
         self.temperature = temperature
-        self.generator = ElectraGenerator(generator_config)
-        self.discriminator = ElectraDiscriminator(config)
+        self.generator = generator or ElectraGenerator(generator_config)
+        self.discriminator = discriminator or ElectraDiscriminator(config)
         self.tie_weights()
+
+    def _resize_vocab_weights(self, old: int, new: int) -> None:
+        # the generator config recorded for save / load must follow the shared embedding
+        recorded = self.config.extra.get("generator_config")
+        if isinstance(recorded, dict):
+            recorded["vocab_size"] = new
+        self.generator_config.vocab_size = new
 
     def tie_weights(self) -> None:
         """Make the discriminator use the generator's word embedding layer (one parameter)."""
@@ -145,7 +160,8 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
         gen_logits = self.generator(input_ids, token_type_ids, position_ids, attention_mask)
         masked = generator_labels != -100
         with paddle.no_grad():  # sampling is not differentiated through, as in ELECTRA
-            sampled = gumbel_sample(gen_logits.detach(), self.temperature)
+            # int32 ids stay int32: where() does not promote integer dtypes
+            sampled = gumbel_sample(gen_logits.detach(), self.temperature).astype(input_ids.dtype)
             disc_input = paddle.where(masked, sampled, input_ids)
             # only masked positions can be "replaced"; a sample equal to the original is not
             disc_labels = ((disc_input != raw_input_ids) & masked).astype("int64")
@@ -166,7 +182,10 @@ class ElectraPretrainingCriterion(nn.Layer):
         disc_weight: weight of the discriminator's replaced-token loss.
     """
 
-    def __init__(self, vocab_size: int, gen_weight: float = 1.0, disc_weight: float = 50.0):
+    def __init__(self, vocab_size: int, gen_weight: float = None, disc_weight: float = None):
+        # PaddleNLP >= 2.5 passes the config: vocab_size and the weights come from it
+        vocab_size, gen_weight, disc_weight = criterion_settings(vocab_size, gen_weight=gen_weight,
+                                                                 disc_weight=disc_weight)
         super().__init__()
         self.vocab_size = vocab_size
         self.gen_weight = gen_weight
@@ -191,6 +210,19 @@ class ElectraPretrainingCriterion(nn.Layer):
         disc_loss = rtd_loss(discriminator_prediction_scores, discriminator_labels, keep)
         total = self.gen_weight * gen_loss + self.disc_weight * disc_loss
         return (total, gen_loss, disc_loss) if return_parts else total
+
+
+def criterion_settings(vocab_size, **weights):
+    """``(vocab_size, *weights)`` for a criterion built from a vocabulary size or, as in PaddleNLP
+    >= 2.5, from a config (its ``gen_weight`` / ``disc_weight`` attributes when it has them).
+    Weights left None take ELECTRA's values: gen 1.0, disc 50.0."""
+    defaults = {"gen_weight": 1.0, "disc_weight": 50.0}
+    if isinstance(vocab_size, ElectraConfig):
+        config, vocab_size = vocab_size, vocab_size.vocab_size
+        weights = {k: getattr(config, k, defaults[k]) if v is None else v for k, v in weights.items()}
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= 0:
+        raise ValueError(f"the criterion needs the vocabulary size (a positive int) or the config, got {vocab_size!r}")
+    return (vocab_size, *(defaults[k] if v is None else v for k, v in weights.items()))
 
 
 # PaddleNLP's name for the joint model (note: HF's ElectraForPreTraining, capital T,

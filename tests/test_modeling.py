@@ -215,7 +215,7 @@ def test_aliases():
     ("mask_shape", r"attention_mask has shape \[2, 5\] but input_ids has shape \[2, 4\]"),
     ("type_range", r"token_type_ids contains 2, outside \[0, type_vocab_size=2\)"),
     ("one_d", r"input_ids must be 2-D"),
-    ("both", r"exactly one of input_ids or inputs_embeds"),
+    # both input_ids and inputs_embeds: input_ids wins, PaddleNLP's rule (tests/test_paddlenlp_compat_models.py)
     ("neither", r"exactly one of input_ids or inputs_embeds"),
 ])
 def test_bad_inputs_raise_clear_value_errors(tiny_config, case, match):
@@ -229,7 +229,6 @@ def test_bad_inputs_raise_clear_value_errors(tiny_config, case, match):
         "mask_shape": dict(input_ids=ids, attention_mask=paddle.ones([2, 5], "int64")),
         "type_range": dict(input_ids=ids, token_type_ids=paddle.full([2, 4], 2, "int64")),
         "one_d": dict(input_ids=paddle.ones([4], "int64")),
-        "both": dict(input_ids=ids, inputs_embeds=paddle.ones([2, 4, tiny_config.embedding_size])),
         "neither": dict(),
     }[case]
     with pytest.raises(ValueError, match=match):
