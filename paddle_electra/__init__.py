@@ -28,7 +28,7 @@ from .modeling import (
 from .modeling_utils import ElectraPretrainedModel, LoadReport
 from .causal_lm import ElectraForCausalLM
 from .kv_cache import KVCache
-from .registry import list_pretrained
+from .registry import list_pretrained, print_pretrained
 from .pretraining import ElectraForPretraining, ElectraForTotalPretraining, ElectraPretrainingCriterion
 from .ernie_health import (
     ErnieHealthDiscriminator,
@@ -86,6 +86,7 @@ __all__ = [
     "OfflineError",
     "cache_root",
     "list_pretrained",
+    "print_pretrained",
     "ElectraConfig",
     "ElectraPretrainedModel",
     "LoadReport",

@@ -8,12 +8,23 @@ at MKL's first GEMM, so it has to be set before the first Paddle matmul of the
 process, which importing paddle_electra does. Intel CPUs already get the fast
 path and are left alone, as is a value the user set. Set
 ``PADDLE_ELECTRA_KEEP_MKL_DEFAULTS=1`` to opt out.
+
+It also silences one warning Paddle prints when it is imported: "No ccache
+found" (``paddle.utils.cpp_extension``), which concerns compiling C++
+extensions, something paddle_electra never does; every ``paddle-electra``
+command printed it. The filter is installed here because this module is
+imported before Paddle.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import warnings
+
+# before `import paddle` anywhere in the package (paddle_electra/__init__ imports this module first)
+warnings.filterwarnings("ignore", message=r"No ccache found", category=UserWarning,
+                        module=r"paddle\.utils\.cpp_extension")
 
 
 def _cpu_vendor() -> str:

@@ -14,23 +14,35 @@ prints it before that line, for bug reports).
     paddle-electra ner "张三在北京工作" --model my-ner/
     paddle-electra qa --question "谁在北京工作?" --context "张三在北京工作" --model my-qa/
     paddle-electra convert --tf-checkpoint electra_small/ --out electra-small-paddle
-    paddle-electra export --model my-classifier/ --task text-classification --out exported/ [--onnx] [--verify]
+    paddle-electra export --model my-classifier/ --out exported/ [--task TASK] [--onnx] [--verify] [--overwrite]
+
+Messages of the library name its Python keywords (``overwrite=True``); the
+command line shows them as its flags (``--overwrite``), see :func:`cli_message`.
+With ``--json``, stdout holds the JSON and nothing else: whatever else the
+command prints (Paddle, paddle2onnx) goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
+import re
 import sys
+import threading
 import traceback
 import unicodedata
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 PROG = "paddle-electra"
-# the defaults ship inside the package (demo-scale, People's Daily 1998), so they work offline
-DEFAULT_FILL_MASK_MODEL = "electra-zh-peoples-daily-small-generator"
-DEFAULT_DETECT_MODEL = "electra-zh-peoples-daily-small-discriminator"
+# fill-mask and detect default to paddle_electra.pipelines.DEFAULT_MODELS: the demo models that ship
+# inside the package (People's Daily 1998), so they work offline
+MODEL_CARD = "docs/model-card-peoples-daily.md"
+# lines third-party code prints while exporting that say nothing to the user: paddle2onnx's progress and
+# Paddle's glog warning about PIR (an internal limitation that does not affect the export)
+NATIVE_NOISE = re.compile(r"^\[Paddle2ONNX\]|\[INFO\]\s+ONNX model saved in|^W\d{4} [\d:. ]+\d+ \S+\] .*PIR.*!!!!")
 NETWORK_HINT = ("Use a local model folder instead (--model DIR), or a mirror: PADDLE_ELECTRA_MIRROR=<base URL> "
                 "for the PaddleNLP (bcebos) files, HF_ENDPOINT=<url> for the Hugging Face hub.")
 
@@ -94,6 +106,24 @@ def _fmt_ner(texts, results) -> str:
         for text, ents in zip(texts, results))
 
 
+def _fmt_verification(report: Dict[str, Any]) -> str:
+    """The ``verify`` report of a manifest: max |Δ| per backend and output."""
+    rows = [[backend, name, f"{diff:.2e}"] for backend, outs in (report.get("max_abs_diff") or {}).items()
+            for name, diff in outs.items()]
+    shape = " x ".join(str(n) for n in report.get("batch_shape") or ())
+    return (f"verified against the dygraph model on a {shape} batch (tolerance {report.get('atol')}): "
+            f"{'passed' if report.get('passed') else 'FAILED'}\n" + _table(["backend", "output", "max |Δ|"], rows))
+
+
+def model_label(model: str) -> str:
+    """``model: NAME`` for the output, saying when NAME is the demo model embedded in the package."""
+    from . import registry
+
+    if registry.is_known(model) and registry.get_entry(model).source == "embedded":
+        return f"model: {model} (the demo model embedded in paddle_electra, offline; demo quality: {MODEL_CARD})"
+    return f"model: {model}"
+
+
 # ---------------------------------------------------------------- commands
 def _pipe(task: str, args, **kwargs):
     from .pipelines import pipeline
@@ -101,6 +131,14 @@ def _pipe(task: str, args, **kwargs):
     return pipeline(task, model=args.model, backend=args.backend, batch_size=args.batch_size,
                     max_length=args.max_length, truncation=args.truncation, threads=getattr(args, "threads", None),
                     **kwargs)
+
+
+def _with_model(args, table: str) -> str:
+    """The table under a line naming the model (on stderr with ``--json``, so stdout stays JSON)."""
+    if args.json:
+        print(model_label(args.model), file=sys.stderr)
+        return table
+    return model_label(args.model) + "\n\n" + table
 
 
 def cmd_list(args) -> str:
@@ -112,12 +150,12 @@ def cmd_list(args) -> str:
 
 def cmd_fill_mask(args) -> str:
     results = _pipe("fill-mask", args, top_k=args.top_k)(list(args.texts))
-    return _to_json(results) if args.json else _fmt_fill_mask(args.texts, results)
+    return _with_model(args, _to_json(results) if args.json else _fmt_fill_mask(args.texts, results))
 
 
 def cmd_detect(args) -> str:
     results = _pipe("replaced-token-detection", args)(list(args.texts))
-    return _to_json(results) if args.json else _fmt_detect(args.texts, results)
+    return _with_model(args, _to_json(results) if args.json else _fmt_detect(args.texts, results))
 
 
 def cmd_classify(args) -> str:
@@ -154,11 +192,21 @@ def cmd_convert(args) -> str:
 
 def cmd_export(args) -> str:
     from .export import export
+    from .pipelines import canonical_task
 
-    result = export(args.model, task=args.task, out_dir=args.out, onnx=args.onnx, verify=args.verify)
+    task = canonical_task(args.task) if args.task else None  # None: the model's own task (its class)
+    logging.getLogger("paddle_electra.export").setLevel(logging.WARNING)  # the line below says it
+    with native_output_filtered():
+        result = export(args.model, task=task, out_dir=args.out, onnx=args.onnx, verify=args.verify,
+                        overwrite=args.overwrite)
     if args.json:
-        return _to_json(result if isinstance(result, (dict, list, str)) else str(result))
-    return f"exported {args.model} ({args.task}) to {args.out}"
+        return _to_json(result)
+    lines = [f"exported {args.model} ({result['task']}) to {args.out}"]
+    if result.get("tokenizer_missing"):
+        lines.append(f"warning: no tokenizer in the export: {result['tokenizer_missing']}")
+    if result.get("verification"):
+        lines.append(_fmt_verification(result["verification"]))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ parser
@@ -180,7 +228,8 @@ def add_convert_arguments(parser: argparse.ArgumentParser, require_out: bool = T
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .pipelines import BACKENDS, TASKS
+    from . import __version__
+    from .pipelines import BACKENDS, DEFAULT_MODELS, TASK_ALIASES, TASKS
 
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: given before or after the subcommand, the value is kept (no default overwrites it)
@@ -200,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, parents=[common], description="ELECTRA on PaddlePaddle: "
                                      "list models, run every task, convert and export checkpoints.",
                                      epilog="Exit status: 0 on success, 2 on any error.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("list", parents=[common], help="the published and embedded names (41)")
@@ -208,12 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fill-mask", parents=[common], help="predict the tokens written as [MASK]")
     p.add_argument("texts", nargs="+", metavar="TEXT")
     p.add_argument("--top-k", type=int, default=5)
-    model_opts(p, DEFAULT_FILL_MASK_MODEL)
+    model_opts(p, DEFAULT_MODELS["fill-mask"])
     p.set_defaults(func=cmd_fill_mask)
 
     p = sub.add_parser("detect", parents=[common], help="replaced-token detection: P(replaced) per token")
     p.add_argument("texts", nargs="+", metavar="TEXT")
-    model_opts(p, DEFAULT_DETECT_MODEL)
+    model_opts(p, DEFAULT_MODELS["replaced-token-detection"])
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("classify", parents=[common], help="text classification")
@@ -242,10 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", parents=[common], help="export for Paddle Inference (and ONNX)")
     p.add_argument("--model", required=True, metavar="NAME_OR_DIR")
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", choices=TASKS + tuple(TASK_ALIASES), metavar="TASK",
+                   help=f"{', '.join(TASKS)} (or an alias: {', '.join(TASK_ALIASES)}); "
+                   "default: the model's own, from its config")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--onnx", action="store_true", help="also write model.onnx")
-    p.add_argument("--verify", action="store_true", help="check the export against the dygraph model")
+    p.add_argument("--verify", action="store_true",
+                   help="check the export against the dygraph model and print the max |Δ| of every output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
     p.set_defaults(func=cmd_export)
 
     # subcommands kept in their own cli_*.py modules: register(sub, common) adds each one
@@ -254,6 +308,102 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (cli_bench, cli_train, cli_serve):
         module.register(sub, common)
     return parser
+
+
+# ------------------------------------------------------- messages and streams
+_VALUE = r"""(?:'[^']*'|"[^"]*"|[^\s,;:)\]]+)"""
+
+
+def cli_message(text: str, parser: argparse.ArgumentParser) -> str:
+    """``text`` with the library's Python keywords written as ``parser``'s flags.
+
+    The library's messages say what to pass in Python (``pass overwrite=True``,
+    ``pass generator_config``); on the command line the same advice has to name
+    the flag (``--overwrite``, ``--generator-config``). Rewritten: ``name=VALUE``
+    and ``name=`` for every option of the command, and a bare ``name`` when it
+    contains an underscore (so ordinary words such as "model" stay as they are).
+    """
+    actions = {a.dest: a for a in parser._actions if any(o.startswith("--") for o in a.option_strings)}
+
+    def flag(action, value: Optional[str]) -> str:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if isinstance(action, argparse.BooleanOptionalAction):  # --plot / --no-plot
+            return longs[-1] if value == "False" else longs[0]
+        if action.nargs == 0 or value is None:  # a switch (--overwrite), or the option itself
+            return longs[0]
+        return f"{longs[0]} {value.strip(chr(39) + chr(34))}"
+
+    def keyword(m: "re.Match") -> str:
+        action = actions.get(m.group(1))
+        return m.group(0) if action is None else flag(action, m.group(2))
+
+    text = re.sub(r"(?<![\w.\-/])([a-z][a-z0-9_]*)=(" + _VALUE + r")?", keyword, text)
+    bare = sorted((d for d in actions if "_" in d), key=len, reverse=True)
+    if bare:
+        text = re.sub(r"(?<![\w.\-/'\"])(" + "|".join(map(re.escape, bare)) + r")(?![\w=]|\.\w)",
+                      lambda m: flag(actions[m.group(1)], None), text)
+    return re.sub(r"(--[\w-]+)( [^\s()]+)? \(\1\)", r"\1\2", text)  # "--overwrite (--overwrite)": once
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to stdout, by Python or native code, to stderr during the block.
+
+    ``--json`` promises JSON on stdout: paddle2onnx and Paddle print to file
+    descriptor 1 directly, so ``sys.stdout`` alone is not enough.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def native_output_filtered(noise: "re.Pattern" = NATIVE_NOISE, stdout: bool = True):
+    """During the block, drop the lines of stderr (and of stdout, unless ``stdout=False``; file
+    descriptors 2 and 1) that match ``noise``; the other lines, and progress bars, go to stderr as they come."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    read_end, write_end = os.pipe()
+
+    def pump() -> None:
+        pending = b""
+        while True:
+            chunk = os.read(read_end, 65536)
+            pending += chunk
+            # complete segments end with \n or \r (a progress bar redraws with \r)
+            parts = re.split(rb"(?<=[\r\n])", pending)
+            pending = b"" if not chunk else parts.pop()
+            for part in parts:
+                if part and not noise.search(part.decode("utf-8", "replace")):
+                    os.write(saved_err, part)
+            if not chunk:
+                return
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        if stdout:
+            os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        with contextlib.redirect_stdout(sys.stderr) if stdout else contextlib.nullcontext():
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)  # the last write ends are closed: the pump reads to the end
+        thread.join(timeout=10)
+        for fd in (read_end, saved_out, saved_err):
+            os.close(fd)
 
 
 def _one_line(exc: BaseException, limit: int = 2000) -> str:
@@ -267,6 +417,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2 through argparse
     args.json = getattr(args, "json", False)
+    command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
     from .hub import DownloadError
 
     try:
@@ -275,12 +426,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             from ._cpu import set_num_threads
 
             set_num_threads(threads)
-        out = args.func(args)
+        with stdout_to_stderr() if args.json and args.command != "serve" else contextlib.nullcontext():
+            out = args.func(args)
     except DownloadError as e:
-        print(f"{PROG}: error: {_one_line(e)} {NETWORK_HINT}", file=sys.stderr)
+        print(f"{PROG}: error: {cli_message(_one_line(e), command)} {NETWORK_HINT}", file=sys.stderr)
         return 2
     except (CLIError, ValueError, TypeError, OSError) as e:
-        print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"{PROG}: error: {cli_message(_one_line(e), command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

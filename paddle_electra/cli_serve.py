@@ -2,15 +2,34 @@
 
 ``register(sub, common)`` adds them to the parser built in :mod:`paddle_electra.cli`.
 
-    paddle-electra serve --model NAME_OR_DIR --task text-classification --port 8866
+    paddle-electra serve --model NAME_OR_DIR [--task text-classification] --port 8866
     paddle-electra hub-module --model NAME_OR_DIR --out my-module/ [--name NAME] [--no-weights]
 """
 
 from __future__ import annotations
 
 
+def model_task(model: str) -> str:
+    """The task of an export folder (its manifest) or a model folder / name (its config's class)."""
+    from .pipelines import is_export_dir
+
+    if is_export_dir(model):
+        from .export.manifest import read_manifest
+
+        return read_manifest(model)["task"]
+    from .auto import AutoModel
+    from .export.manifest import task_for_class
+
+    return task_for_class(AutoModel.class_for(model))
+
+
 def cmd_serve(args) -> str:
-    from .cli import CLIError
+    import logging
+
+    from .cli import CLIError, native_output_filtered
+    from .pipelines import canonical_task
+
+    task = canonical_task(args.task) if args.task else model_task(args.model)
 
     try:
         from .serving import Limits, serve
@@ -18,10 +37,13 @@ def cmd_serve(args) -> str:
         raise CLIError(str(e)) from None
     limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
                     max_queue=args.max_queue)
+    logging.getLogger("paddle_electra.export").setLevel(logging.WARNING)  # a model folder is exported first
     try:
-        serve(args.model, args.task, host=args.host, port=args.port, log_level=args.log_level,
-              batch_size=args.batch_size, max_wait_ms=args.max_wait_ms, limits=limits, max_length=args.max_length,
-              truncation=args.truncation, threads=getattr(args, "threads", None), name=args.name, top_k=args.top_k)
+        with native_output_filtered(stdout=False):  # Paddle's PIR warning while exporting; stdout untouched
+            serve(args.model, task, host=args.host, port=args.port, log_level=args.log_level,
+                  batch_size=args.batch_size, max_wait_ms=args.max_wait_ms, limits=limits,
+                  max_length=args.max_length, truncation=args.truncation, threads=getattr(args, "threads", None),
+                  name=args.name, top_k=args.top_k)
     except ImportError as e:  # starlette / uvicorn missing: say which extra to install
         raise CLIError(str(e)) from None
     return ""
@@ -67,7 +89,7 @@ def _port(value: str) -> int:
 
 def register(sub, common) -> None:
     """Add ``serve`` and ``hub-module`` to the subcommand parser ``sub``."""
-    from .pipelines import TASKS
+    from .pipelines import TASK_ALIASES, TASKS
     from .serving import Limits
 
     d = Limits()
@@ -75,7 +97,9 @@ def register(sub, common) -> None:
                        description="Serve a model over HTTP on Paddle Inference with micro-batching. A model that "
                        "is not an export folder is exported to a temporary folder first.")
     p.add_argument("--model", required=True, metavar="NAME_OR_DIR", help="export folder, model folder or name")
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", choices=TASKS + tuple(TASK_ALIASES), metavar="TASK",
+                   help=f"{', '.join(TASKS)} (or an alias); default: the export's task (manifest.json) or the "
+                   "model's own (its config)")
     p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8866, help="TCP port (default 8866; 0: a free one, printed)")
     p.add_argument("--name", help="model name reported and used in /predict/<name> (default: from --model)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -35,6 +35,16 @@ from .modeling import (
     ElectraForTokenClassification,
     ElectraGenerator,
     ElectraModel,
+)
+from .pipeline_base import (  # noqa: F401 - re-exported: the pipeline API lives here
+    Encoded,
+    Pipeline,
+    Runner,
+    _sigmoid,
+    _softmax,
+    check_batch_size,
+    check_max_length,
+    check_top_k,
 )
 from .tokenizer import ElectraTokenizer
 
@@ -56,11 +66,22 @@ TASK_OUTPUTS = {
     "feature-extraction": ("last_hidden_state",),
 }
 TASKS = tuple(TASK_CLASSES)
+#: other names for the tasks: Hugging Face's (``sentiment-analysis``, ``ner``), PaddleHub's (``seq-cls``,
+#: ``token-cls``) and short forms
+TASK_ALIASES = {
+    "sentiment-analysis": "text-classification", "seq-cls": "text-classification",
+    "sequence-classification": "text-classification", "ner": "token-classification",
+    "token-cls": "token-classification", "mask-filling": "fill-mask", "masked-lm": "fill-mask",
+    "qa": "question-answering", "rtd": "replaced-token-detection", "embeddings": "feature-extraction",
+}
+#: ``pipeline(task)`` without ``model=`` (and the CLI's default): the demo models that ship inside the
+#: package, so these work offline. The other tasks need a fine-tuned head, so they need ``model=``.
+DEFAULT_MODELS = {
+    "fill-mask": "electra-zh-peoples-daily-small-generator",
+    "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator",
+}
 BACKENDS = ("auto", "dygraph", "inference", "onnx")
 MANIFEST = "manifest.json"
-
-Runner = Callable[[np.ndarray, np.ndarray, np.ndarray], Dict[str, np.ndarray]]
-
 
 # ------------------------------------------------------------------ runners
 class DygraphRunner:
@@ -95,6 +116,14 @@ class PredictorRunner:
 
 
 # ----------------------------------------------------------------- factory
+def canonical_task(task: str) -> str:
+    """The task name for ``task`` or one of its aliases (:data:`TASK_ALIASES`); a ``ValueError`` otherwise."""
+    key = task.lower().replace("_", "-") if isinstance(task, str) else task
+    if key in TASK_CLASSES or key in TASK_ALIASES:
+        return TASK_ALIASES.get(key, key)
+    raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)} (aliases: {', '.join(TASK_ALIASES)})")
+
+
 def is_export_dir(path) -> bool:
     """True for a folder written by ``paddle_electra.export`` (it holds ``manifest.json``)."""
     return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(path, MANIFEST))
@@ -106,9 +135,12 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
     """The pipeline of ``task`` for ``model``.
 
     Args:
-        task: one of :data:`TASKS`.
+        task: one of :data:`TASKS` or an alias (:data:`TASK_ALIASES`: ``"sentiment-analysis"``,
+            ``"ner"``, ``"mask-filling"``, ...).
         model: a published name, a model folder, an export folder (with
             ``manifest.json``), or an already built model of the task's class.
+            Default: the demo model embedded in the package (:data:`DEFAULT_MODELS`;
+            fill-mask and replaced-token-detection only).
         tokenizer: an :class:`ElectraTokenizer`, a folder or name; default: the model's.
         backend: ``"auto"`` (export folder -> ``"inference"``, else ``"dygraph"``),
             ``"dygraph"``, ``"inference"`` (Paddle Inference) or ``"onnx"`` (ONNX Runtime).
@@ -125,18 +157,25 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
             answering), ``pooling`` (feature extraction),
             ``aggregation`` (token classification).
 
+    ``batch_size``, ``max_length``, ``truncation`` and the task options are
+    defaults: a call can override each one, as in HF pipelines
+    (``pipe(texts, truncation=True, max_length=64, top_k=3)``).
+
     Raises:
         ValueError: unknown task/backend, a backend that does not fit the folder,
             an export folder made for another task.
     """
-    if task not in TASK_CLASSES:
-        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    task = canonical_task(task)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if model is None:
-        raise ValueError(f"pipeline({task!r}) needs model= (a published name, a model folder or an export folder)")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if task not in DEFAULT_MODELS:
+            raise ValueError(f"pipeline({task!r}) needs model= (a published name, a model folder or an export "
+                             f"folder): the embedded demo models have no {task} head; defaults exist for "
+                             f"{', '.join(DEFAULT_MODELS)}")
+        model = DEFAULT_MODELS[task]
+    check_batch_size(batch_size)
+    model_name = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     id2label: Optional[Dict[int, str]] = None
     extra: Dict[str, Any] = {}
     if is_export_dir(model):
@@ -150,7 +189,7 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
         manifest = dict(getattr(predictor, "manifest", None) or _read_manifest(model))
         if manifest.get("task") not in (None, task):
             raise ValueError(f"{model} was exported for task {manifest.get('task')!r}, not {task!r}; "
-                             f"use pipeline({manifest.get('task')!r}, ...) or export it again with --task {task}")
+                             f"use that task, or export the model again with task={task!r}")
         labels = manifest.get("labels")
         if labels:
             id2label = {int(k): str(v) for k, v in (labels.items() if isinstance(labels, dict) else enumerate(labels))}
@@ -165,7 +204,8 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
     else:
         if backend in ("inference", "onnx"):
             raise ValueError(f"backend={backend!r} runs an export folder (with {MANIFEST}); {model!r} is not one. "
-                             f"Export it first: paddle-electra export --model {model} --task {task} --out DIR")
+                             f"Export it first: paddle_electra.export({model!r}, DIR) or paddle-electra export --model "
+                             f"{model} --out DIR")
         if threads:
             from ._cpu import set_num_threads
 
@@ -185,17 +225,15 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
         runner = DygraphRunner(model, task)
     if not isinstance(tokenizer, ElectraTokenizer):
         tokenizer = ElectraTokenizer.from_pretrained(os.fspath(tokenizer))
-    if max_length is None:
-        max_length = max_positions
-    elif not isinstance(max_length, int) or not 3 <= max_length:
-        raise ValueError(f"max_length must be an int >= 3, got {max_length!r}")
-    elif max_length > max_positions:
-        raise ValueError(f"max_length={max_length} is more than the model's max_position_embeddings={max_positions}")
+    max_length = check_max_length(max_length, max_positions)
     pipe_cls = _PIPELINES[task]
     if task not in ("text-classification",):
         extra.pop("multi_label")
-    return pipe_cls(runner, tokenizer, task=task, id2label=id2label, batch_size=batch_size, max_length=max_length,
+    pipe = pipe_cls(runner, tokenizer, task=task, id2label=id2label, batch_size=batch_size, max_length=max_length,
                     truncation=truncation, **extra, **kwargs)
+    pipe.max_positions = max_positions
+    pipe.model_name = model_name
+    return pipe
 
 
 def _read_manifest(folder) -> Dict:
@@ -210,117 +248,6 @@ def _read_json(path) -> Optional[Dict]:
         return json.load(f)
 
 
-# ------------------------------------------------------------------ helpers
-def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    x = np.asarray(x, dtype="float64")
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype="float64")))
-
-
-class Encoded(dict):
-    """One encoded input: ``input_ids``, ``token_type_ids``, ``offset_mapping``, ``special_tokens_mask`` (lists)."""
-
-
-# ---------------------------------------------------------------- pipelines
-class Pipeline:
-    """Tokenize (checking length), batch by length with dynamic padding, run, post-process in input order."""
-
-    truncation_strategy = "longest_first"
-
-    def __init__(self, runner: Runner, tokenizer: ElectraTokenizer, task: str, id2label=None, batch_size: int = 32,
-                 max_length: int = 512, truncation: bool = False):
-        self.runner, self.tokenizer, self.task = runner, tokenizer, task
-        self.id2label = id2label
-        self.batch_size, self.max_length, self.truncation = batch_size, max_length, bool(truncation)
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(task={self.task!r}, runner={type(self.runner).__name__}, "
-                f"batch_size={self.batch_size}, max_length={self.max_length}, truncation={self.truncation})")
-
-    # ---- input handling
-    @staticmethod
-    def _as_list(inputs) -> tuple:
-        if isinstance(inputs, str):
-            return [inputs], False
-        if isinstance(inputs, (list, tuple)):
-            return list(inputs), True
-        raise TypeError(f"expected a str or a list of str, got {type(inputs).__name__}")
-
-    def _check_texts(self, texts: Sequence, what: str = "text") -> None:
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"{what} {i} must be a str, got {type(t).__name__}")
-            if not t.strip():
-                raise ValueError(f"{what} {i} is empty; every input needs some text")
-
-    def encode(self, texts: List[str], pairs: Optional[List[str]] = None) -> List[Encoded]:
-        """Tokenize; over-long inputs are cut (``truncation=True``) or a ``ValueError``."""
-        tok = self.tokenizer
-        kw = dict(return_offsets_mapping=True, return_special_tokens_mask=True)
-        enc = tok(texts, pairs, **kw)
-        lengths = [len(ids) for ids in enc["input_ids"]]
-        too_long = [i for i, n in enumerate(lengths) if n > self.max_length]
-        if too_long:
-            i = too_long[0]
-            if not self.truncation:
-                more = f" (and {len(too_long) - 1} more)" if len(too_long) > 1 else ""
-                raise ValueError(f"input {i} is {lengths[i]} tokens long (special tokens included){more}, more "
-                                 f"than max_length={self.max_length} (the model's max_position_embeddings unless "
-                                 "max_length is given); pass truncation=True to cut it")
-            enc = tok(texts, pairs, max_length=self.max_length, truncation=self.truncation_strategy, **kw)
-        keys = ("input_ids", "token_type_ids", "offset_mapping", "special_tokens_mask")
-        for i, ids in enumerate(enc["input_ids"]):
-            if len(ids) <= (2 if pairs is None else 3):
-                raise ValueError(f"input {i} has no tokens (nothing but whitespace or characters the vocabulary "
-                                 "drops); every input needs some text")
-        return [Encoded({k: enc[k][i] for k in keys}) for i in range(len(texts))]
-
-    def run(self, encoded: List[Encoded]) -> List[Dict[str, np.ndarray]]:
-        """Model outputs per input (padding removed: first axis = that input's tokens), in input order."""
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]), reverse=True)
-        results: List[Optional[Dict[str, np.ndarray]]] = [None] * len(encoded)
-        pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            width = max(len(encoded[i]["input_ids"]) for i in chunk)
-            ids = np.full((len(chunk), width), pad, dtype="int64")
-            types = np.zeros((len(chunk), width), dtype="int64")
-            mask = np.zeros((len(chunk), width), dtype="int64")
-            for row, i in enumerate(chunk):
-                n = len(encoded[i]["input_ids"])
-                ids[row, :n] = encoded[i]["input_ids"]
-                types[row, :n] = encoded[i]["token_type_ids"]
-                mask[row, :n] = 1
-            out = self.runner(ids, types, mask)
-            for row, i in enumerate(chunk):
-                n = len(encoded[i]["input_ids"])
-                results[i] = {k: (v[row, :n] if v.ndim >= 2 else v[row]) for k, v in out.items()}
-        return results  # type: ignore[return-value]
-
-    def __call__(self, inputs, **kwargs):
-        self._check_options(**kwargs)  # before any tokenizing or model run
-        texts, batched = self._as_list(inputs)
-        self._check_texts(texts)
-        encoded = self.encode(texts)
-        self._validate(encoded, texts)
-        outs = self.run(encoded) if texts else []
-        results = [self.postprocess(texts[i], encoded[i], outs[i], **kwargs) for i in range(len(texts))]
-        return results if batched else results[0]
-
-    def _validate(self, encoded: List[Encoded], texts: List[str]) -> None:
-        """Task-specific input checks before anything runs."""
-
-    def _check_options(self, **kwargs) -> None:
-        """Task-specific checks of the options given to a call."""
-
-    def postprocess(self, text: str, enc: Encoded, out: Dict[str, np.ndarray], **kwargs):
-        raise NotImplementedError
-
-
 class FillMaskPipeline(Pipeline):
     """Per text, per ``[MASK]`` (left to right): the top-k ``{token, token_id, score, sequence}`` (softmax scores).
 
@@ -331,9 +258,7 @@ class FillMaskPipeline(Pipeline):
         super().__init__(*args, **kwargs)
         self.top_k = check_top_k(top_k)
 
-    def _check_options(self, top_k=None, **kwargs) -> None:
-        if top_k is not None:
-            check_top_k(top_k)
+    _OPTIONS = {"top_k": lambda v: v is None or check_top_k(v)}
 
     def _validate(self, encoded, texts):
         mask_id = self.tokenizer.mask_token_id
@@ -385,9 +310,7 @@ class TextClassificationPipeline(Pipeline):
         super().__init__(*args, **kwargs)
         self.top_k, self.multi_label = check_top_k(top_k, allow_none=True), multi_label
 
-    def _check_options(self, top_k=_UNSET, **kwargs) -> None:
-        if top_k is not self._UNSET:
-            check_top_k(top_k, allow_none=True)
+    _OPTIONS = {"top_k": lambda v: check_top_k(v, allow_none=True)}
 
     def postprocess(self, text, enc, out, top_k=_UNSET):
         top_k = self.top_k if top_k is self._UNSET else top_k
@@ -412,9 +335,9 @@ class TokenClassificationPipeline(Pipeline):
 
     def __init__(self, *args, aggregation: str = "simple", **kwargs):
         super().__init__(*args, **kwargs)
-        if aggregation not in ("simple", "none"):
-            raise ValueError(f"aggregation must be 'simple' or 'none', got {aggregation!r}")
-        self.aggregation = aggregation
+        self.aggregation = _check_aggregation(aggregation)
+
+    _OPTIONS = {"aggregation": lambda v: v is None or _check_aggregation(v)}
 
     def postprocess(self, text, enc, out, aggregation: Optional[str] = None):
         probs = _softmax(out["logits"])
@@ -499,7 +422,8 @@ class QuestionAnsweringPipeline(Pipeline):
 
     def __call__(self, inputs=None, question=None, context=None, max_answer_len: Optional[int] = None,
                  doc_stride: Optional[int] = None, top_k: Optional[int] = None,
-                 handle_impossible_answer: Optional[bool] = None):
+                 handle_impossible_answer: Optional[bool] = None, batch_size: Optional[int] = None,
+                 max_length: Optional[int] = None, truncation: Optional[bool] = None):
         if inputs is None:
             if question is None or context is None:
                 raise ValueError("question answering needs question= and context= (or a dict / list of dicts)")
@@ -513,6 +437,7 @@ class QuestionAnsweringPipeline(Pipeline):
         for i, it in enumerate(items):
             if not isinstance(it, dict) or "question" not in it or "context" not in it:
                 raise ValueError(f"input {i} must be a dict with 'question' and 'context'")
+        run = self._settings(batch_size, max_length, truncation)
         if not items:
             return []
         questions = [it["question"] for it in items]
@@ -520,10 +445,11 @@ class QuestionAnsweringPipeline(Pipeline):
         self._check_texts(questions, "question")
         self._check_texts(contexts, "context")
         top_k = self.top_k if top_k is None else check_top_k(top_k)
-        features = qa.build_features(self.tokenizer, questions, contexts, max_length=self.max_length,
+        features = qa.build_features(self.tokenizer, questions, contexts, max_length=run["max_length"],
                                      doc_stride=self.doc_stride if doc_stride is None else doc_stride,
-                                     max_windows=1 if self.truncation else None)
-        outs = self.run([Encoded(input_ids=f.input_ids, token_type_ids=f.token_type_ids) for f in features])
+                                     max_windows=1 if run["truncation"] else None)
+        outs = self.run([Encoded(input_ids=f.input_ids, token_type_ids=f.token_type_ids) for f in features],
+                        run["batch_size"])
         answers = qa.postprocess(features, [o["start_logits"] for o in outs], [o["end_logits"] for o in outs],
                                  contexts, top_k=top_k, max_answer_len=int(max_answer_len or self.max_answer_len),
                                  handle_impossible_answer=(self.handle_impossible_answer if handle_impossible_answer
@@ -541,6 +467,8 @@ class FeatureExtractionPipeline(Pipeline):
         _check_pooling(pooling)
         self.pooling = pooling
 
+    _OPTIONS = {"pooling": lambda v: v is None or _check_pooling(v)}
+
     def postprocess(self, text, enc, out, pooling: Optional[str] = None):
         pooling = _check_pooling(pooling or self.pooling)
         h = out["last_hidden_state"]
@@ -551,18 +479,10 @@ class FeatureExtractionPipeline(Pipeline):
         return h
 
 
-def check_top_k(top_k, allow_none: bool = False):
-    """Return ``top_k`` if it is an int >= 1 (or None where allowed), else raise a ValueError.
-
-    Refused rather than coerced: ``top_k=-3`` used to slice the candidate list
-    from the end, and ``2.5`` or ``True`` mean a caller's mistake.
-    """
-    if top_k is None and allow_none:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        also = " or None (every label)" if allow_none else ""
-        raise ValueError(f"top_k must be an int >= 1{also}, got {top_k!r}")
-    return int(top_k)
+def _check_aggregation(aggregation: str) -> str:
+    if aggregation not in ("simple", "none"):
+        raise ValueError(f"aggregation must be 'simple' or 'none', got {aggregation!r}")
+    return aggregation
 
 
 def _check_pooling(pooling: str) -> str:
@@ -580,5 +500,5 @@ _PIPELINES = {
     "feature-extraction": FeatureExtractionPipeline,
 }
 
-__all__ = ["pipeline", "Pipeline", "TASKS", "TASK_CLASSES", "TASK_OUTPUTS", "DygraphRunner", "PredictorRunner",
-           "is_export_dir"] + [cls.__name__ for cls in _PIPELINES.values()]
+__all__ = ["pipeline", "Pipeline", "TASKS", "TASK_ALIASES", "DEFAULT_MODELS", "TASK_CLASSES", "TASK_OUTPUTS",
+           "DygraphRunner", "PredictorRunner", "is_export_dir", "canonical_task"] + [cls.__name__ for cls in _PIPELINES.values()]

@@ -132,7 +132,13 @@ def get_entry(name: str) -> PretrainedEntry:
 
 
 def list_pretrained() -> List[Dict]:
-    """Rows of the name table: name, class, params, language, domain, source."""
+    """Rows of the name table (nothing is printed; :func:`print_pretrained` prints them).
+
+    Returns:
+        One dict per name, sorted by name: ``name``, ``class`` (the class its
+        weights fit), ``params`` (an int), ``language``, ``domain`` and
+        ``source`` (``"huggingface"``, ``"bcebos"``, ``"embedded"`` or ``"config only"``).
+    """
     return [
         {
             "name": e.name,
@@ -155,6 +161,17 @@ def format_table(rows: List[Dict]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     return "\n".join(lines)
+
+
+def print_pretrained(file=None) -> None:
+    """Print the name table as aligned text (what ``paddle-electra list`` prints).
+
+    Args:
+        file: a text stream; default ``sys.stdout``.
+    """
+    import sys
+
+    print(format_table(list_pretrained()), file=file or sys.stdout)
 
 
 def count_parameters(config: Dict, architecture: str = "ElectraModel") -> int:

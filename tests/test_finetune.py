@@ -275,7 +275,7 @@ def test_text_classification_improves_and_best_exports(tmp_path, tiny_model):
     assert [p["label"] for p in deployed(texts)] == ["pos", "neg"]
     for a, b in zip(clf(texts), deployed(texts)):
         assert a["score"] == pytest.approx(b["score"], abs=1e-4)
-    with pytest.raises(ValueError, match="best already exists; pass --overwrite"):
+    with pytest.raises(ValueError, match="best already exists; pass overwrite=True"):
         run(tiny_model, out, task="text-classification", train_file=train, dev_file=dev)
 
 

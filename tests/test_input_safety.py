@@ -282,7 +282,7 @@ def test_cli_nested_config_and_bad_top_k(folders, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "nested too deeply" in err
     assert cli.main(["fill-mask", "我[MASK]", "--top-k", "-3", "--model", folders["fill-mask"]]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "top_k must be an int >= 1, got -3" in err
+    assert len(err.strip().splitlines()) == 1 and "--top-k must be an int >= 1, got -3" in err
 
 
 def test_cli_unexpected_exception_is_still_one_line(monkeypatch, capsys):

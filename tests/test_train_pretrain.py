@@ -305,7 +305,7 @@ def test_cli_pretrain_and_errors(tmp_path, slice_files):
     assert json.loads(r.stdout[r.stdout.index("{"):])["finished"] is True
     r = subprocess.run(base + ["--max-steps", "2", "--corpus", "peoples-daily"], capture_output=True, text=True,
                        timeout=120)
-    assert r.returncode == 2 and "either train_files or corpus" in r.stderr
+    assert r.returncode == 2 and "either --train-files or --corpus" in r.stderr
     cfg = tmp_path / "bad.json"
     cfg.write_text('{"out_dir": "x", "bogus_option": 1}')
     r = subprocess.run([sys.executable, "-m", "paddle_electra", "pretrain", "--config", str(cfg)],

@@ -24,6 +24,23 @@ TASKS: Dict[str, str] = {
     "feature-extraction": "ElectraModel",
 }
 
+def task_for_class(cls) -> str:
+    """The export task of a model class (its own name, else the nearest base class in :data:`TASKS`).
+
+    Lets ``paddle-electra export`` / ``serve`` take the task from the model's
+    class (its config's ``architectures``) when ``--task`` is omitted.
+
+    Raises:
+        ValueError: the class serves no task; the message lists the tasks.
+    """
+    for klass in getattr(cls, "__mro__", (cls,)):
+        for task, name in TASKS.items():
+            if klass.__name__ == name:
+                return task
+    raise ValueError(f"{getattr(cls, '__name__', cls)} has no export task; pass the task (one of "
+                     f"{', '.join(TASKS)})")
+
+
 #: task name -> names of the graph outputs, in the order the model returns them
 TASK_OUTPUTS: Dict[str, List[str]] = {
     "fill-mask": ["logits"],

@@ -70,8 +70,15 @@ $weights_note
 
 ## Install
 
+paddle_electra runs the model (requirements.txt); it is installed from its source tree (it is not on
+PyPI). PaddleHub 2.4.0 imports only with these pins (protobuf 3, gradio 4, and the versions
+PaddleNLP 2.8.1 was released against); in the paddle_electra source folder:
+
 ```bash
-pip install paddlehub==2.4.0 paddle_electra   # paddle_electra runs the model (requirements.txt)
+pip install -e . paddlepaddle==3.3.1 paddlehub==2.4.0 paddlenlp==2.8.1 protobuf==3.20.3 "gradio<5" "huggingface_hub<0.26" "aistudio-sdk<0.3" "datasets<3"
+```
+
+```bash
 hub install $folder   # optional: then hub.Module(name="$name")
 ```
 

@@ -89,7 +89,7 @@ class FinetuneConfig:
         if self.init not in ("pretrained", "random"):
             raise ValueError(f"init must be 'pretrained' or 'random', got {self.init!r}")
         if self.dataset is None and self.train_file is None:
-            raise ValueError("give a training file (--train) or a built-in dataset (--dataset "
+            raise ValueError("give a training file (train_file=) or a built-in dataset (dataset= "
                              f"{' | '.join(fd.BUILTIN_DATASETS)})")
         if self.dataset is not None:
             if self.dataset not in fd.BUILTIN_DATASETS:
@@ -98,7 +98,7 @@ class FinetuneConfig:
                 raise ValueError(f"dataset {self.dataset} is for {fd.BUILTIN_DATASETS[self.dataset]}, "
                                  f"not {self.task}")
             if self.train_file or self.dev_file or self.test_file:
-                raise ValueError("pass either --dataset or data files, not both")
+                raise ValueError("pass either dataset= or data files (train_file=, dev_file=, test_file=), not both")
         if self.max_length is not None and self.max_length < 3:
             raise ValueError(f"max_length must be >= 3 (room for [CLS], [SEP] and a token), got {self.max_length}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -168,7 +168,7 @@ def build_model(cfg: FinetuneConfig, spec: "ft.TaskSpec"):
     tokenizer = ElectraTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
     if tokenizer.vocab_size > config.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
-                         f"{config.vocab_size}; use the model's own vocab.txt (--tokenizer)")
+                         f"{config.vocab_size}; use the model's own vocab.txt (tokenizer=)")
     if cfg.max_length is None:
         cfg.max_length = min(128, config.max_position_embeddings)
     if cfg.max_length > config.max_position_embeddings:
@@ -278,7 +278,7 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
         set_num_threads(cfg.threads)
     best_dir = os.path.join(cfg.out, BEST_DIR)
     if os.path.exists(best_dir) and not cfg.overwrite:
-        raise ValueError(f"{best_dir} already exists; pass --overwrite to replace it or choose another --out")
+        raise ValueError(f"{best_dir} already exists; pass overwrite=True to replace it or choose another out_dir")
     os.makedirs(cfg.out, exist_ok=True)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)

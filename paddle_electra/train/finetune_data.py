@@ -61,7 +61,7 @@ def _format(path: str, fmt: Optional[str], allowed: Sequence[str]) -> str:
              "ndjson": "jsonl"}.get(ext, ext)
     if guess not in allowed:
         raise DataError(f"{path}: cannot read a {'.' + ext if ext else 'extension-less'} file for this task, which "
-                        f"takes {', '.join(allowed)}; name the file accordingly or pass --data-format")
+                        f"takes {', '.join(allowed)}; name the file accordingly or pass data_format=")
     return guess
 
 
@@ -131,7 +131,7 @@ def read_classification(path: str, text_column: str = "text", pair_column: Optio
         missing = [c for c in columns if c not in header]
         if missing:
             raise DataError(f"{path}:1: no column {missing[0]!r} in the header row {header}; "
-                            "name the columns with --text-column / --pair-column / --label-column")
+                            "name the columns with text_column= / pair_column= / label_column=")
         for fields in reader:
             where = f"{path}:{reader.line_num}"
             if not fields or (len(fields) == 1 and not fields[0].strip()):

@@ -28,6 +28,13 @@ import numpy as np
 logger = logging.getLogger("paddle_electra.train")
 
 BUILTIN_CORPORA = ("peoples-daily",)
+# what a run writes into its out_dir: a second run there must not mix with or silently replace them
+RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "metrics.csv", "loss_curve.png", "generator", "discriminator")
+# --quick: a smoke run of the whole path in seconds (tiny model, a few steps on the first lines of the text)
+QUICK = dict(max_steps=3, warmup_steps=0, max_lines=400, vocab_size=2000, model_config=None, generator_config=None,
+             embedding_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+             max_position_embeddings=64, generator_size=0.5, max_length=32, batch_size=4, grad_accum=1, log_every=1,
+             save_every=0, plot=False, save_dtype="float32")
 
 
 @dataclass
@@ -72,15 +79,35 @@ class PretrainConfig:
     progress: bool = True  # tqdm progress bar
     plot: bool = True  # loss_curve.png at the end
     stop_after: Optional[int] = None  # stop (with a checkpoint) after this step: simulates an interruption
+    max_lines: Optional[int] = None  # use only the first N lines of the text (smoke runs)
+    overwrite: bool = False  # out_dir holds an earlier run: remove its checkpoints, metrics and model folders first
 
     def validate(self) -> None:
+        """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
         if bool(self.train_files) == bool(self.corpus):
-            raise ValueError("give either train_files or corpus (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
+            raise ValueError("give either train_files or corpus=NAME (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
         if self.corpus and self.corpus not in BUILTIN_CORPORA:
             raise ValueError(f"unknown corpus {self.corpus!r}; built in: {', '.join(BUILTIN_CORPORA)}")
         for name in ("batch_size", "grad_accum", "max_steps", "log_every", "max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_lines", "stop_after"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 (or unset), got {getattr(self, name)}")
+        if self.save_every < 0 or self.keep_checkpoints < 1:
+            raise ValueError(f"save_every must be >= 0 and keep_checkpoints >= 1, got {self.save_every} and "
+                             f"{self.keep_checkpoints}")
+        if not 0 <= self.warmup_steps <= self.max_steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be in [0, max_steps={self.max_steps}]; "
+                             f"for a shorter run shorten the warmup too (e.g. warmup_steps="
+                             f"{self.max_steps // 10})")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < self.mask_prob < 1:
+            raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
+        if self.max_position_embeddings is not None and self.max_length > self.max_position_embeddings:
+            raise ValueError(f"max_length {self.max_length} exceeds max_position_embeddings "
+                             f"{self.max_position_embeddings}")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of grad_accum {self.grad_accum}")
         if self.save_dtype not in ("float32", "float16"):
@@ -91,21 +118,75 @@ class PretrainConfig:
             raise ValueError(f"generator_size must be in (0, 1], got {self.generator_size}")
 
 
+def previous_run(out_dir: str) -> List[str]:
+    """The outputs of an earlier run in ``out_dir`` (:data:`RUN_OUTPUTS` that exist; empty folders do not count)."""
+    paths = [(name, os.path.join(out_dir, name)) for name in RUN_OUTPUTS]
+    return [name for name, p in paths if os.path.isfile(p) or (os.path.isdir(p) and os.listdir(p))]
+
+
+def check_before_work(cfg: PretrainConfig) -> None:
+    """Every check that needs no data: files exist, the shapes fit, ``out_dir`` may be written.
+
+    Runs before the corpus is read or anything is written, so a bad option
+    fails in a second and leaves no files behind.
+    """
+    from .checkpoint import latest_checkpoint, read_state
+
+    if os.path.isfile(cfg.out_dir):
+        raise ValueError(f"out_dir {cfg.out_dir} is a file")
+    for path in cfg.train_files:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"training text file not found: {path}")
+    if cfg.vocab and not os.path.isfile(cfg.vocab):
+        raise FileNotFoundError(f"vocab file not found: {cfg.vocab}")
+    for path in (cfg.init_from, cfg.resume if cfg.resume != "auto" else None):
+        if path:
+            read_state(path)  # FileNotFoundError naming it when it is not a complete checkpoint
+    ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
+    if cfg.resume == "auto" and latest_checkpoint(ckpt_root) is None:
+        raise FileNotFoundError(f"resume='auto' but {ckpt_root} holds no complete checkpoint")
+    if cfg.init_from and cfg.overwrite and os.path.abspath(cfg.init_from).startswith(os.path.abspath(ckpt_root)):
+        raise ValueError(f"init_from {cfg.init_from} is inside {ckpt_root}, which overwrite=True would remove")
+    found = previous_run(cfg.out_dir)
+    if found and not cfg.resume and not cfg.overwrite:
+        raise ValueError(f"{cfg.out_dir} already holds a run ({', '.join(found)}); pass resume='auto' to continue "
+                         "it, or overwrite=True to start over (its checkpoints, metrics and model folders are "
+                         "removed), or choose another out_dir")
+    vocab_size = cfg.vocab_size
+    if cfg.vocab:
+        with open(cfg.vocab, encoding="utf-8") as f:
+            vocab_size = sum(1 for _ in f)
+    build_configs(cfg, vocab_size)  # the shapes fit (max_length, heads, a config name that exists)
+
+
+def _remove_previous_run(cfg: PretrainConfig) -> None:
+    """``overwrite=True``: remove what an earlier run wrote (and a vocab it trained), nothing else."""
+    import shutil
+
+    names = list(RUN_OUTPUTS)
+    trained_vocab = os.path.join(cfg.out_dir, "vocab.txt")
+    if not cfg.vocab or os.path.abspath(cfg.vocab) != os.path.abspath(trained_vocab):
+        names.append("vocab.txt")  # trained from the earlier run's text; this run trains its own
+    for name in names:
+        path = os.path.join(cfg.out_dir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.isfile(path):
+            os.remove(path)
+
+
 # ---------------------------------------------------------------- setup
 def _lines(cfg: PretrainConfig) -> List[str]:
     from . import corpora, data
 
-    if cfg.corpus == "peoples-daily":
-        return corpora.peoples_daily_text()
-    return data.read_lines(cfg.train_files)
+    lines = corpora.peoples_daily_text() if cfg.corpus == "peoples-daily" else data.read_lines(cfg.train_files)
+    return lines[:cfg.max_lines] if cfg.max_lines else lines
 
 
 def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
     from . import data
 
-    if cfg.vocab:
-        if not os.path.isfile(cfg.vocab):
-            raise FileNotFoundError(f"vocab file not found: {cfg.vocab}")
+    if cfg.vocab:  # its existence was checked before any work
         return cfg.vocab
     path = os.path.join(cfg.out_dir, "vocab.txt")
     if not os.path.isfile(path):
@@ -196,6 +277,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     if cfg.batch_size % (world * cfg.grad_accum):
         raise ValueError(f"batch_size {cfg.batch_size} must split evenly over {world} processes x "
                          f"{cfg.grad_accum} accumulation steps")
+    check_before_work(cfg)
+    if cfg.overwrite and not cfg.resume and rank == 0:
+        _remove_previous_run(cfg)
     os.makedirs(cfg.out_dir, exist_ok=True)
 
     t_setup = time.perf_counter()
@@ -224,7 +308,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
 
         prior = read_state(cfg.init_from)
         if prior.get("discriminator_config", {}).get("vocab_size") != disc_config.vocab_size:
-            raise ValueError(f"{cfg.init_from} was trained with another vocabulary; pass its vocab.txt as vocab")
+            raise ValueError(f"{cfg.init_from} was trained with another vocabulary; pass its vocab.txt as vocab=")
         load_checkpoint(cfg.init_from, model)  # weights only: this stage has its own optimizer and schedule
         logger.info("initialised from %s (step %s)", cfg.init_from, prior.get("step"))
     if cfg.resume:
@@ -417,13 +501,19 @@ _HELP = {
     "generator_size": "generator width as a fraction of the discriminator's (default 0.25)",
     "dropout": "dropout while pre-training (default: the config's 0.1); saved configs keep the config's",
     "batch_size": "blocks per optimizer step over all processes and accumulation steps",
-    "resume": "a checkpoint folder, or 'auto' for the newest in OUT_DIR/checkpoints",
+    "resume": "a checkpoint folder, or 'auto': continue from the newest in OUT_DIR/checkpoints (a new run when "
+              "there is none yet)",
+    "overwrite": "OUT_DIR holds an earlier run: remove its checkpoints, metrics and model folders and start over",
+    "max_lines": "use only the first N lines of the text (smoke runs)",
+    "warmup_steps": "warmup steps (a --max-steps shorter than the config's scales the config's warmup)",
     "save_every": "checkpoint every N steps (0: only at the end)",
     "amp": "float16 autocast + loss scaling (GPU only)",
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
     "init_from": "a checkpoint folder whose weights this run starts from (a further stage; fresh optimizer)",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it)",
+    "quick": "a smoke run in seconds: a tiny model, 3 steps on the first 400 lines (flags still override); "
+             "written to OUT_DIR-quick (or a temporary folder), replacing an earlier quick run there",
 }
 
 
@@ -433,6 +523,7 @@ def add_pretrain_arguments(parser) -> None:
     import typing
 
     parser.add_argument("--config", metavar="FILE", help=_HELP["config"])
+    parser.add_argument("--quick", action="store_true", help=_HELP["quick"])
     hints = typing.get_type_hints(PretrainConfig)
     for f in dataclasses.fields(PretrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -454,21 +545,62 @@ def add_pretrain_arguments(parser) -> None:
         parser.add_argument(flag, **kw)
 
 
-def config_from_args(args) -> PretrainConfig:
-    """Merge ``--config FILE`` (if any) with the flags given; flags win."""
-    values = {}
+def config_from_args(args, say=None) -> PretrainConfig:
+    """Merge ``--config FILE`` (if any), the ``--quick`` preset and the flags given; flags win.
+
+    A ``--max-steps`` shorter than the config's (without ``--warmup-steps``)
+    scales the config's warmup by the same factor, so a shortened recipe runs
+    instead of failing on a warmup longer than the run; ``say`` gets one line about it.
+    """
+    say = say or (lambda line: None)
+    names = [f.name for f in dataclasses.fields(PretrainConfig)]
+    base = {f.name: f.default for f in dataclasses.fields(PretrainConfig) if f.default is not dataclasses.MISSING}
     if getattr(args, "config", None):
-        values = dataclasses.asdict(config_from_json(args.config))
-    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)})
+        base.update(dataclasses.asdict(config_from_json(args.config)))
+    given = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    if getattr(args, "quick", False):
+        base.update(QUICK)
+        if "out_dir" not in given:  # never into the recipe's own run folder
+            if base.get("out_dir"):
+                base["out_dir"] = base["out_dir"].rstrip("/\\") + "-quick"
+            else:
+                import tempfile
+
+                base["out_dir"] = tempfile.mkdtemp(prefix="paddle-electra-quick-")
+            base["overwrite"] = True  # a folder only quick runs write
+        say(f"--quick: a smoke run ({given.get('max_steps', base['max_steps'])} steps, tiny model) into "
+            f"{given['out_dir'] if 'out_dir' in given else base['out_dir']}")
+    steps, warmup = given.get("max_steps"), base.get("warmup_steps", 0)
+    if steps is not None and "warmup_steps" not in given and steps < base["max_steps"] and warmup:
+        scaled = min(steps, round(warmup * steps / base["max_steps"]))
+        say(f"--max-steps {steps} shortens the run from {base['max_steps']} steps: warmup scaled from {warmup} "
+            f"to {scaled} steps (--warmup-steps sets it)")
+        base["warmup_steps"] = scaled
+    values = {**base, **given}
     if "out_dir" not in values:
         raise ValueError("--out-dir is required (or out_dir in --config)")
     return PretrainConfig(**values)
 
 
 def pretrain_from_args(args) -> str:
-    """Run pre-training from parsed arguments; returns the summary as JSON text."""
-    import logging as _logging
+    """Run pre-training from parsed arguments; returns the summary as JSON text.
 
+    ``--resume auto`` in a folder with no checkpoint yet starts a new run there
+    (said in one line), so one command both starts and continues a run.
+    """
+    import logging as _logging
+    import sys
+
+    from .checkpoint import latest_checkpoint
+
+    def say(line: str) -> None:
+        print(f"paddle-electra pretrain: {line}", file=sys.stderr, flush=True)
+
+    cfg = config_from_args(args, say)
+    ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
+    if cfg.resume == "auto" and latest_checkpoint(ckpt_root) is None:
+        say(f"--resume auto: no checkpoint in {ckpt_root} yet; starting a new run")
+        cfg.resume = None
     _logging.basicConfig(level=_logging.INFO, format="%(message)s")
-    summary = pretrain(config_from_args(args))
+    summary = pretrain(cfg)
     return json.dumps(summary, indent=2, ensure_ascii=False)
