@@ -72,6 +72,7 @@ saying how to get around it: a local folder, a mirror, or a pre-filled cache.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import glob
 import json
 import math
@@ -116,8 +117,30 @@ _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 # ---------------------------------------------------------------- settings
+# from_pretrained(..., cache_dir=...) (PaddleNLP's and HF's keyword) sets this for one call
+_CACHE_DIR: contextvars.ContextVar = contextvars.ContextVar("paddle_electra_cache_dir", default=None)
+
+
+@contextlib.contextmanager
+def cache_dir_override(cache_dir: Optional[str]) -> Iterator[None]:
+    """Use ``cache_dir`` as the cache root inside the block (None: no change)."""
+    if cache_dir is None:
+        yield
+        return
+    if not isinstance(cache_dir, (str, os.PathLike)):
+        raise ValueError(f"cache_dir must be a folder path, got {type(cache_dir).__name__}")
+    token = _CACHE_DIR.set(os.path.abspath(os.path.expanduser(os.fspath(cache_dir))))
+    try:
+        yield
+    finally:
+        _CACHE_DIR.reset(token)
+
+
 def cache_root() -> str:
-    """The cache root: ``$PADDLE_ELECTRA_HOME``, else ``$XDG_CACHE_HOME/paddle_electra``, else ``~/.cache/...``."""
+    """The cache root: a call's ``cache_dir``, else ``$PADDLE_ELECTRA_HOME``, else
+    ``$XDG_CACHE_HOME/paddle_electra``, else ``~/.cache/paddle_electra``."""
+    if _CACHE_DIR.get() is not None:
+        return _CACHE_DIR.get()
     home = os.environ.get("PADDLE_ELECTRA_HOME")
     if home:
         return os.path.abspath(os.path.expanduser(home))

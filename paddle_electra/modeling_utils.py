@@ -268,6 +268,7 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
         ignore_mismatched_sizes: bool = False,
         output_loading_info: bool = False,
         dtype=None,
+        cache_dir: Optional[str] = None,
         **config_overrides,
     ):
         """Build the model from a folder or a published name and load its weights.
@@ -289,6 +290,8 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
             output_loading_info: also return the :class:`LoadReport`.
             dtype: ``"float32"`` (default), ``"float16"``, ``"bfloat16"`` or
                 ``"float64"`` (or the paddle dtype): the parameters' dtype.
+            cache_dir: cache root for a published name instead of
+                ``PADDLE_ELECTRA_HOME`` (PaddleNLP's and HF's keyword).
             **config_overrides: config fields to change (``num_labels=3``, or
                 PaddleNLP's ``num_classes=3``), the head's PaddleNLP 2.4 arguments
                 (``dropout=``), or attributes the config already has.
@@ -304,9 +307,10 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
         if not os.path.isdir(path):
             entry = registry.get_entry(path)  # unknown names fail here, with the closest names
             _check_architecture(cls, entry)  # before anything is downloaded
-            from .hub import resolve
+            from .hub import cache_dir_override, resolve
 
-            path = resolve(path, kind="model")
+            with cache_dir_override(cache_dir):
+                path = resolve(path, kind="model")
         if config is not None and not isinstance(config, ElectraConfig):
             raise ValueError(f"config must be an ElectraConfig, got {type(config).__name__}")
         stated = None if config is not None else ElectraConfig.stated_keys(path)
@@ -339,7 +343,8 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
             if name not in known:
                 raise ValueError(
                     f"{cls.__name__}.from_pretrained got an unexpected keyword argument {key!r}: it is neither a "
-                    "loading option (config, ignore_mismatched_sizes, output_loading_info, dtype), an ElectraConfig "
+                    "loading option (config, ignore_mismatched_sizes, output_loading_info, dtype, cache_dir), an "
+                    "ElectraConfig "
                     f"field, nor an attribute this config has{_legacy_hint(cls)}")
             out[name] = value
         return out

@@ -500,3 +500,12 @@ def test_four_processes_loading_one_name_end_with_one_copy(env, server, table, a
     assert server.count("GET", f"{HUB_ST}/resolve/main/model.safetensors") == 1
     assert _read(os.path.join(hub.model_dir(BOS), "model_state.pdparams")) == artifacts.plain[BOS_WEIGHTS]
     assert _leftovers(env) == []
+
+
+def test_cache_dir_keyword_downloads_into_that_folder(env, server, artifacts, tmp_path):
+    other = tmp_path / "elsewhere"
+    logits = _paddle_logits(pe.ElectraDiscriminator.from_pretrained(BOS, cache_dir=str(other)))
+    np.testing.assert_allclose(logits, artifacts.expected[BOS], atol=1e-6)
+    assert os.path.isfile(other / "models" / BOS / "model_state.pdparams")
+    assert not os.path.exists(os.path.join(str(env), "models", BOS))  # the default cache stays untouched
+    assert hub.cache_root() == str(env)  # only for that call
