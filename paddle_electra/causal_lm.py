@@ -15,20 +15,17 @@ import logging
 from typing import Optional
 
 import paddle
-import paddle.nn as nn
 
 from .configuration import ElectraConfig
 from .inputs import to_input_tensor
 from .losses import masked_cross_entropy
-from .model_api import require_tied_embeddings
-from .modeling import ElectraGeneratorPredictions, ElectraModel
-from .modeling_utils import ElectraPretrainedModel
+from .modeling import ElectraGenerator
 from .outputs import CausalLMOutput, pack_outputs
 
 logger = logging.getLogger("paddle_electra")
 
 
-class ElectraForCausalLM(ElectraPretrainedModel):
+class ElectraForCausalLM(ElectraGenerator):
     """ELECTRA with a causal LM head (HF's ``ElectraForCausalLM``).
 
     Args:
@@ -37,24 +34,13 @@ class ElectraForCausalLM(ElectraPretrainedModel):
             or an :class:`ElectraModel` to use as the backbone.
     """
 
+    # The generator's layers (encoder, generator_predictions, tied output embedding, its bias),
+    # as HF's ElectraForCausalLM has ElectraForMaskedLM's; only the forward differs.
     def __init__(self, config: ElectraConfig):
-        config, electra = self.resolve_config(type(self).__name__, config)
-        require_tied_embeddings(type(self).__name__, config)
-        if not config.is_decoder:
+        super().__init__(config)
+        if not self.config.is_decoder:
             logger.warning("ElectraForCausalLM: config.is_decoder is False, so the attention is bidirectional; "
                            "set is_decoder=True to use it as a left-to-right language model")
-        super().__init__(config)
-        self.electra = electra or ElectraModel(config)
-        self.generator_predictions = ElectraGeneratorPredictions(config)
-        self.generator_lm_head_bias = self.create_parameter(
-            [config.vocab_size], is_bias=True, default_initializer=nn.initializer.Constant(0.0)
-        )
-
-    def get_output_embeddings(self):
-        return self.electra.embeddings.word_embeddings
-
-    def _resize_vocab_weights(self, old: int, new: int) -> None:
-        self._resize_bias("generator_lm_head_bias", new)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None, labels=None,
