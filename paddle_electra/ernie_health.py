@@ -31,7 +31,13 @@ from .inputs import prepare_inputs, to_input_tensor
 from .losses import keep_mask, masked_cross_entropy, rtd_loss
 from .modeling_utils import ElectraPretrainedModel
 from .outputs import ModelOutput, pack_outputs
-from .pretraining import ElectraForTotalPretraining, criterion_settings, gumbel_sample, resolve_generator_config
+from .pretraining import (
+    ElectraForTotalPretraining,
+    adopt_pair,
+    criterion_settings,
+    gumbel_sample,
+    resolve_generator_config,
+)
 
 Tensor = paddle.Tensor
 
@@ -169,14 +175,8 @@ class ErnieHealthForTotalPretraining(ElectraPretrainedModel):
 
     def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
                  num_negatives: int = 5):
-        generator = discriminator = None
-        if isinstance(config, ElectraPretrainedModel):  # PaddleNLP 2.4: (generator, discriminator) instances
-            if not (isinstance(config, ElectraGenerator) and isinstance(generator_config, ErnieHealthDiscriminator)):
-                raise ValueError("ErnieHealthForTotalPretraining takes a discriminator config (and optionally a "
-                                 "generator config), or PaddleNLP 2.4's (ElectraGenerator, ErnieHealthDiscriminator)")
-            generator, discriminator = config, generator_config
-            config, generator_config = discriminator.config, generator.config
-            generator._adopted = discriminator._adopted = True  # their weights stay as they are
+        generator, discriminator, config, generator_config = adopt_pair(
+            type(self).__name__, config, generator_config, ErnieHealthDiscriminator)
         _require_tied_width(config)
         generator_config, config = resolve_generator_config(config, generator_config)
         super().__init__(config)

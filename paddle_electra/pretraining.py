@@ -44,6 +44,22 @@ def generator_config_for(discriminator: ElectraConfig, size_ratio: float = 0.25)
     )
 
 
+def adopt_pair(cls_name: str, first, second, discriminator_class):
+    """PaddleNLP 2.4's ``Total(generator, discriminator)`` form, if that is what was passed.
+
+    Returns:
+        ``(generator, discriminator, config, generator_config)``: the two
+        instances (None for the config form) and the configs to build with.
+    """
+    if not isinstance(first, ElectraPretrainedModel):
+        return None, None, first, second
+    if not (isinstance(first, ElectraGenerator) and isinstance(second, discriminator_class)):
+        raise ValueError(f"{cls_name} takes a discriminator config (and optionally a generator config), or "
+                         f"PaddleNLP 2.4's (ElectraGenerator, {discriminator_class.__name__})")
+    first._adopted = second._adopted = True  # their weights stay as they are
+    return first, second, second.config, first.config
+
+
 def resolve_generator_config(config: ElectraConfig, generator_config: Optional[ElectraConfig]):
     """The generator config to build, and the discriminator config that records it.
 
@@ -105,14 +121,8 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
 
     def __init__(self, config: ElectraConfig, generator_config: Optional[ElectraConfig] = None,
                  temperature: float = 1.0):
-        generator = discriminator = None
-        if isinstance(config, ElectraPretrainedModel):  # PaddleNLP 2.4: (generator, discriminator) instances
-            if not (isinstance(config, ElectraGenerator) and isinstance(generator_config, ElectraDiscriminator)):
-                raise ValueError("ElectraForTotalPretraining takes a discriminator config (and optionally a "
-                                 "generator config), or PaddleNLP 2.4's (ElectraGenerator, ElectraDiscriminator)")
-            generator, discriminator = config, generator_config
-            config, generator_config = discriminator.config, generator.config
-            generator._adopted = discriminator._adopted = True  # their weights stay as they are
+        generator, discriminator, config, generator_config = adopt_pair(
+            type(self).__name__, config, generator_config, ElectraDiscriminator)
         generator_config, config = resolve_generator_config(config, generator_config)
         super().__init__(config)
         self.generator_config = generator_config
