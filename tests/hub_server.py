@@ -269,3 +269,27 @@ def free_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def use_local_hub(monkeypatch, cache_root, url: str) -> None:
+    """Point paddle_electra at ``url`` for both routes, with a fresh cache, online, quick retries.
+
+    Clears every offline switch and transfer-bound variable the caller's environment may
+    have, so a test sees the package's defaults.
+    """
+    import huggingface_hub.constants
+
+    from paddle_electra import _fetch
+
+    monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(cache_root))
+    monkeypatch.setenv("PADDLE_ELECTRA_MIRROR", url)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS", "1")
+    for var in ("PADDLE_ELECTRA_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DOWNLOAD_TIMEOUT",
+                "PADDLE_ELECTRA_MAX_DOWNLOAD_BYTES", "PADDLE_ELECTRA_STALL_TIMEOUT",
+                "PADDLE_ELECTRA_DOWNLOAD_DEADLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read at its import
+    monkeypatch.setattr(_fetch, "BACKOFF", 0.01)

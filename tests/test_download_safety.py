@@ -22,7 +22,7 @@ from safetensors.numpy import save as save_safetensors
 
 from paddle_electra import _fetch, hub, registry
 from paddle_electra.cli import main as cli_main
-from hub_server import HubServer
+from hub_server import HubServer, use_local_hub
 
 TINY_CFG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                 intermediate_size=37, max_position_embeddings=64, type_vocab_size=2, pad_token_id=0)
@@ -86,20 +86,7 @@ def server():
 @pytest.fixture
 def env(table, server, tmp_path, monkeypatch):
     """A fresh cache, both endpoints on the local server, online, quick retries, default limits."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("PADDLE_ELECTRA_MIRROR", server.url)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS", "1")
-    for var in ("PADDLE_ELECTRA_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DOWNLOAD_TIMEOUT",
-                "PADDLE_ELECTRA_MAX_DOWNLOAD_BYTES", "PADDLE_ELECTRA_STALL_TIMEOUT",
-                "PADDLE_ELECTRA_DOWNLOAD_DEADLINE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(_fetch, "BACKOFF", 0.01)
+    use_local_hub(monkeypatch, tmp_path / "cache", server.url)
     return tmp_path / "cache"
 
 

@@ -23,7 +23,7 @@ import transformers
 import paddle_electra as pe
 from paddle_electra import _fetch, hub, registry
 from conftest import make_batch
-from hub_server import HubServer, free_port
+from hub_server import HubServer, use_local_hub, free_port
 
 TINY_CFG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                 intermediate_size=37, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
@@ -182,18 +182,7 @@ def server(artifacts):
 @pytest.fixture
 def env(table, server, tmp_path, monkeypatch):
     """A fresh cache, both endpoints on the local server, online, quick retries."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("PADDLE_ELECTRA_MIRROR", server.url)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS", "1")
-    for var in ("PADDLE_ELECTRA_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read at its import
-    monkeypatch.setattr(_fetch, "BACKOFF", 0.01)
+    use_local_hub(monkeypatch, tmp_path / "cache", server.url)
     return tmp_path / "cache"
 
 
