@@ -239,7 +239,7 @@ def test_killed_exports_leave_one_whole_export(tmp_path, versions):
 
 # ------------------------------------------------------------ failures, leftovers, other files
 def test_failed_saves_leave_the_old_folder(tmp_path, versions, monkeypatch):
-    import paddle_electra.tokenizer as tokenizer_module
+    import paddle_electra.tokenizer.saving as tokenizer_module
     from paddle_electra.export import builder, check_export, export
     from paddle_electra.hubmodule import generator, make_hub_module
     from paddle_electra.train.finetune import save_best
@@ -362,7 +362,8 @@ def test_interrupted_fallback_swap_is_restored(tmp_path, versions, monkeypatch):
     monkeypatch.setattr(_io, "_exchange", lambda a, b: False)
     versions["gelu"][1].save_pretrained(str(target), safe_serialization=True)
     assert_one_version(str(target), {"gelu": versions["gelu"]})
-    assert sorted(os.listdir(target)) == ["config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"]
+    assert sorted(os.listdir(target)) == ["config.json", "model.safetensors", "special_tokens_map.json",
+                                          "tokenizer_config.json", "vocab.txt"]
     assert sorted(os.listdir(tmp_path)) == ["m", "src"]
 
 

@@ -117,10 +117,10 @@ def test_export_from_folder_with_tokenizer(tmp_path):
     out = tmp_path / "exported"
     manifest = export(str(src), str(out), tokenizer=tok)  # task inferred from config.json
     assert manifest["task"] == "text-classification" and manifest["source"] == os.path.abspath(src)
-    assert manifest["tokenizer"]["files"] == ["vocab.txt", "tokenizer_config.json"]
+    assert manifest["tokenizer"]["files"] == ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
     assert manifest["special_token_ids"] == sorted(tok.all_special_ids)
     assert set(manifest["files"]) == {"inference.json", "inference.pdiparams", "config.json", "vocab.txt",
-                                      "tokenizer_config.json"}
+                                      "tokenizer_config.json", "special_tokens_map.json"}
     for rel, entry in manifest["files"].items():
         data = (out / rel).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}

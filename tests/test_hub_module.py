@@ -119,7 +119,8 @@ def _default_task(tree: ast.Module):
 def test_generated_module_folder(modules):
     files = sorted(str(p.relative_to(modules["cls"])) for p in Path(modules["cls"]).rglob("*") if p.is_file())
     assert files == ["README.md", "__init__.py", "model/config.json", "model/model_state.pdparams",
-                     "model/tokenizer_config.json", "model/vocab.txt", "module.py", "requirements.txt"]
+                     "model/special_tokens_map.json", "model/tokenizer_config.json", "model/vocab.txt", "module.py",
+                     "requirements.txt"]
     tree = _module_py(modules["cls"])
     info = _moduleinfo(tree)
     assert info["name"] == "tiny-cls" and info["version"] == "1.0.0" and info["type"] == "nlp/semantic_model"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from transformers import BertTokenizerFast
 
-from paddle_electra import _wordpiece
+from paddle_electra.tokenizer import wordpiece as _wordpiece
 from paddle_electra.tokenizer import ElectraTokenizer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,7 +2,8 @@
 
 Both turn a text into WordPiece ids (and, on request, character offsets into
 that text) *without* special tokens; :class:`~paddle_electra.ElectraTokenizer`
-adds ``[CLS]``/``[SEP]``, truncates and pads, the same way for both.
+splits out added tokens, adds ``[CLS]``/``[SEP]``, truncates and pads, the
+same way for both.
 
 * :class:`PythonWordPiece`: a readable pure-Python implementation.
 * :class:`FastWordPiece`: the Rust pipeline of the HuggingFace ``tokenizers``
