@@ -108,8 +108,8 @@ def export(
     model, task, source = resolve_model(model_or_name, task)
     tok, tok_note = _load_tokenizer(tokenizer, source)
     config = model.config
-    if tok is not None and len(tok.vocab) > config.vocab_size:
-        raise ValueError(f"the tokenizer has {len(tok.vocab)} tokens but the model's vocab_size is "
+    if tok is not None and len(tok) > config.vocab_size:  # len(tok) counts added tokens too
+        raise ValueError(f"the tokenizer has {len(tok)} tokens but the model's vocab_size is "
                          f"{config.vocab_size}; they do not belong together")
 
     with atomic_folder(out_dir, carry_over=False) as tmp:
