@@ -86,6 +86,34 @@ def _empty_ordered_dict(*args):
 ORDERED_DICT = Inert("collections.OrderedDict", _empty_ordered_dict)
 
 
+class _ViewStream:
+    """A read-only in-memory stream whose long reads are views, not copies.
+
+    ``pickletools.genops`` reads every tensor payload to skip it; on a
+    400 MB checkpoint copying them would double the prescan's cost. Short
+    reads stay ``bytes`` (genops decodes opcodes and text from them).
+    """
+
+    def __init__(self, data):
+        self._data = data if isinstance(data, (bytes, bytearray)) else bytes(data)
+        self._view, self._pos = memoryview(self._data), 0
+
+    def read(self, n: int = -1):
+        end = len(self._view) if n is None or n < 0 else min(len(self._view), self._pos + n)
+        chunk = self._view[self._pos:end]
+        self._pos = end
+        return chunk if len(chunk) > 256 else chunk.tobytes()
+
+    def readline(self) -> bytes:
+        newline = self._data.find(b"\n", self._pos)
+        end = len(self._data) if newline < 0 else newline + 1
+        line, self._pos = self._data[self._pos:end], end
+        return bytes(line)
+
+    def tell(self) -> int:
+        return self._pos
+
+
 def prescan(data, path: str, allow_persistent_ids: bool = False) -> None:
     """Check a pickle's opcodes without running it.
 
@@ -106,7 +134,7 @@ def prescan(data, path: str, allow_persistent_ids: bool = False) -> None:
     try:
         # genops over an in-memory stream never reads past the end, so a huge
         # declared length costs nothing and is reported as truncation.
-        stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+        stream = _ViewStream(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
         for op, arg, pos in pickletools.genops(stream):
             name = op.name
             if name == "INST":  # name the global it instantiates: the clearest statement of intent
