@@ -23,6 +23,7 @@ from . import registry
 from ._io import atomic_folder
 from .configuration import ATTRIBUTE_DEFAULTS, ElectraConfig
 from .model_api import ModelAPI, _check_architecture, _dtype_name
+from .tokenizer.saving import VOCAB_FILE  # the file that makes a folder a tokenizer's
 from .safety import check_config_fits_memory, check_config_fits_weights
 from .convert.hf import hf_to_paddle, is_hf_state_dict, paddle_to_hf
 from .convert.readers import (
@@ -112,6 +113,11 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
 
     config_class = ElectraConfig
     base_model_prefix = "electra"
+    #: where this model's tokenizer lives: the folder (absolute path) or published name that
+    #: :meth:`from_pretrained` loaded it from, when that source has a vocabulary; ``None`` for a
+    #: model built from a config. :meth:`save_pretrained` and ``paddle_electra.export`` carry it
+    #: along, so a saved or exported model keeps the tokenizer it was trained with.
+    tokenizer_source: Optional[str] = None
 
     def __init__(self, config: ElectraConfig):
         super().__init__()
@@ -223,6 +229,13 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
         kept; a weights file of the other format left from an earlier save is
         removed, so the folder holds one model.
 
+        The tokenizer comes along: a model loaded by :meth:`from_pretrained`
+        from a folder or name that has a vocabulary (:attr:`tokenizer_source`)
+        writes that tokenizer's files (``vocab.txt``, ``tokenizer_config.json``,
+        ``special_tokens_map.json``, ``added_tokens.json``) into the same
+        atomic folder, unless ``save_directory`` already holds a ``vocab.txt``,
+        which is kept as it is.
+
         Raises:
             ValueError: a bad ``format``, ``save_directory`` is a file, or it is
                 the current working directory or a folder above it.
@@ -245,6 +258,7 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
             config = config.copy(num_labels=2, id2label=None)  # HF sizes qa_outputs by num_labels
         stale = os.path.join(save_directory, other)
         had_stale = os.path.isfile(stale)  # the loader would pick it over the new file, or the reverse
+        tokenizer = self._tokenizer_to_carry(save_directory)  # loaded before anything is written
         with atomic_folder(save_directory, drop=[other]) as folder:
             path = os.path.join(folder, name)
             if safe_serialization:
@@ -256,8 +270,31 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
             else:
                 paddle.save(state, path)
             config.save_pretrained(folder)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(folder)
         if had_stale:
             logger.warning("save_pretrained: removed the stale %s so %s holds one model", stale, save_directory)
+
+    def _tokenizer_to_carry(self, save_directory: str):
+        """The tokenizer of :attr:`tokenizer_source` to save beside the weights, or ``None``.
+
+        ``None`` when the model has no tokenizer source, or ``save_directory``
+        already holds a ``vocab.txt`` (that tokenizer is kept: the folder's
+        owner put it there). A source that no longer loads is a warning, not
+        an error: the weights are still worth saving.
+        """
+        source = self.tokenizer_source
+        if source is None or os.path.isfile(os.path.join(save_directory, VOCAB_FILE)):
+            return None
+        from .tokenizer import ElectraTokenizer
+
+        try:
+            return ElectraTokenizer.from_pretrained(source)
+        except (ValueError, OSError) as e:
+            logger.warning("save_pretrained: the model's tokenizer could not be loaded from %s (%s); %s gets no "
+                           "tokenizer: save one there with tokenizer.save_pretrained(%r)",
+                           source, e, save_directory, save_directory)
+            return None
 
     # ------------------------------------------------------------ load
     @classmethod
@@ -330,6 +367,7 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
         model.eval()
         if dtype is not None:
             model.to(dtype=dtype)
+        model.tokenizer_source = _tokenizer_source(pretrained_model_name_or_path)
         return (model, report) if output_loading_info else model
 
     @classmethod
@@ -442,6 +480,22 @@ class ElectraPretrainedModel(ModelAPI, nn.Layer):
                 f"this checkpoint holds an {right} head but {type(self).__name__} was asked to load it; "
                 f"use {right}.from_pretrained(...) (or ElectraModel for the encoder alone)"
             )
+
+
+def _tokenizer_source(name_or_path) -> Optional[str]:
+    """Where a model loaded from ``name_or_path`` finds its tokenizer: the folder (absolute) or the name.
+
+    ``None`` when there is none: a folder without ``vocab.txt``, or a
+    published name whose table entry lists no vocabulary file.
+    """
+    path = os.fspath(name_or_path)
+    if os.path.isdir(path):
+        return os.path.abspath(path) if os.path.isfile(os.path.join(path, VOCAB_FILE)) else None
+    try:
+        entry = registry.get_entry(path)
+    except ValueError:
+        return None
+    return path if entry.file("vocab") is not None else None
 
 
 def _legacy_hint(cls) -> str:

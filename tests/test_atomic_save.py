@@ -47,8 +47,8 @@ elif mode == "tokenizer":
 else:
     from paddle_electra.export import export
     items = [pe.ElectraDiscriminator.from_pretrained(s).eval() for s in sources]
-    save = lambda i: export(items[i], target, overwrite=True)
-    export(items[1], target + "-warm")  # the first export in a process is the slow one
+    save = lambda i: export(items[i], target, overwrite=True, tokenizer=False)
+    export(items[1], target + "-warm", tokenizer=False)  # the first export in a process is the slow one
 print("ready", flush=True)
 for line in sys.stdin:
     cmd, arg = line.split()
@@ -224,7 +224,7 @@ def test_killed_exports_leave_one_whole_export(tmp_path, versions):
     from paddle_electra.export import check_export, export
 
     target = str(tmp_path / "work" / "e")
-    export(versions["gelu"][1], target)
+    export(versions["gelu"][1], target, tokenizer=False)
 
     def check(_):
         check_export(target)  # every file listed in the manifest, with its hash: a mix fails here
@@ -274,11 +274,11 @@ def test_failed_saves_leave_the_old_folder(tmp_path, versions, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["m", "tok", "tok2"]
 
     out = str(tmp_path / "exp")
-    export(gelu, out)
+    export(gelu, out, tokenizer=False)
     manifest = open(os.path.join(out, "manifest.json")).read()
     monkeypatch.setattr(builder, "write_manifest", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        export(relu, out, overwrite=True)
+        export(relu, out, overwrite=True, tokenizer=False)
     monkeypatch.undo()
     check_export(out)
     assert open(os.path.join(out, "manifest.json")).read() == manifest
@@ -317,7 +317,7 @@ def test_leftovers_of_dead_writers_are_removed_live_ones_kept(tmp_path, versions
         for parent, name, save in (
             (tmp_path, "m", lambda: versions["gelu"][1].save_pretrained(str(tmp_path / "m"))),
             (tmp_path, "t", lambda: tokenizer(str(tmp_path / "src"), ["a"], True).save_pretrained(str(tmp_path / "t"))),
-            (tmp_path, "e", lambda: export(versions["gelu"][1], str(tmp_path / "e"), overwrite=True)),
+            (tmp_path, "e", lambda: export(versions["gelu"][1], str(tmp_path / "e"), overwrite=True, tokenizer=False)),
             (tmp_path, "h", lambda: make_hub_module("electra-small", str(tmp_path / "h"), weights=False,
                                                     overwrite=True)),
             (tmp_path / "run", "best", lambda: save_best(versions["gelu"][1], pe.ElectraTokenizer(
@@ -401,7 +401,7 @@ def test_save_into_the_working_directory_is_refused(tmp_path, versions, monkeypa
         with pytest.raises(ValueError, match="current working directory"):
             tokenizer(str(here / "src"), ["a"], True).save_pretrained(folder)
     with pytest.raises(ValueError, match="current working directory"):
-        export(model, ".", overwrite=True)
+        export(model, ".", overwrite=True, tokenizer=False)
     model.save_pretrained("sub")  # a subfolder is fine
     assert_one_version(str(here / "sub"), versions)
     assert sorted(os.listdir(here)) == ["src", "sub"]

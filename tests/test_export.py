@@ -56,7 +56,7 @@ def exports(tmp_path_factory):
     made = {}
     for task, cls_name in TASKS.items():
         model = tiny(cls_name, id2label={0: "neg", 1: "neu", 2: "pos"})
-        manifest = export(model, str(root / task), onnx=True, verify=True, atol=1e-5)
+        manifest = export(model, str(root / task), onnx=True, verify=True, atol=1e-5, tokenizer=False)
         made[task] = (model, str(root / task), manifest)
     return made
 
@@ -145,7 +145,8 @@ def test_export_from_folder_with_tokenizer(tmp_path):
 
 def test_input_ids_only(tmp_path):
     model = tiny("ElectraDiscriminator")
-    manifest = export(model, str(tmp_path / "ids"), inputs=("input_ids",), onnx=True, verify=True, atol=1e-5)
+    manifest = export(model, str(tmp_path / "ids"), inputs=("input_ids",), onnx=True, verify=True, atol=1e-5,
+                      tokenizer=False)
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids"]
     ids, _, _ = make_batch(batch=3, seq=9, pad_from=5)  # the graph masks pad ids itself
     for predictor in (ElectraPredictor(str(tmp_path / "ids")), OnnxPredictor(str(tmp_path / "ids"))):
@@ -154,7 +155,7 @@ def test_input_ids_only(tmp_path):
         with pytest.raises(ValueError, match="attention_mask"):
             predictor(ids, attention_mask=np.ones_like(ids))
     # a subset in any order is put into graph order
-    m2 = export(model, str(tmp_path / "mask"), inputs=["input_ids", "attention_mask"])
+    m2 = export(model, str(tmp_path / "mask"), inputs=["input_ids", "attention_mask"], tokenizer=False)
     assert [i["name"] for i in m2["inputs"]] == ["input_ids", "attention_mask"]
     _, _, mask = make_batch(batch=3, seq=9, pad_from=5)
     assert_close(ElectraPredictor(str(tmp_path / "mask"))(ids, attention_mask=mask),
@@ -186,19 +187,19 @@ def test_existing_out_dir(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("old")
     with pytest.raises(ValueError, match="not empty"):
-        export(model, str(out))
+        export(model, str(out), tokenizer=False)
     assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "old"
-    manifest = export(model, str(out), overwrite=True)
+    manifest = export(model, str(out), overwrite=True, tokenizer=False)
     assert "keep.txt" not in os.listdir(out) and manifest["task"] == "feature-extraction"
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary folders left
     (tmp_path / "empty").mkdir()
-    export(model, str(tmp_path / "empty"))  # an empty folder is fine
+    export(model, str(tmp_path / "empty"), tokenizer=False)  # an empty folder is fine
     check_export(str(tmp_path / "empty"))
 
 
 def test_check_export_failures(tmp_path):
     out = tmp_path / "exp"
-    export(tiny("ElectraForTokenClassification"), str(out))
+    export(tiny("ElectraForTokenClassification"), str(out), tokenizer=False)
     check_export(str(out))
     params = out / "inference.pdiparams"
     data = bytearray(params.read_bytes())
@@ -235,11 +236,11 @@ def test_verification_failure_names_output(tmp_path, monkeypatch):
     monkeypatch.setattr(OnnxPredictor, "_run", corrupt)
     out = tmp_path / "bad"
     with pytest.raises(ExportVerificationError, match="'end_logits' of onnxruntime"):
-        export(model, str(out), onnx=True, verify=True)
+        export(model, str(out), onnx=True, verify=True, tokenizer=False)
     assert not os.path.exists(out) and os.listdir(tmp_path) == []
     # standalone verify on a good folder records the failure, then raises
     monkeypatch.setattr(OnnxPredictor, "_run", real_run)
-    export(model, str(out), onnx=True)
+    export(model, str(out), onnx=True, tokenizer=False)
     monkeypatch.setattr(OnnxPredictor, "_run", corrupt)
     with pytest.raises(ExportVerificationError, match="end_logits"):
         verify(str(out), model=model)
@@ -269,7 +270,7 @@ def test_paddle2onnx_optimizer_never_runs(tmp_path, monkeypatch):
     for module in ("polygraphy", "polygraphy.backend.onnx", "onnxoptimizer", "onnxsim"):
         monkeypatch.setitem(sys.modules, module, None)  # importing them fails
     monkeypatch.delenv("POLYGRAPHY_AUTOINSTALL_DEPS", raising=False)
-    export(tiny("ElectraGenerator"), str(tmp_path / "x"), onnx=True)
+    export(tiny("ElectraGenerator"), str(tmp_path / "x"), onnx=True, tokenizer=False)
     assert len(calls) == 1 and calls[0]["optimize_tool"] == "None" and calls[0]["opset_version"] == 17
     assert "POLYGRAPHY_AUTOINSTALL_DEPS" not in os.environ
 
@@ -289,7 +290,7 @@ def test_package_level_export_is_callable(tmp_path):
     model = pe.ElectraDiscriminator(pe.ElectraConfig(vocab_size=60, embedding_size=16, hidden_size=32,
                                                      num_hidden_layers=1, num_attention_heads=4,
                                                      intermediate_size=40)).eval()
-    manifest = pe.export(model, str(tmp_path / "exp"))
+    manifest = pe.export(model, str(tmp_path / "exp"), tokenizer=False)
     assert manifest["task"] == "replaced-token-detection"
     assert pe.export.check_export is not None and pe.export.TASKS["fill-mask"] == "ElectraGenerator"
     pred = pe.ElectraPredictor(str(tmp_path / "exp"))

@@ -34,20 +34,45 @@ def _check_target(out_dir: str, overwrite: bool) -> None:
             raise ValueError(f"export target {out_dir} exists and is not empty; pass overwrite=True to replace it")
 
 
-def _load_tokenizer(tokenizer, source: str):
-    """``(tokenizer or None, note)``: the given tokenizer, or one loaded from the model's source."""
+def _load_tokenizer(tokenizer, model, what: str):
+    """``(tokenizer or None, note)``: the given tokenizer, or the one the model was loaded with.
+
+    Args:
+        tokenizer: ``export``'s ``tokenizer=``: an ``ElectraTokenizer``, its
+            folder / name, ``False`` (export without one, on purpose) or ``None``
+            (the model's :attr:`~paddle_electra.ElectraPretrainedModel.tokenizer_source`).
+        model: the model as given (before any backbone was taken out of it).
+        what: how the model was given, for messages.
+
+    Raises:
+        ValueError: ``tokenizer=None`` and the model has no tokenizer to carry
+            (built from a config, or loaded from a folder without ``vocab.txt``),
+            or its tokenizer source no longer loads. Raised before anything is
+            traced, so the fix costs nothing: pass ``tokenizer=``.
+    """
     from paddle_electra import ElectraTokenizer
 
+    if tokenizer is False:
+        return None, "exported without a tokenizer (tokenizer=False)"
+    if tokenizer is True:
+        raise ValueError("tokenizer must be an ElectraTokenizer, its folder or name, False (no tokenizer) or None "
+                         "(the model's own), got True")
     if tokenizer is not None:
         if isinstance(tokenizer, (str, os.PathLike)):
             return ElectraTokenizer.from_pretrained(tokenizer), f"loaded from {os.fspath(tokenizer)}"
         return tokenizer, "given"
-    if source == "in-memory":
-        return None, "no tokenizer given and the model was in memory; pass tokenizer= to include one"
+    fix = ("pass tokenizer= (an ElectraTokenizer, or the folder / published name holding its vocab.txt), or "
+           "tokenizer=False to export the graph alone")
+    source = getattr(model, "tokenizer_source", None)
+    if source is None:
+        why = ("it was built from a config, not loaded from a folder or name" if what == "in-memory"
+               else f"{what} has no vocab.txt")
+        raise ValueError(f"the model has no tokenizer to put in the export ({why}), so pipelines could not read "
+                         f"it; {fix}")
     try:
         return ElectraTokenizer.from_pretrained(source), f"loaded from {source}"
-    except Exception as e:  # noqa: BLE001 - any failure means "no tokenizer", recorded in the manifest
-        return None, f"no tokenizer could be loaded from {source}: {type(e).__name__}: {e}"
+    except (ValueError, OSError) as e:
+        raise ValueError(f"the model's tokenizer could not be loaded from {source}: {e}; {fix}") from e
 
 
 def export(
@@ -84,8 +109,10 @@ def export(
         opset: ONNX opset.
         verify: compare every backend with the dygraph model on a sample batch
             (report recorded in the manifest); fails the export when off by more than ``atol``.
-        tokenizer: an ``ElectraTokenizer`` or its folder / name; default: loaded
-            from a folder / name source when it has one.
+        tokenizer: an ``ElectraTokenizer`` or its folder / name; ``False`` to
+            export without one (a pipeline then needs ``tokenizer=``); default:
+            the one the model was loaded with (``model.tokenizer_source``: its
+            folder or published name).
         overwrite: replace an existing non-empty ``out_dir``.
         atol: tolerance for ``verify``.
 
@@ -94,7 +121,8 @@ def export(
 
     Raises:
         ValueError: unknown task, a task that does not fit the model, bad
-            ``inputs``, a non-empty ``out_dir`` without ``overwrite``, or an
+            ``inputs``, no tokenizer (none given and the model has none to
+            carry: pass ``tokenizer=``), a non-empty ``out_dir`` without ``overwrite``, or an
             ``out_dir`` that is the working directory or a folder above it.
         ExportVerificationError: ``verify=True`` and a backend differs (nothing is written).
     """
@@ -106,7 +134,9 @@ def export(
     remove_leftovers(os.path.dirname(out_dir), os.path.basename(out_dir))  # may restore an interrupted swap
     _check_target(out_dir, overwrite)
     model, task, source = resolve_model(model_or_name, task)
-    tok, tok_note = _load_tokenizer(tokenizer, source)
+    # an in-memory head exported as its backbone (feature-extraction) keeps the head's tokenizer
+    given = model_or_name if isinstance(model_or_name, paddle.nn.Layer) else model
+    tok, tok_note = _load_tokenizer(tokenizer, given, source)
     config = model.config
     if tok is not None and len(tok) > config.vocab_size:  # len(tok) counts added tokens too
         raise ValueError(f"the tokenizer has {len(tok)} tokens but the model's vocab_size is "

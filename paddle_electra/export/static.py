@@ -116,6 +116,8 @@ def resolve_model(model_or_name, task: Optional[str]):
         model_or_name: an ``ElectraPretrainedModel``, a local model folder, or
             a published name.
         task: a key of :data:`TASKS`, or ``None`` to infer it from the class.
+            ``"feature-extraction"`` takes the encoder of any model (a folder
+            loads into ``ElectraModel``; an in-memory head gives its ``base_model``).
 
     Returns:
         The model, the task, and the source recorded in the manifest: the
@@ -130,9 +132,18 @@ def resolve_model(model_or_name, task: Optional[str]):
     check_task(task)
     if isinstance(model_or_name, paddle.nn.Layer):
         model, source = model_or_name, "in-memory"
+        if task == "feature-extraction" and not isinstance(model, pe.ElectraModel):
+            # a head's encoder gives the hidden states, as pipeline("feature-extraction", model=head) does
+            backbone = getattr(model, "base_model", None)
+            if isinstance(backbone, pe.ElectraModel):
+                model = backbone
     else:
         source = os.fspath(model_or_name)
         cls = AutoModel.class_for(source)
+        if task == "feature-extraction" and not issubclass(cls, pe.ElectraModel):
+            # any checkpoint's encoder (a discriminator, generator or classifier folder) loads into
+            # ElectraModel, which is what pipeline("feature-extraction", model=folder) runs
+            cls = pe.ElectraModel
         if task is not None and not issubclass(cls, getattr(pe, TASKS[task])):
             raise ValueError(f"task {task!r} needs {TASKS[task]}, but {source} holds {cls.__name__} "
                              f"(task {_task_name(cls)!r}); load it into the class you want and pass the model")
