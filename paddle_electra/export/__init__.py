@@ -6,7 +6,9 @@
       inference.json, inference.pdiparams   Paddle 3 (PIR) program, dynamic [batch, seq] int64 inputs
       model.onnx                            onnx=True (paddle2onnx, no optimizer)
       config.json                           the model's config
-      vocab.txt, tokenizer_config.json      when a tokenizer is available
+      vocab.txt, tokenizer_config.json,     the tokenizer: given as tokenizer=, or the one the model was
+      special_tokens_map.json               loaded with; none is an error up front (tokenizer=False
+                                            exports the graph alone)
       manifest.json                         task, inputs/outputs, labels, versions, sha256 of every file,
                                             verification report
 
