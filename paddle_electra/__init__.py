@@ -3,116 +3,80 @@
 Every ELECTRA layer and head with PaddleNLP's names and conventions, loading
 PaddleNLP, HF transformers (safetensors / pytorch_model.bin, no torch needed)
 checkpoints, verified against HF transformers.
+
+The public names are loaded lazily (PEP 562): ``import paddle_electra`` does not
+import Paddle, so ``paddle-electra --help`` and the light helpers start at once;
+``paddle_electra.ElectraModel`` (or ``from paddle_electra import pipeline``)
+imports the submodule that defines it, and Paddle with it, at first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict
 
 from ._cpu import set_num_threads, use_fast_mkl_kernels
 
-FAST_MKL_KERNELS = use_fast_mkl_kernels()  # before any Paddle matmul runs; see _cpu.py
-
-from .configuration import ElectraConfig  # noqa: E402
-from .modeling import (
-    ElectraClassificationHead,
-    ElectraDiscriminator,
-    ElectraEmbeddings,
-    ElectraEncoder,
-    ElectraForMaskedLM,
-    ElectraForMultipleChoice,
-    ElectraForPreTraining,
-    ElectraForQuestionAnswering,
-    ElectraForSequenceClassification,
-    ElectraForTokenClassification,
-    ElectraGenerator,
-    ElectraLayer,
-    ElectraModel,
-)
-from .modeling_utils import ElectraPretrainedModel, LoadReport
-from .causal_lm import ElectraForCausalLM
-from .kv_cache import KVCache
-from .registry import list_pretrained, print_pretrained
-from .pretraining import ElectraForPretraining, ElectraForTotalPretraining, ElectraPretrainingCriterion
-from .ernie_health import (
-    ErnieHealthDiscriminator,
-    ErnieHealthForTotalPretraining,
-    ErnieHealthPretrainingCriterion,
-)
-
-from .auto import (
-    AutoConfig,
-    AutoDiscriminator,
-    AutoGenerator,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForMultipleChoice,
-    AutoModelForPreTraining,
-    AutoModelForPretraining,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    AutoTokenizer,
-)
-from . import auto as _auto
-from .tokenizer import BatchEncoding, ElectraTokenizer
-from . import export  # callable subpackage: pe.export(model, out_dir, ...), pe.export.verify(...)
-from .export import ElectraPredictor, ExportError, ExportVerificationError, OnnxPredictor
-from .pipelines import pipeline
-from .hub import ChecksumError, DownloadError, OfflineError, cache_root
+# MKL reads MKL_DEBUG_CPU_TYPE at its first GEMM, so the variable has to be set before any Paddle matmul;
+# use_fast_mkl_kernels() only reads /proc/cpuinfo and sets the variable (no Paddle import), so it runs here,
+# at import, before any submodule that imports Paddle can be loaded (see _cpu.py)
+FAST_MKL_KERNELS = use_fast_mkl_kernels()
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "set_num_threads",
-    "AutoConfig",
-    "AutoTokenizer",
-    "AutoModel",
-    "AutoModelForMaskedLM",
-    "AutoModelForPreTraining",
-    "AutoModelForPretraining",
-    "AutoModelForSequenceClassification",
-    "AutoModelForTokenClassification",
-    "AutoModelForQuestionAnswering",
-    "AutoModelForMultipleChoice",
-    "AutoGenerator",
-    "AutoDiscriminator",
-    "export",
-    "ElectraPredictor",
-    "OnnxPredictor",
-    "ExportError",
-    "ExportVerificationError",
-    "pipeline",
-    "ElectraTokenizer",
-    "BatchEncoding",
-    "DownloadError",
-    "ChecksumError",
-    "OfflineError",
-    "cache_root",
-    "list_pretrained",
-    "print_pretrained",
-    "ElectraConfig",
-    "ElectraPretrainedModel",
-    "LoadReport",
-    "ElectraEmbeddings",
-    "ElectraLayer",
-    "ElectraEncoder",
-    "ElectraModel",
-    "ElectraGenerator",
-    "ElectraForMaskedLM",
-    "ElectraDiscriminator",
-    "ElectraForPreTraining",
-    "ElectraClassificationHead",
-    "ElectraForSequenceClassification",
-    "ElectraForTokenClassification",
-    "ElectraForQuestionAnswering",
-    "ElectraForMultipleChoice",
-    "ElectraForCausalLM",
-    "KVCache",
-    "ElectraForTotalPretraining",
-    "ElectraForPretraining",
-    "ElectraPretrainingCriterion",
-    "ErnieHealthDiscriminator",
-    "ErnieHealthForTotalPretraining",
-    "ErnieHealthPretrainingCriterion",
-]
+# public name -> the submodule (relative to this package) that defines it
+_SUBMODULE_OF: Dict[str, str] = {
+    "ElectraConfig": ".configuration",
+    "ElectraPretrainedModel": ".modeling_utils",
+    "LoadReport": ".modeling_utils",
+    "ElectraForCausalLM": ".causal_lm",
+    "KVCache": ".kv_cache",
+    "list_pretrained": ".registry",
+    "print_pretrained": ".registry",
+    "ElectraForPretraining": ".pretraining",
+    "ElectraForTotalPretraining": ".pretraining",
+    "ElectraPretrainingCriterion": ".pretraining",
+    "ErnieHealthDiscriminator": ".ernie_health",
+    "ErnieHealthForTotalPretraining": ".ernie_health",
+    "ErnieHealthPretrainingCriterion": ".ernie_health",
+    "ElectraTokenizer": ".tokenizer",
+    "BatchEncoding": ".tokenizer",
+    "ElectraPredictor": ".export",
+    "OnnxPredictor": ".export",
+    "ExportError": ".export",
+    "ExportVerificationError": ".export",
+    "pipeline": ".pipelines",
+    "ChecksumError": ".hub",
+    "DownloadError": ".hub",
+    "OfflineError": ".hub",
+    "cache_root": ".hub",
+}
+_SUBMODULE_OF.update({name: ".modeling" for name in (
+    "ElectraEmbeddings", "ElectraLayer", "ElectraEncoder", "ElectraModel", "ElectraGenerator", "ElectraForMaskedLM",
+    "ElectraDiscriminator", "ElectraForPreTraining", "ElectraClassificationHead", "ElectraForSequenceClassification",
+    "ElectraForTokenClassification", "ElectraForQuestionAnswering", "ElectraForMultipleChoice")})
+_SUBMODULE_OF.update({name: ".auto" for name in (
+    "AutoConfig", "AutoTokenizer", "AutoModel", "AutoModelForMaskedLM", "AutoModelForPreTraining",
+    "AutoModelForPretraining", "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
+    "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "AutoGenerator", "AutoDiscriminator",
+    "AutoModelForCausalLM")})
+# names that are submodules themselves: `export` is a callable subpackage (pe.export(model, out_dir, ...))
+_SUBMODULES = ("export",)
 
-if hasattr(_auto, "AutoModelForCausalLM"):  # where this version has ElectraForCausalLM
-    AutoModelForCausalLM = _auto.AutoModelForCausalLM
-    __all__.append("AutoModelForCausalLM")
+__all__ = ["set_num_threads", "export"] + list(_SUBMODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule behind a public name at its first use and cache the name here (PEP 562)."""
+    if name in _SUBMODULES:
+        value = importlib.import_module("." + name, __name__)
+    elif name in _SUBMODULE_OF:
+        value = getattr(importlib.import_module(_SUBMODULE_OF[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

@@ -13,6 +13,8 @@ prints it before that line, for bug reports).
     paddle-electra classify "这部电影很好看" --model my-classifier/
     paddle-electra ner "张三在北京工作" --model my-ner/
     paddle-electra qa --question "谁在北京工作?" --context "张三在北京工作" --model my-qa/
+    paddle-electra classify --model my-classifier/ --input texts.txt   (one text per line; - reads stdin)
+    paddle-electra ner --model my-ner/ --input docs.jsonl --jsonl      ({"text": ...} per line in and out)
     paddle-electra convert --tf-checkpoint electra_small/ --out electra-small-paddle
     paddle-electra export --model my-classifier/ --out exported/ [--task TASK] [--onnx] [--verify] [--overwrite]
 
@@ -45,6 +47,17 @@ MODEL_CARD = "docs/model-card-peoples-daily.md"
 NATIVE_NOISE = re.compile(r"^\[Paddle2ONNX\]|\[INFO\]\s+ONNX model saved in|^W\d{4} [\d:. ]+\d+ \S+\] .*PIR.*!!!!")
 NETWORK_HINT = ("Use a local model folder instead (--model DIR), or a mirror: PADDLE_ELECTRA_MIRROR=<base URL> "
                 "for the PaddleNLP (bcebos) files, HF_ENDPOINT=<url> for the Hugging Face hub.")
+
+
+# paddle_electra.pipelines' TASKS, TASK_ALIASES, BACKENDS and DEFAULT_MODELS, repeated so that building the
+# parser (``--help``) does not import pipelines.py and Paddle with it; tests/test_cli_inputs.py checks they match
+TASKS = ("fill-mask", "replaced-token-detection", "text-classification", "token-classification",
+         "question-answering", "feature-extraction")
+TASK_ALIASES = ("sentiment-analysis", "seq-cls", "sequence-classification", "ner", "token-cls", "mask-filling",
+                "masked-lm", "qa", "rtd", "embeddings")
+BACKENDS = ("auto", "dygraph", "inference", "onnx")
+DEFAULT_MODELS = {"fill-mask": "electra-zh-peoples-daily-small-generator",
+                  "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator"}
 
 
 class CLIError(Exception):
@@ -125,20 +138,45 @@ def model_label(model: str) -> str:
 
 
 # ---------------------------------------------------------------- commands
-def _pipe(task: str, args, **kwargs):
-    from .pipelines import pipeline
+# tasks whose head is trained for one use (not pre-trained): a checkpoint without it gets a random head
+HEAD_TASKS = ("text-classification", "token-classification", "question-answering")
 
-    return pipeline(task, model=args.model, backend=args.backend, batch_size=args.batch_size,
+
+def _pipe(task: str, args, **kwargs):
+    from .pipelines import is_export_dir, pipeline
+
+    model, tokenizer = args.model, None
+    if task in HEAD_TASKS and args.backend in ("auto", "dygraph") and not is_export_dir(model):
+        from .cli_inputs import load_checked
+
+        model, tokenizer = load_checked(task, args.model, args.allow_random_head), args.model
+    pipe = pipeline(task, model=model, tokenizer=tokenizer, backend=args.backend, batch_size=args.batch_size,
                     max_length=args.max_length, truncation=args.truncation, threads=getattr(args, "threads", None),
                     **kwargs)
+    pipe.model_name = os.fspath(args.model)
+    return pipe
 
 
 def _with_model(args, table: str) -> str:
-    """The table under a line naming the model (on stderr with ``--json``, so stdout stays JSON)."""
-    if args.json:
+    """The table under a line naming the model (on stderr with ``--json`` / ``--jsonl``, so stdout stays JSON)."""
+    if args.json or args.jsonl:
         print(model_label(args.model), file=sys.stderr)
         return table
     return model_label(args.model) + "\n\n" + table
+
+
+def _run_texts(task: str, args, fmt, **kwargs) -> str:
+    """A text command: its inputs (arguments, ``-``, ``--input``) through the pipeline in chunks, then printed."""
+    from ._io import numpy_json_default
+    from .cli_inputs import jsonl_lines, read_records, run_chunked
+
+    records = read_records(args, args.command)  # before the model loads: bad input fails at once
+    pipe = _pipe(task, args, **kwargs)
+    results = run_chunked(pipe, records, lambda p, chunk: p([r["text"] for r in chunk]), args)
+    if args.jsonl:
+        return jsonl_lines(records, results, numpy_json_default)
+    texts = [r["text"] for r in records]
+    return _to_json(results) if args.json else fmt(texts, results)
 
 
 def cmd_list(args) -> str:
@@ -149,32 +187,35 @@ def cmd_list(args) -> str:
 
 
 def cmd_fill_mask(args) -> str:
-    results = _pipe("fill-mask", args, top_k=args.top_k)(list(args.texts))
-    return _with_model(args, _to_json(results) if args.json else _fmt_fill_mask(args.texts, results))
+    return _with_model(args, _run_texts("fill-mask", args, _fmt_fill_mask, top_k=args.top_k))
 
 
 def cmd_detect(args) -> str:
-    results = _pipe("replaced-token-detection", args)(list(args.texts))
-    return _with_model(args, _to_json(results) if args.json else _fmt_detect(args.texts, results))
+    return _with_model(args, _run_texts("replaced-token-detection", args, _fmt_detect))
 
 
 def cmd_classify(args) -> str:
-    results = _pipe("text-classification", args, top_k=args.top_k)(list(args.texts))
-    return _to_json(results) if args.json else _fmt_classify(args.texts, results)
+    return _run_texts("text-classification", args, _fmt_classify, top_k=args.top_k)
 
 
 def cmd_ner(args) -> str:
-    results = _pipe("token-classification", args)(list(args.texts))
-    return _to_json(results) if args.json else _fmt_ner(args.texts, results)
+    return _run_texts("token-classification", args, _fmt_ner)
 
 
 def cmd_qa(args) -> str:
-    result = _pipe("question-answering", args, max_answer_len=args.max_answer_len, doc_stride=args.doc_stride)(
-        question=args.question, context=args.context)
+    from ._io import numpy_json_default
+    from .cli_inputs import jsonl_lines, read_records, run_chunked
+
+    records = read_records(args, "qa")
+    pipe = _pipe("question-answering", args, max_answer_len=args.max_answer_len, doc_stride=args.doc_stride)
+    results = run_chunked(pipe, records, lambda p, chunk: p([{"question": r["question"], "context": r["context"]}
+                                                             for r in chunk]), args)
+    if args.jsonl:
+        return jsonl_lines(records, results, numpy_json_default)
     if args.json:
-        return _to_json(result)
-    return _table(["answer", "start", "end", "score"], [[result["answer"], result["start"], result["end"],
-                                                         result["score"]]])
+        return _to_json(results[0] if len(records) == 1 and not args.input else results)
+    return _table(["answer", "start", "end", "score"], [[r["answer"], r["start"], r["end"], r["score"]]
+                                                        for r in results])
 
 
 def cmd_convert(args) -> str:
@@ -229,7 +270,7 @@ def add_convert_arguments(parser: argparse.ArgumentParser, require_out: bool = T
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .pipelines import BACKENDS, DEFAULT_MODELS, TASK_ALIASES, TASKS
+    from .cli_inputs import add_head_argument, add_input_arguments
 
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: given before or after the subcommand, the value is kept (no default overwrites it)
@@ -256,34 +297,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("fill-mask", parents=[common], help="predict the tokens written as [MASK]")
-    p.add_argument("texts", nargs="+", metavar="TEXT")
+    add_input_arguments(p)
     p.add_argument("--top-k", type=int, default=5)
     model_opts(p, DEFAULT_MODELS["fill-mask"])
     p.set_defaults(func=cmd_fill_mask)
 
     p = sub.add_parser("detect", parents=[common], help="replaced-token detection: P(replaced) per token")
-    p.add_argument("texts", nargs="+", metavar="TEXT")
+    add_input_arguments(p)
     model_opts(p, DEFAULT_MODELS["replaced-token-detection"])
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("classify", parents=[common], help="text classification")
-    p.add_argument("texts", nargs="+", metavar="TEXT")
+    add_input_arguments(p)
     p.add_argument("--top-k", type=int, default=1, help="labels per text (default 1)")
     model_opts(p)
+    add_head_argument(p)
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("ner", parents=[common], help="token classification: entities with character spans")
-    p.add_argument("texts", nargs="+", metavar="TEXT")
+    add_input_arguments(p)
     model_opts(p)
+    add_head_argument(p)
     p.set_defaults(func=cmd_ner)
 
     p = sub.add_parser("qa", parents=[common], help="extractive question answering")
-    p.add_argument("--question", required=True)
-    p.add_argument("--context", required=True)
+    p.add_argument("--question", help="one question (with --context); many: --input FILE --jsonl")
+    p.add_argument("--context", help="the text that holds the answer")
+    add_input_arguments(p, texts=False)
     p.add_argument("--max-answer-len", type=int, default=30, help="tokens (default 30)")
     p.add_argument("--doc-stride", type=int, default=None, help="context tokens shared by the windows of a long "
                    "context (default: 128, at most half a window)")
     model_opts(p)
+    add_head_argument(p)
     p.set_defaults(func=cmd_qa)
 
     p = sub.add_parser("convert", parents=[common], help="TF1 checkpoint -> Paddle generator/discriminator folders")
@@ -292,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", parents=[common], help="export for Paddle Inference (and ONNX)")
     p.add_argument("--model", required=True, metavar="NAME_OR_DIR")
-    p.add_argument("--task", choices=TASKS + tuple(TASK_ALIASES), metavar="TASK",
+    p.add_argument("--task", choices=TASKS + TASK_ALIASES, metavar="TASK",
                    help=f"{', '.join(TASKS)} (or an alias: {', '.join(TASK_ALIASES)}); "
                    "default: the model's own, from its config")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -417,6 +462,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2 through argparse
     args.json = getattr(args, "json", False)
+    args.jsonl = getattr(args, "jsonl", False)
     command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
     from .hub import DownloadError
 
@@ -426,7 +472,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             from ._cpu import set_num_threads
 
             set_num_threads(threads)
-        with stdout_to_stderr() if args.json and args.command != "serve" else contextlib.nullcontext():
+        with stdout_to_stderr() if (args.json or args.jsonl) and args.command != "serve" else contextlib.nullcontext():
             out = args.func(args)
     except DownloadError as e:
         print(f"{PROG}: error: {cli_message(_one_line(e), command)} {NETWORK_HINT}", file=sys.stderr)

@@ -89,7 +89,7 @@ def _port(value: str) -> int:
 
 def register(sub, common) -> None:
     """Add ``serve`` and ``hub-module`` to the subcommand parser ``sub``."""
-    from .pipelines import TASK_ALIASES, TASKS
+    from .cli import TASK_ALIASES, TASKS  # not pipelines': building the parser must not import Paddle
     from .serving import Limits
 
     d = Limits()
@@ -97,7 +97,7 @@ def register(sub, common) -> None:
                        description="Serve a model over HTTP on Paddle Inference with micro-batching. A model that "
                        "is not an export folder is exported to a temporary folder first.")
     p.add_argument("--model", required=True, metavar="NAME_OR_DIR", help="export folder, model folder or name")
-    p.add_argument("--task", choices=TASKS + tuple(TASK_ALIASES), metavar="TASK",
+    p.add_argument("--task", choices=TASKS + TASK_ALIASES, metavar="TASK",
                    help=f"{', '.join(TASKS)} (or an alias); default: the export's task (manifest.json) or the "
                    "model's own (its config)")
     p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1: this machine only)")
