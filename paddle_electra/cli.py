@@ -239,12 +239,13 @@ def cmd_export(args) -> str:
     logging.getLogger("paddle_electra.export").setLevel(logging.WARNING)  # the line below says it
     with native_output_filtered():
         result = export(args.model, task=task, out_dir=args.out, onnx=args.onnx, verify=args.verify,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite, tokenizer=args.tokenizer)
     if args.json:
         return _to_json(result)
     lines = [f"exported {args.model} ({result['task']}) to {args.out}"]
     if result.get("tokenizer_missing"):
-        lines.append(f"warning: no tokenizer in the export: {result['tokenizer_missing']}")
+        why = result["tokenizer_missing"].replace("tokenizer=False", "--no-tokenizer")  # the CLI's spelling
+        lines.append(f"warning: no tokenizer in the export: {why}")
     if result.get("verification"):
         lines.append(_fmt_verification(result["verification"]))
     return "\n".join(lines)
@@ -345,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="check the export against the dygraph model and print the max |Δ| of every output")
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
+    tok = p.add_mutually_exclusive_group()
+    tok.add_argument("--tokenizer", metavar="DIR_OR_NAME",
+                     help="the tokenizer to ship with the export (default: the one the model was loaded with)")
+    tok.add_argument("--no-tokenizer", dest="tokenizer", action="store_false",
+                     help="export the graph alone, without a tokenizer")
     p.set_defaults(func=cmd_export)
 
     # subcommands kept in their own cli_*.py modules: register(sub, common) adds each one
@@ -368,7 +374,13 @@ def cli_message(text: str, parser: argparse.ArgumentParser) -> str:
     and ``name=`` for every option of the command, and a bare ``name`` when it
     contains an underscore (so ordinary words such as "model" stay as they are).
     """
-    actions = {a.dest: a for a in parser._actions if any(o.startswith("--") for o in a.option_strings)}
+    flagged = [a for a in parser._actions if any(o.startswith("--") for o in a.option_strings)]
+    # a dest with both a value option and a --no-X switch (--tokenizer / --no-tokenizer):
+    # "name=False" is the switch, any other mention the value option
+    switches = {a.dest: a for a in flagged if isinstance(a, argparse._StoreFalseAction)}
+    actions = {}
+    for a in flagged:
+        actions.setdefault(a.dest, a)
 
     def flag(action, value: Optional[str]) -> str:
         longs = [o for o in action.option_strings if o.startswith("--")]
@@ -380,6 +392,8 @@ def cli_message(text: str, parser: argparse.ArgumentParser) -> str:
 
     def keyword(m: "re.Match") -> str:
         action = actions.get(m.group(1))
+        if m.group(2) == "False" and m.group(1) in switches:
+            return switches[m.group(1)].option_strings[0]
         return m.group(0) if action is None else flag(action, m.group(2))
 
     text = re.sub(r"(?<![\w.\-/])([a-z][a-z0-9_]*)=(" + _VALUE + r")?", keyword, text)

@@ -136,3 +136,19 @@ def test_feature_extraction_export_of_in_memory_head(tmp_path):
     manifest = export(generator, str(tmp_path / "out"), task="feature-extraction", onnx=True, verify=True)
     assert manifest["model_class"] == "ElectraModel" and manifest["tokenizer"] is not None
     assert set(manifest["verification"]["max_abs_diff"]) == {"paddle_inference", "onnxruntime"}
+
+
+def test_cli_export_names_its_tokenizer_flags(tmp_path, capsys):
+    from paddle_electra import cli
+
+    bare = tmp_path / "bare"
+    pe.ElectraForSequenceClassification(pe.ElectraConfig(**TINY)).save_pretrained(str(bare))
+    assert cli.main(["export", "--model", str(bare), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "pass --tokenizer (" in err and "--no-tokenizer to export the graph alone" in err
+    assert "tokenizer=" not in err
+    assert cli.main(["export", "--model", str(bare), "--out", str(tmp_path / "b"), "--no-tokenizer"]) == 0
+    assert "no tokenizer in the export: exported without a tokenizer (--no-tokenizer)" in capsys.readouterr().out
+    src = make_folder(tmp_path / "src")
+    assert cli.main(["export", "--model", str(bare), "--out", str(tmp_path / "c"), "--tokenizer", src]) == 0
+    assert TOKENIZER_FILES <= set(os.listdir(tmp_path / "c"))
