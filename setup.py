@@ -39,6 +39,7 @@ setup(
         "test": [
             "paddlepaddle==3.3.1",
             "pytest>=7",
+            "hypothesis>=6.100",  # property-based fuzzing of the readers and the config parser
             "torch==2.13.0",
             "transformers>=5,<6",
             "h5py>=3",
