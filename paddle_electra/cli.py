@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import os
@@ -471,6 +472,22 @@ def _one_line(exc: BaseException, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _import_paddle_quietly() -> None:
+    """Import Paddle without its "OMP_NUM_THREADS set to N, not 1 ... WISELY" lecture.
+
+    Paddle prints it on every import when OMP_NUM_THREADS > 1 (about data-parallel
+    training, which no paddle-electra command does); whatever else it prints passes.
+    """
+    if "paddle" in sys.modules:
+        return
+    caught = io.StringIO()
+    with contextlib.redirect_stderr(caught):
+        import paddle  # noqa: F401
+    for line in caught.getvalue().splitlines():
+        if not line.startswith(("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY")):
+            print(line, file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status (0, or 2 on any error)."""
     parser = build_parser()
@@ -481,6 +498,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .hub import DownloadError
 
     try:
+        _import_paddle_quietly()
         threads = getattr(args, "threads", None)
         if threads is not None:
             from ._cpu import set_num_threads

@@ -99,7 +99,8 @@ def test_native_output_is_kept_off_stdout_and_noise_is_dropped(capfd):
 
 
 def test_no_paddle_warnings_on_help_and_fill_mask():
-    env = dict(os.environ, PADDLE_ELECTRA_OFFLINE="1", PYTHONWARNINGS="default")
+    # OMP_NUM_THREADS > 1 makes Paddle lecture about data parallelism at import
+    env = dict(os.environ, PADDLE_ELECTRA_OFFLINE="1", PYTHONWARNINGS="default", OMP_NUM_THREADS="2")
     run = [sys.executable, "-m", "paddle_electra"]
     proc = subprocess.run(run + ["--help"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "" and "--version" in proc.stdout
@@ -107,6 +108,7 @@ def test_no_paddle_warnings_on_help_and_fill_mask():
                           cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ccache" not in proc.stderr and proc.stderr.strip().startswith(f"model: {EMBEDDED_GEN}")
+    assert "OMP_NUM_THREADS" not in proc.stderr
     assert len(json.loads(proc.stdout)[0][0]) == 5
 
 
