@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("list", parents=[common], help="the published and embedded names (41)")
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_list, needs_paddle=False)  # the name table only
 
     p = sub.add_parser("fill-mask", parents=[common], help="predict the tokens written as [MASK]")
     add_input_arguments(p)
@@ -498,7 +498,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .hub import DownloadError
 
     try:
-        _import_paddle_quietly()
+        if getattr(args, "needs_paddle", True):
+            _import_paddle_quietly()
         threads = getattr(args, "threads", None)
         if threads is not None:
             from ._cpu import set_num_threads
