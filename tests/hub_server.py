@@ -271,6 +271,15 @@ def free_port() -> int:
     return port
 
 
+# The tiny ELECTRA every local-hub test publishes (its config and its vocabulary file).
+TINY_HUB_CONFIG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=37, hidden_act="gelu", hidden_dropout_prob=0.1,
+                       attention_probs_dropout_prob=0.1, max_position_embeddings=64, type_vocab_size=2,
+                       initializer_range=0.02, pad_token_id=0, layer_norm_eps=1e-12)
+TINY_HUB_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
+TINY_HUB_VOCAB = "".join(f"{t}\n" for t in TINY_HUB_TOKENS).encode()
+
+
 def use_local_hub(monkeypatch, cache_root, url: str) -> None:
     """Point paddle_electra at ``url`` for both routes, with a fresh cache, online, quick retries.
 

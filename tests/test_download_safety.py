@@ -22,12 +22,10 @@ from safetensors.numpy import save as save_safetensors
 
 from paddle_electra import _fetch, hub, registry
 from paddle_electra.cli import main as cli_main
+from hub_server import TINY_HUB_CONFIG as TINY_CFG
+from hub_server import TINY_HUB_VOCAB as VOCAB
 from hub_server import HubServer, use_local_hub
 
-TINY_CFG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                intermediate_size=37, max_position_embeddings=64, type_vocab_size=2, pad_token_id=0)
-TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
-VOCAB = "".join(f"{t}\n" for t in TOKENS).encode()
 PICKLE = pickle.dumps({"w": np.arange(6000, dtype="float32")}, protocol=4)  # what paddle.save writes: a pickle
 SAFETENSORS = save_safetensors({"w": np.arange(6000, dtype="float32")})
 

@@ -23,14 +23,10 @@ import transformers
 import paddle_electra as pe
 from paddle_electra import _fetch, hub, registry
 from conftest import make_batch
-from hub_server import HubServer, use_local_hub, free_port
+from hub_server import TINY_HUB_CONFIG as TINY_CFG
+from hub_server import TINY_HUB_VOCAB as VOCAB
+from hub_server import HubServer, free_port, use_local_hub
 
-TINY_CFG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                intermediate_size=37, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                max_position_embeddings=64, type_vocab_size=2, initializer_range=0.02, pad_token_id=0,
-                layer_norm_eps=1e-12)
-VOCAB = "".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)])
-VOCAB = VOCAB.encode()
 ATOL = 1e-5
 
 HUB_ST = "tiny-org/tiny-gen-st"  # hub, model.safetensors, generator

@@ -39,6 +39,8 @@ import transformers
 
 import paddle_electra as pe
 from paddle_electra import registry
+from hub_server import TINY_HUB_CONFIG as TINY_CFG
+from hub_server import TINY_HUB_VOCAB as VOCAB
 from hub_server import HubServer
 
 HERE = Path(__file__).resolve().parent
@@ -49,12 +51,6 @@ sys.path.insert(0, str(HERE / "paddlenlp_helpers"))
 import interop_common as common  # noqa: E402
 
 TOL, HF_TOL = 1e-6, 1e-5
-TINY_CFG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                intermediate_size=37, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                max_position_embeddings=64, type_vocab_size=2, initializer_range=0.02, pad_token_id=0,
-                layer_norm_eps=1e-12)
-VOCAB = "".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)])
-VOCAB = VOCAB.encode()
 TINY_TEXTS = ["w1 w2 w3", "W10 [MASK] w93 unknownword"]
 ZH_TEXTS = ["中国共产党第十五次全国代表大会[MASK]利召开", "今天天气很好，我们去公园散步。"]
 
