@@ -17,7 +17,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
-from .fast_paths import _head_rows, _use_row_gather, affine, dense, expand_bias  # noqa: F401 (re-exported)
+from .fast_paths import Dropout, _head_rows, _use_row_gather, affine, dense, expand_bias  # noqa: F401 (re-exported)
 from .inputs import check_inputs, prepare_inputs, to_input_tensor
 from .kv_cache import MASK_BIAS, KVCache, as_cache, attention_bias  # noqa: F401 (re-exported)
 from .model_api import require_tied_embeddings
@@ -68,7 +68,7 @@ class ElectraEmbeddings(nn.Layer):
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
         self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None, past_length=0):
         if inputs_embeds is None:
@@ -100,7 +100,7 @@ class ElectraSelfAttention(nn.Layer):
         self.k_proj = nn.Linear(hidden, hidden)
         self.v_proj = nn.Linear(hidden, hidden)
         self.out_proj = nn.Linear(hidden, hidden)
-        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+        self.dropout = Dropout(config.attention_probs_dropout_prob)
 
     def _split_heads(self, x):
         # [B, L, H] -> [B, heads, L, head_dim]; 0 in reshape keeps the dynamic axis
@@ -109,28 +109,38 @@ class ElectraSelfAttention(nn.Layer):
     def _qkv(self, hidden_states):
         if not paddle.in_dynamic_mode():
             # static graphs keep three projections: the pattern Paddle Inference's fuse passes match
-            return [self._split_heads(p(hidden_states)) for p in (self.q_proj, self.k_proj, self.v_proj)]
+            q, k, v = [self._split_heads(p(hidden_states)) for p in (self.q_proj, self.k_proj, self.v_proj)]
+            return q * (1.0 / math.sqrt(self.head_dim)), k, v
         # dygraph: one [H, 3H] GEMM instead of three [H, H] ones (fewer, larger MKL calls)
-        weight = paddle.concat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight], axis=1)
-        bias = paddle.concat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+        scale = 1.0 / math.sqrt(self.head_dim)
+        training = paddle.is_grad_enabled()
+        # training: q's scale folded into its weight and bias (an [H, H] op instead of a [B, L, H] one)
+        wq, bq = (self.q_proj.weight * scale, self.q_proj.bias * scale) if training else (
+            self.q_proj.weight, self.q_proj.bias)
+        weight = paddle.concat([wq, self.k_proj.weight, self.v_proj.weight], axis=1)
+        bias = paddle.concat([bq, self.k_proj.bias, self.v_proj.bias])
         batch, seq = hidden_states.shape[0], hidden_states.shape[1]
+        if training:  # [B, L, 3H] directly: Paddle's reshape gradient is a copy
+            # split, not slices of one transposed view: Paddle's slice gradient zero-fills the input per part
+            return [self._split_heads(part) for part in paddle.split(affine(hidden_states, weight, bias), 3, -1)]
         qkv = affine(hidden_states.reshape([batch * seq, -1]), weight, bias)
         if _use_row_gather(qkv):  # contiguous [B, heads, L, d] each
             flat = qkv.reshape([-1, self.head_dim])
-            return [paddle.gather(flat, r).reshape([batch, self.num_heads, seq, self.head_dim])
-                    for r in _head_rows(batch, seq, self.num_heads)[0]]
-        qkv = qkv.reshape([batch, seq, 3, self.num_heads, self.head_dim]).transpose([2, 0, 3, 1, 4])
-        return qkv[0], qkv[1], qkv[2]
+            q, k, v = [paddle.gather(flat, r).reshape([batch, self.num_heads, seq, self.head_dim])
+                       for r in _head_rows(batch, seq, self.num_heads)[0]]
+        else:
+            q, k, v = [self._split_heads(part.reshape([batch, seq, -1])) for part in paddle.split(qkv, 3, axis=-1)]
+        # scale q (B*L*d values) instead of the scores (B*heads*L*L values)
+        return q * scale, k, v
 
     def forward(self, hidden_states, bias=None, output_attentions=False, past=None, use_cache=False):
         """Returns ``(output, probs or None, (key, value) or None)``; ``past`` is this layer's cached pair."""
-        q, k, v = self._qkv(hidden_states)
+        q, k, v = self._qkv(hidden_states)  # q already scaled by 1/sqrt(head_dim)
         if past is not None:  # the new positions attend to the cached ones too
             k = paddle.concat([past[0].astype(k.dtype), k], axis=2)
             v = paddle.concat([past[1].astype(v.dtype), v], axis=2)
         present = (k, v) if use_cache else None
-        # scale q (B*L*d values) instead of the scores (B*heads*L*L values)
-        scores = paddle.matmul(q * (1.0 / math.sqrt(self.head_dim)), k, transpose_y=True)
+        scores = paddle.matmul(q, k, transpose_y=True)
         if bias is not None:
             scores = scores + bias
         probs = F.softmax(scores, axis=-1)
@@ -151,12 +161,12 @@ class ElectraLayer(nn.Layer):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         self.self_attn = ElectraSelfAttention(config)
-        self.dropout1 = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout1 = Dropout(config.hidden_dropout_prob)
         self.norm1 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
         self.linear1 = nn.Linear(config.hidden_size, config.intermediate_size)
         self.activation = ACT2FN[config.hidden_act]
         self.linear2 = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.dropout2 = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout2 = Dropout(config.hidden_dropout_prob)
         self.norm2 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
 
     def forward(self, hidden_states, bias=None, output_attentions=False, past=None, use_cache=False):
@@ -414,15 +424,19 @@ class ElectraGenerator(ElectraPretrainedModel):
     def _resize_vocab_weights(self, old: int, new: int) -> None:
         self._resize_bias("generator_lm_head_bias", new)
 
+    def lm_logits(self, sequence_output):
+        """Vocabulary scores [..., V] of encoder outputs [..., H] (the head alone)."""
+        hidden = self.generator_predictions(sequence_output)
+        word_emb = self.electra.embeddings.word_embeddings.weight  # [V, E], tied
+        return paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
+
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
                 return_dict=False):
         out = _backbone(self, input_ids, token_type_ids, position_ids, attention_mask, inputs_embeds,
                         output_attentions, output_hidden_states)
         labels = to_input_tensor("labels", labels)  # token ids (-100 = ignore): integers only
-        hidden = self.generator_predictions(out.last_hidden_state)
-        word_emb = self.electra.embeddings.word_embeddings.weight  # [V, E], tied
-        logits = paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
+        logits = self.lm_logits(out.last_hidden_state)
         loss = None
         if labels is not None:
             loss = masked_cross_entropy(logits.reshape([-1, self.config.vocab_size]), labels.reshape([-1]))
@@ -436,7 +450,7 @@ class ElectraClassificationHead(nn.Layer):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.dropout = Dropout(config.classifier_dropout_prob)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, sequence_output):
@@ -468,6 +482,12 @@ class ElectraForSequenceClassification(ElectraPretrainedModel):
         self.electra = electra or ElectraModel(config)
         self.classifier = ElectraClassificationHead(config)
 
+    def lm_logits(self, sequence_output):
+        """Vocabulary scores [..., V] of encoder outputs [..., H] (the head alone)."""
+        hidden = self.generator_predictions(sequence_output)
+        word_emb = self.electra.embeddings.word_embeddings.weight  # [V, E], tied
+        return paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
+
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
                 return_dict=False):
@@ -495,8 +515,14 @@ class ElectraForTokenClassification(ElectraPretrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.electra = electra or ElectraModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.dropout = Dropout(config.classifier_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def lm_logits(self, sequence_output):
+        """Vocabulary scores [..., V] of encoder outputs [..., H] (the head alone)."""
+        hidden = self.generator_predictions(sequence_output)
+        word_emb = self.electra.embeddings.word_embeddings.weight  # [V, E], tied
+        return paddle.matmul(hidden, word_emb, transpose_y=True) + self.generator_lm_head_bias
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=False, output_hidden_states=False,
@@ -553,7 +579,7 @@ class ElectraSequenceSummary(nn.Layer):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.dropout = Dropout(config.classifier_dropout_prob)
 
     def forward(self, sequence_output):
         return self.dropout(F.gelu(self.dense(sequence_output[:, 0])))

@@ -282,8 +282,9 @@ def test_dygraph_fast_paths_equal_the_plain_layers(tiny_config, monkeypatch):
     fast = model(ids, token_type_ids=types, attention_mask=mask).numpy()
     monkeypatch.setattr(modeling, "dense", lambda layer, x: layer(x))
     monkeypatch.setattr(modeling, "expand_bias", lambda bias, heads, max_elements=0: bias)
-    monkeypatch.setattr(modeling.ElectraSelfAttention, "_qkv", lambda self, h: [
-        self._split_heads(p(h)) for p in (self.q_proj, self.k_proj, self.v_proj)])
+    monkeypatch.setattr(modeling.ElectraSelfAttention, "_qkv", lambda self, h: [  # q comes scaled
+        self._split_heads(p(h)) * (self.head_dim ** -0.5 if p is self.q_proj else 1.0)
+        for p in (self.q_proj, self.k_proj, self.v_proj)])
     plain = model(ids, token_type_ids=types, attention_mask=mask).numpy()
     np.testing.assert_allclose(fast, plain, atol=2e-6)
 

@@ -60,3 +60,82 @@ def test_head_rows_are_the_transposes():
         assert rows.numpy().tolist() == want.tolist()
     # back: row (b, t, h) of [B*L*heads] comes from row (b*4 + h)*3 + t of [B*heads*L]
     assert back.numpy().tolist() == ((b * 4 + h) * 3 + t).reshape(-1).tolist()
+
+
+def _train_model(hidden=64, heads=4, embedding=32, dropout=0.0):
+    paddle.seed(3)
+    return pe.ElectraModel(pe.ElectraConfig(vocab_size=300, hidden_size=hidden, embedding_size=embedding,
+                                            num_attention_heads=heads, num_hidden_layers=2, intermediate_size=37,
+                                            max_position_embeddings=80, hidden_dropout_prob=dropout,
+                                            attention_probs_dropout_prob=dropout))
+
+
+def _grads(model, ids, mask):
+    model.clear_gradients()
+    out = model(ids, attention_mask=mask)
+    (out * paddle.linspace(-1, 1, out.shape[-1])).sum().backward()
+    return out.numpy(), {n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_training_paths_give_the_plain_layers_values_and_gradients(monkeypatch):
+    """Training's fused-bias GEMM, folded q scale and split heads: same outputs and gradients as nn.Linear."""
+    m = _train_model()
+    ids = paddle.to_tensor(np.random.RandomState(0).randint(5, 300, (3, 11)).astype("int64"))
+    mask = np.ones((3, 11), dtype="int64")
+    mask[1, 7:] = 0
+    mask = paddle.to_tensor(mask)
+    fast_out, fast = _grads(m, ids, mask)
+    monkeypatch.setattr(modeling, "dense", lambda layer, x: layer(x))
+    monkeypatch.setattr(modeling.ElectraSelfAttention, "_qkv", lambda self, h: [
+        self._split_heads(p(h)) * (self.head_dim ** -0.5 if p is self.q_proj else 1.0)
+        for p in (self.q_proj, self.k_proj, self.v_proj)])
+    plain_out, plain = _grads(m, ids, mask)
+    np.testing.assert_allclose(fast_out, plain_out, atol=2e-6)
+    assert fast.keys() == plain.keys() and len(fast) == len(list(m.parameters()))
+    for name in fast:
+        np.testing.assert_allclose(fast[name], plain[name], atol=5e-5, rtol=1e-4, err_msg=name)
+
+
+def test_affine_gradient_flows_only_where_asked():
+    """paddle.grad on a subset (retain_graph) works through the fused-bias GEMM; frozen inputs get none."""
+    x = paddle.randn([5, 4])
+    w, b = paddle.randn([4, 3]), paddle.randn([3])
+    w.stop_gradient = b.stop_gradient = False
+    y = modeling.affine(x, w, b)
+    np.testing.assert_allclose(y.numpy(), x.numpy() @ w.numpy() + b.numpy(), atol=1e-5)
+    (gw,) = paddle.grad((y ** 2).sum(), [w], retain_graph=True)
+    np.testing.assert_allclose(gw.numpy(), x.numpy().T @ (2 * y.numpy()), rtol=1e-4, atol=1e-4)
+    (y ** 2).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), (2 * y.numpy()).sum(0), rtol=1e-4, atol=1e-4)
+    assert x.grad is None
+
+
+def test_cpu_dropout_is_seeded_by_paddle_and_scales():
+    drop = modeling.Dropout(0.25)
+    drop.train()
+    x = paddle.ones([64, 256])
+    paddle.seed(5)
+    a = drop(x).numpy()
+    paddle.seed(5)
+    b = drop(x).numpy()
+    c = drop(x).numpy()
+    assert np.array_equal(a, b) and not np.array_equal(b, c)  # paddle.seed fixes the mask; the next draw differs
+    assert set(np.unique(a).tolist()) == {0.0, np.float32(1 / 0.75)}
+    assert abs((a == 0).mean() - 0.25) < 0.01
+    x.stop_gradient = False
+    out = drop(x)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), out.numpy())  # d(x * mask)/dx = mask
+    drop.eval()
+    assert np.array_equal(drop(x).numpy(), x.numpy())
+
+
+def test_contiguous_kernels_setting_respects_the_user(monkeypatch):
+    from paddle_electra import _cpu
+
+    assert paddle.get_flags(["FLAGS_use_stride_kernel"])["FLAGS_use_stride_kernel"] is False  # set at import
+    monkeypatch.setenv("PADDLE_ELECTRA_KEEP_STRIDE_KERNELS", "1")
+    assert _cpu.use_contiguous_kernels() is False
+    monkeypatch.delenv("PADDLE_ELECTRA_KEEP_STRIDE_KERNELS")
+    monkeypatch.setenv("FLAGS_use_stride_kernel", "1")
+    assert _cpu.use_contiguous_kernels() is False

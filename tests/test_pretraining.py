@@ -124,3 +124,29 @@ def test_mismatched_generator_embedding_is_an_error():
         ElectraForTotalPretraining(disc, disc.copy(embedding_size=8))
     with pytest.raises(ValueError, match="raw_input_ids"):
         ElectraForTotalPretraining(disc)(paddle.ones([1, 4], "int64"))
+
+
+def test_masked_only_scores_give_the_full_losses():
+    """masked_only=True: the same generator / discriminator losses and samples as the [B, L, V] form."""
+    inputs, raw, labels, attn = _masked_batch(seed=4)
+    paddle.seed(0)
+    model = ElectraForTotalPretraining(ElectraConfig(**CFG))
+    crit = ElectraPretrainingCriterion(CFG["vocab_size"])
+    paddle.seed(9)
+    full = model(inputs, attention_mask=attn, raw_input_ids=raw, generator_labels=labels, return_dict=True)
+    paddle.seed(9)
+    part = model(inputs, attention_mask=attn, raw_input_ids=raw, generator_labels=labels, return_dict=True,
+                 masked_only=True)
+    pick = labels.numpy() != -100
+    assert part.generator_logits.shape == [int(pick.sum()), CFG["vocab_size"]]
+    np.testing.assert_allclose(part.generator_logits.numpy(), full.generator_logits.numpy()[pick], atol=1e-5)
+    _, g_full, d_full = crit(full.generator_logits, full.discriminator_logits, labels,
+                             full.discriminator_labels, full.attention_mask, return_parts=True)
+    _, g_part, d_part = crit(part.generator_logits, part.discriminator_logits, labels[labels != -100],
+                             part.discriminator_labels, part.attention_mask, return_parts=True)
+    np.testing.assert_allclose(float(g_part), float(g_full), rtol=1e-5)
+    # the samples only exist at masked positions; elsewhere the discriminator reads the input unchanged
+    d_in = part.sampled_input_ids.numpy()
+    assert np.array_equal(d_in[~pick], inputs.numpy()[~pick])
+    assert np.array_equal(part.discriminator_labels.numpy(), ((d_in != raw.numpy()) & pick).astype("int64"))
+    assert np.isfinite(float(d_part))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import paddle
 import pytest
 
 from paddle_electra import ElectraDiscriminator, ElectraGenerator, ElectraTokenizer
@@ -325,3 +326,58 @@ def test_init_from_starts_a_stage_from_checkpoint_weights(tmp_path, slice_files)
     other = data.train_vocab(["一二三四五六七八九十"] * 5, str(tmp_path / "v2.txt"), vocab_size=100)
     with pytest.raises(ValueError, match="another vocabulary"):
         pretrain(tiny_cfg(tmp_path / "s3", slice_files, max_steps=1, warmup_steps=0, vocab=other, init_from=ckpt))
+
+
+def test_roc_auc_equals_the_pair_count():
+    from paddle_electra.train.steps import roc_auc
+
+    rs = np.random.RandomState(0)
+    s = np.round(rs.randn(200), 1)  # ties on purpose
+    y = rs.rand(200) < 0.3
+    pos, neg = s[y], s[~y]
+    want = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+    assert abs(roc_auc(s, y) - want) < 1e-12
+    assert roc_auc(s, np.zeros(200, bool)) is None
+
+
+def test_generator_stage_holdout_and_heldout_scores(tmp_path, slice_files):
+    """disc_weight=0 trains the generator alone; held-out lines are kept out and scored every eval_every."""
+    cfg = tiny_cfg(tmp_path / "g", slice_files, disc_weight=0.0, holdout_every=10, eval_every=5, eval_blocks=8,
+                   max_steps=10, save_every=0)
+    summary = pretrain(cfg)
+    rows = read_metrics(cfg.out_dir)
+    assert all(r["disc_loss"] == 0.0 and r["disc_acc"] == 0.0 for r in rows)
+    scored = [r for r in rows if "heldout_mlm_top1" in r]
+    assert [r["step"] for r in scored] == [5, 10]
+    assert all(0 <= r["heldout_mlm_top1"] <= r["heldout_mlm_top5"] <= 1 and "heldout_rtd_auc" not in r
+               for r in scored)
+    text_lines = open(slice_files[0], encoding="utf-8").read().splitlines()
+    held = open(os.path.join(cfg.out_dir, "heldout.txt"), encoding="utf-8").read().splitlines()
+    assert held == text_lines[9::10]  # every 10th line, none of them trained on
+    assert summary["finished"]
+    # the discriminator was not trained: its weights are still the initial ones of the same seed
+    paddle.seed(cfg.seed)
+    from paddle_electra.pretraining import ElectraForTotalPretraining
+    from paddle_electra.train.pretrain import build_configs
+
+    disc_cfg, gen_cfg = build_configs(cfg, summary["vocab_size"])
+    fresh = ElectraForTotalPretraining(disc_cfg, gen_cfg)
+    trained = ElectraDiscriminator.from_pretrained(os.path.join(cfg.out_dir, "discriminator"))
+    w0 = fresh.discriminator.discriminator_predictions.dense.weight.numpy()
+    assert np.array_equal(trained.discriminator_predictions.dense.weight.numpy(), w0)
+
+
+def test_joint_stage_logs_heldout_auc(tmp_path, slice_files):
+    cfg = tiny_cfg(tmp_path / "j", slice_files, holdout_every=10, eval_every=4, eval_blocks=8, max_steps=4,
+                   save_every=0)
+    pretrain(cfg)
+    last = read_metrics(cfg.out_dir)[-1]
+    assert 0 <= last["heldout_rtd_auc"] <= 1 and 0 < last["heldout_rtd_replaced"] < 1
+    assert os.path.isfile(os.path.join(cfg.out_dir, "loss_curve.png"))
+
+
+def test_eval_every_needs_heldout_lines(tmp_path, slice_files):
+    with pytest.raises(ValueError, match="holdout_every"):
+        tiny_cfg(tmp_path / "e", slice_files, eval_every=5).validate()
+    with pytest.raises(ValueError, match="holdout_every=1"):
+        tiny_cfg(tmp_path / "e", slice_files, holdout_every=1).validate()

@@ -66,7 +66,7 @@ class PretrainConfig:
     max_grad_norm: float = 1.0
     mask_prob: float = 0.15
     gen_weight: float = 1.0  # loss = gen_weight * MLM + disc_weight * RTD (1 and 50 in ELECTRA)
-    disc_weight: float = 50.0
+    disc_weight: float = 50.0  # 0: a generator-only (masked-LM) stage; the discriminator is not run
     seed: int = 42
     log_every: int = 10
     save_every: int = 200  # checkpoint period in steps (0: only at the end)
@@ -80,6 +80,9 @@ class PretrainConfig:
     plot: bool = True  # loss_curve.png at the end
     stop_after: Optional[int] = None  # stop (with a checkpoint) after this step: simulates an interruption
     max_lines: Optional[int] = None  # use only the first N lines of the text (smoke runs)
+    holdout_every: int = 0  # every N-th line is kept out of training (OUT_DIR/heldout.txt) and evaluated on
+    eval_every: int = 0  # held-out MLM top-1/top-5 and RTD AUC every N steps (and at the end); needs holdout_every
+    eval_blocks: int = 128  # held-out blocks scored per evaluation (the first N, same masking every time)
     overwrite: bool = False  # out_dir holds an earlier run: remove its checkpoints, metrics and model folders first
 
     def validate(self) -> None:
@@ -91,6 +94,15 @@ class PretrainConfig:
         for name in ("batch_size", "grad_accum", "max_steps", "log_every", "max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.holdout_every < 0 or self.eval_every < 0 or self.eval_blocks < 1:
+            raise ValueError(f"holdout_every and eval_every must be >= 0 and eval_blocks >= 1, got "
+                             f"{self.holdout_every}, {self.eval_every}, {self.eval_blocks}")
+        if self.holdout_every == 1:
+            raise ValueError("holdout_every=1 would keep every line out of training; use >= 2 (or 0: none)")
+        if self.eval_every and not self.holdout_every:
+            raise ValueError("eval_every needs held-out lines: set holdout_every too (e.g. 50)")
+        if self.disc_weight < 0 or self.gen_weight <= 0:
+            raise ValueError(f"gen_weight must be > 0 and disc_weight >= 0, got {self.gen_weight}, {self.disc_weight}")
         for name in ("max_lines", "stop_after"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (or unset), got {getattr(self, name)}")
@@ -176,11 +188,25 @@ def _remove_previous_run(cfg: PretrainConfig) -> None:
 
 
 # ---------------------------------------------------------------- setup
-def _lines(cfg: PretrainConfig) -> List[str]:
+def _lines(cfg: PretrainConfig):
+    """``(training lines, held-out lines)``: every ``holdout_every``-th line is held out."""
     from . import corpora, data
 
     lines = corpora.peoples_daily_text() if cfg.corpus == "peoples-daily" else data.read_lines(cfg.train_files)
-    return lines[:cfg.max_lines] if cfg.max_lines else lines
+    lines = lines[:cfg.max_lines] if cfg.max_lines else lines
+    if not cfg.holdout_every:
+        return lines, []
+    k = cfg.holdout_every
+    return [t for i, t in enumerate(lines) if i % k != k - 1], [t for i, t in enumerate(lines) if i % k == k - 1]
+
+
+def write_heldout(path: str, lines: List[str]) -> None:
+    """The held-out lines, one per line (atomically), for evaluating the saved models later."""
+    from .._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(line.rstrip("\n") + "\n" for line in lines)
 
 
 def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
@@ -222,23 +248,6 @@ def build_configs(cfg: PretrainConfig, vocab_size: int):
     return disc, gen
 
 
-def _batch_metrics(gen_logits, disc_logits, gen_labels, disc_labels, keep) -> Dict[str, float]:
-    """Counts for generator MLM accuracy and discriminator accuracy (summed over micro-batches)."""
-    import paddle
-
-    with paddle.no_grad():
-        masked = gen_labels != -100
-        pred = paddle.argmax(gen_logits, axis=-1)
-        gen_hit = ((pred == gen_labels) & masked).astype("float32").sum()
-        disc_pred = (disc_logits > 0).astype("int64")
-        keep = keep.astype("bool")
-        disc_hit = ((disc_pred == disc_labels) & keep).astype("float32").sum()
-        replaced = (disc_labels.astype("bool") & keep).astype("float32").sum()
-        return {"gen_hit": float(gen_hit), "gen_n": float(masked.astype("float32").sum()),
-                "disc_hit": float(disc_hit), "disc_n": float(keep.astype("float32").sum()),
-                "replaced": float(replaced)}
-
-
 def _world():
     import paddle.distributed as dist
 
@@ -264,6 +273,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     from .collator import MaskingCollator
     from .data import BlockSampler, pack_blocks
     from .optim import build_optimizer
+    from .steps import evaluate_heldout, step_losses
     from .tracking import MetricsLog, plot_curves
 
     if cfg.threads:
@@ -283,11 +293,15 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     os.makedirs(cfg.out_dir, exist_ok=True)
 
     t_setup = time.perf_counter()
-    lines = _lines(cfg)
+    lines, heldout = _lines(cfg)
     vocab_file = _vocab(cfg, lines, rank)
     tokenizer = ElectraTokenizer(vocab_file)
     blocks = pack_blocks(lines, tokenizer, cfg.max_length)
-    del lines
+    eval_blocks = pack_blocks(heldout, tokenizer, cfg.max_length)[:cfg.eval_blocks] if heldout else None
+    if heldout and rank == 0:
+        write_heldout(os.path.join(cfg.out_dir, "heldout.txt"), heldout)
+    del lines, heldout
+    generator_only = cfg.disc_weight == 0
     disc_config, gen_config = build_configs(cfg, tokenizer.vocab_size)
     saved_configs = (disc_config, gen_config)
     if cfg.dropout is not None:  # short CPU runs learn faster without it (and Paddle's CPU dropout is slow)
@@ -358,14 +372,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
             ctx = train_model.no_sync() if not sync else contextlib.nullcontext()
             with ctx:
                 with paddle.amp.auto_cast(enable=cfg.amp, level="O1"):
-                    gen_logits, disc_logits, disc_labels, keep = train_model(
-                        inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                        raw_input_ids=inputs["raw_input_ids"], generator_labels=inputs["generator_labels"])
-                    total, gen_loss, disc_loss = criterion(gen_logits, disc_logits, inputs["generator_labels"],
-                                                           disc_labels, keep, return_parts=True)
+                    total, gen_loss, disc_loss, counts = step_losses(train_model, criterion, inputs, generator_only)
                 loss = total / len(micro)
                 (scaler.scale(loss) if scaler else loss).backward()
-            counts = _batch_metrics(gen_logits, disc_logits, inputs["generator_labels"], disc_labels, keep)
             counts.update(loss=float(total), gen_loss=float(gen_loss), disc_loss=float(disc_loss), n=1.0)
             for k, v in counts.items():
                 acc[k] += v
@@ -378,7 +387,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         lr = scheduler.get_lr()
         scheduler.step()
         done = step + 1
-        if done % cfg.log_every == 0 or done == end:
+        evaluate_now = eval_blocks is not None and rank == 0 and (
+            done == end or (cfg.eval_every and done % cfg.eval_every == 0))
+        if done % cfg.log_every == 0 or done == end or evaluate_now:
             if world > 1:  # sum the counters over ranks so the log describes the global batch
                 vec = paddle.to_tensor([acc[k] for k in _ACC_KEYS], dtype="float64")
                 dist.all_reduce(vec)
@@ -390,6 +401,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
                     "disc_acc": acc["disc_hit"] / max(acc["disc_n"], 1),
                     "replaced_frac": acc["replaced"] / max(acc["disc_n"], 1),
                     "tokens_per_s": tokens / max(elapsed, 1e-9)}
+            if evaluate_now:
+                last.update({f"heldout_{k}": v for k, v in evaluate_heldout(
+                    model, eval_blocks, collator, seed=cfg.seed, generator_only=generator_only).items()})
             if log:
                 log.log(last)
             if bar:

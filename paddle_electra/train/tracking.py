@@ -52,8 +52,13 @@ class MetricsLog:
 
 
 def plot_curves(rows: Sequence[Dict], out_file: str, keys=("loss", "gen_loss", "disc_loss"),
-                acc_keys=("gen_acc", "disc_acc")) -> Optional[str]:
-    """Loss curves (left) and accuracies (right) against step, as a PNG. Needs matplotlib.
+                acc_keys=("gen_acc", "disc_acc", "heldout_mlm_top1", "heldout_mlm_top5", "heldout_rtd_auc"),
+                ) -> Optional[str]:
+    """Loss curves (left) and accuracies / held-out scores (right) against step, as a PNG. Needs matplotlib.
+
+    A key is drawn over the rows that have it (the held-out scores are logged
+    every ``eval_every`` steps only); a loss that is 0 throughout (the
+    discriminator's in a generator-only stage) is left out of the log-scale panel.
 
     Returns:
         ``out_file``, or None when matplotlib is not installed (logged, not an error:
@@ -69,20 +74,27 @@ def plot_curves(rows: Sequence[Dict], out_file: str, keys=("loss", "gen_loss", "
         return None
     if not rows:
         return None
-    steps = [r["step"] for r in rows]
+
+    def series(key):
+        have = [r for r in rows if r.get(key) is not None]
+        return [r["step"] for r in have], [r[key] for r in have]
+
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for k in keys:
-        if k in rows[0]:
-            ax1.plot(steps, [r[k] for r in rows], label=k)
+        x, y = series(k)
+        if y and any(v > 0 for v in y):
+            ax1.plot(x, y, label=k)
     ax1.set_xlabel("step")
     ax1.set_ylabel("loss")
     ax1.set_yscale("log")
     ax1.legend()
     for k in acc_keys:
-        if k in rows[0]:
-            ax2.plot(steps, [r[k] for r in rows], label=k)
+        x, y = series(k)
+        if y:
+            ax2.plot(x, y, label=k.replace("heldout_", "held-out "), marker="o" if len(y) < len(rows) else None)
     ax2.set_xlabel("step")
-    ax2.set_ylabel("accuracy")
+    ax2.set_ylabel("accuracy / AUC")
+    ax2.set_ylim(0, 1)
     ax2.legend()
     fig.tight_layout()
     with atomic_path(out_file) as tmp:
