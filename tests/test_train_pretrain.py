@@ -197,6 +197,9 @@ def test_resume_equals_uninterrupted(tmp_path, slice_files):
     pretrain(tiny_cfg(part, slice_files, max_steps=12, save_every=4, dropout=0.1, resume="auto"))
     a, b = read_metrics(full), read_metrics(part)
     assert [r["step"] for r in b] == list(range(1, 13))
+    # training wall time counts over the interruption: it never restarts from 0
+    walls = [r["wall_s"] for r in b]
+    assert walls == sorted(walls) and walls[7] >= walls[6] > 0
     for ra, rb in zip(a, b):
         for k in ("loss", "gen_loss", "disc_loss", "gen_acc", "disc_acc", "lr"):
             assert ra[k] == pytest.approx(rb[k], rel=1e-5, abs=1e-7), (ra["step"], k)
@@ -323,6 +326,15 @@ def test_init_from_starts_a_stage_from_checkpoint_weights(tmp_path, slice_files)
     b = ElectraDiscriminator.from_pretrained(str(tmp_path / "s2" / "discriminator")).state_dict()
     for k in a:
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6, err_msg=k)
+    # a run folder stands for its newest checkpoint
+    pretrain(tiny_cfg(tmp_path / "s4", slice_files, max_steps=1, warmup_steps=0, learning_rate=1e-12,
+                      max_length=16, init_from=str(tmp_path / "s1"), plot=False))
+    c = ElectraDiscriminator.from_pretrained(str(tmp_path / "s4" / "discriminator")).state_dict()
+    for k in a:
+        np.testing.assert_allclose(a[k].numpy(), c[k].numpy(), atol=1e-6, err_msg=k)
+    (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        pretrain(tiny_cfg(tmp_path / "s5", slice_files, max_steps=1, warmup_steps=0, init_from=str(tmp_path / "empty")))
     other = data.train_vocab(["一二三四五六七八九十"] * 5, str(tmp_path / "v2.txt"), vocab_size=100)
     with pytest.raises(ValueError, match="another vocabulary"):
         pretrain(tiny_cfg(tmp_path / "s3", slice_files, max_steps=1, warmup_steps=0, vocab=other, init_from=ckpt))
@@ -374,6 +386,14 @@ def test_joint_stage_logs_heldout_auc(tmp_path, slice_files):
     last = read_metrics(cfg.out_dir)[-1]
     assert 0 <= last["heldout_rtd_auc"] <= 1 and 0 < last["heldout_rtd_replaced"] < 1
     assert os.path.isfile(os.path.join(cfg.out_dir, "loss_curve.png"))
+    # the saved folders, scored by the evaluation tool's function, give the trainer's last numbers
+    from paddle_electra.train.steps import evaluate_folders
+
+    again = evaluate_folders(os.path.join(cfg.out_dir, "generator"), os.path.join(cfg.out_dir, "discriminator"),
+                             os.path.join(cfg.out_dir, "heldout.txt"), max_length=cfg.max_length, seed=cfg.seed,
+                             max_blocks=cfg.eval_blocks)
+    for key in ("mlm_top1", "mlm_top5", "masked", "rtd_auc", "rtd_replaced"):
+        assert again[key] == pytest.approx(last[f"heldout_{key}"], abs=1e-6), key
 
 
 def test_eval_every_needs_heldout_lines(tmp_path, slice_files):
@@ -381,3 +401,24 @@ def test_eval_every_needs_heldout_lines(tmp_path, slice_files):
         tiny_cfg(tmp_path / "e", slice_files, eval_every=5).validate()
     with pytest.raises(ValueError, match="holdout_every=1"):
         tiny_cfg(tmp_path / "e", slice_files, holdout_every=1).validate()
+
+
+def test_loss_curve_shows_heldout_scores(tmp_path, monkeypatch):
+    """The PNG's right panel carries the held-out MLM top-1/top-5 and RTD AUC; all-zero series are left out."""
+    import matplotlib.pyplot as plt
+
+    from paddle_electra.train.tracking import plot_curves
+
+    figs = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: figs.append(fig))
+    rows = [{"step": s, "loss": 5.0 - s / 10, "gen_loss": 5.0 - s / 10, "disc_loss": 0.0, "gen_acc": s / 100,
+             "disc_acc": 0.0} for s in range(1, 11)]
+    rows[4].update(heldout_mlm_top1=0.1, heldout_mlm_top5=0.2)
+    rows[9].update(heldout_mlm_top1=0.2, heldout_mlm_top5=0.3, heldout_rtd_auc=0.9)
+    out = plot_curves(rows, str(tmp_path / "c.png"))
+    assert out and os.path.getsize(out) > 1000
+    ax1, ax2 = figs[0].axes
+    assert [line.get_label() for line in ax1.get_lines()] == ["loss", "gen_loss"]  # disc_loss is 0 throughout
+    labels = {line.get_label(): line for line in ax2.get_lines()}
+    assert set(labels) == {"gen_acc", "held-out mlm_top1", "held-out mlm_top5", "held-out rtd_auc"}
+    assert list(labels["held-out mlm_top1"].get_xdata()) == [5, 10]

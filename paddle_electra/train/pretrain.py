@@ -72,7 +72,7 @@ class PretrainConfig:
     save_every: int = 200  # checkpoint period in steps (0: only at the end)
     keep_checkpoints: int = 2
     resume: Optional[str] = None  # a checkpoint folder, or "auto": the newest in out_dir/checkpoints
-    init_from: Optional[str] = None  # start from a checkpoint's weights (fresh optimizer and schedule): a next stage
+    init_from: Optional[str] = None  # a checkpoint (or a run folder: its newest) whose weights start a next stage
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -151,6 +151,8 @@ def check_before_work(cfg: PretrainConfig) -> None:
             raise FileNotFoundError(f"training text file not found: {path}")
     if cfg.vocab and not os.path.isfile(cfg.vocab):
         raise FileNotFoundError(f"vocab file not found: {cfg.vocab}")
+    if cfg.init_from:
+        cfg.init_from = resolve_init_from(cfg.init_from)
     for path in (cfg.init_from, cfg.resume if cfg.resume != "auto" else None):
         if path:
             read_state(path)  # FileNotFoundError naming it when it is not a complete checkpoint
@@ -169,6 +171,19 @@ def check_before_work(cfg: PretrainConfig) -> None:
         with open(cfg.vocab, encoding="utf-8") as f:
             vocab_size = sum(1 for _ in f)
     build_configs(cfg, vocab_size)  # the shapes fit (max_length, heads, a config name that exists)
+
+
+def resolve_init_from(path: str) -> str:
+    """``init_from`` as a checkpoint folder: a run folder (one with ``checkpoints/``) means its newest checkpoint."""
+    from .checkpoint import latest_checkpoint
+
+    root = os.path.join(path, "checkpoints")
+    if os.path.isdir(root):
+        newest = latest_checkpoint(root)
+        if newest is None:
+            raise FileNotFoundError(f"init_from {path} is a run folder whose checkpoints/ holds no complete checkpoint")
+        return newest
+    return path
 
 
 def _remove_previous_run(cfg: PretrainConfig) -> None:
@@ -308,6 +323,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         drop = {"hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.dropout}
         disc_config, gen_config = disc_config.copy(**drop), gen_config.copy(**drop)
     collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob)
+    # held-out scoring: every chosen position becomes [MASK] (no 10 % left visible to copy)
+    eval_collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob, replace_prob=1.0, random_prob=0.0)
     sampler = BlockSampler(len(blocks), cfg.batch_size, cfg.seed)
 
     paddle.seed(cfg.seed)
@@ -316,7 +333,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     optimizer, scheduler = build_optimizer(model, cfg.learning_rate, cfg.max_steps, cfg.warmup_steps,
                                            cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
-    start = 0
+    start, wall_before = 0, 0.0  # wall_before: training seconds of the run before this process (resumed runs)
     if cfg.init_from and not cfg.resume:
         from .checkpoint import read_state
 
@@ -332,6 +349,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         state = load_checkpoint(path, model, optimizer)
         scheduler.set_state_dict(state["scheduler"])
         start = int(state["step"])
+        wall_before = float(state.get("wall_s", 0.0))
         if state.get("seed") != cfg.seed or state.get("batch_size") != cfg.batch_size:
             raise ValueError(f"{path} was written with seed {state.get('seed')} / batch_size "
                              f"{state.get('batch_size')}; resume with the same values for an exact continuation")
@@ -345,7 +363,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         return {"seed": cfg.seed, "batch_size": cfg.batch_size, "scheduler": scheduler.state_dict(),
                 "data": sampler.position(step), "rng": "reseeded from (seed, step) each step",
                 "config": dataclasses.asdict(cfg), "discriminator_config": saved_configs[0].to_dict(),
-                "generator_config": saved_configs[1].to_dict()}
+                "generator_config": saved_configs[1].to_dict(), "wall_s": round(wall(), 1)}
 
     bar = None
     if rank == 0 and cfg.progress:
@@ -355,6 +373,11 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     end = min(cfg.max_steps, cfg.stop_after) if cfg.stop_after else cfg.max_steps
     acc = _zero_acc()
     t0, tokens = time.perf_counter(), 0
+    t_start = t0
+
+    def wall() -> float:  # training wall time of the whole run so far, over interruptions
+        return wall_before + time.perf_counter() - t_start
+
     last = {}
     train_model.train()
     for step in range(start, end):
@@ -400,10 +423,10 @@ def pretrain(cfg: PretrainConfig) -> Dict:
                     "disc_loss": acc["disc_loss"] / acc["n"], "gen_acc": acc["gen_hit"] / max(acc["gen_n"], 1),
                     "disc_acc": acc["disc_hit"] / max(acc["disc_n"], 1),
                     "replaced_frac": acc["replaced"] / max(acc["disc_n"], 1),
-                    "tokens_per_s": tokens / max(elapsed, 1e-9)}
+                    "tokens_per_s": tokens / max(elapsed, 1e-9), "wall_s": round(wall(), 1)}
             if evaluate_now:
                 last.update({f"heldout_{k}": v for k, v in evaluate_heldout(
-                    model, eval_blocks, collator, seed=cfg.seed, generator_only=generator_only).items()})
+                    model, eval_blocks, eval_collator, seed=cfg.seed, generator_only=generator_only).items()})
             if log:
                 log.log(last)
             if bar:
@@ -523,7 +546,8 @@ _HELP = {
     "save_every": "checkpoint every N steps (0: only at the end)",
     "amp": "float16 autocast + loss scaling (GPU only)",
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
-    "init_from": "a checkpoint folder whose weights this run starts from (a further stage; fresh optimizer)",
+    "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
+                 "from (a further stage; fresh optimizer)",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it)",
     "quick": "a smoke run in seconds: a tiny model, 3 steps on the first 400 lines (flags still override); "

@@ -92,8 +92,9 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
                      generator_only: bool = False) -> Dict[str, float]:
     """Masked-LM top-1 / top-5 and replaced-token AUC of ``model`` on held-out blocks.
 
-    The masking (15 % by default, 80/10/10) is drawn from ``seed`` alone, so
-    every evaluation of a run scores the same positions. The discriminator
+    The masking is ``collator``'s (the trainer and ``evaluate_folders`` pass
+    one that turns every chosen position into ``[MASK]``), drawn from ``seed``
+    alone, so every evaluation of a run scores the same positions. The discriminator
     reads the generator's own samples, as in training; the AUC is over every
     non-padding position, replaced ones positive.
 
@@ -143,4 +144,37 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
         s, y = np.concatenate(scores), np.concatenate(truth)
         out["rtd_auc"] = roc_auc(s, y)
         out["rtd_replaced"] = float(y.mean())
+    return out
+
+
+def evaluate_folders(generator: str, discriminator: str, text_file: str, max_length: int = 128,
+                     mask_prob: float = 0.15, seed: int = 1998, batch_size: int = 32,
+                     max_blocks: Optional[int] = None) -> Dict[str, float]:
+    """:func:`evaluate_heldout` for saved generator / discriminator folders on a text file.
+
+    The pair is rebuilt as in pre-training (the discriminator reads the
+    generator's samples); the lines are packed as the trainer packs them and
+    ``mask_prob`` of the positions become ``[MASK]``.
+
+    Returns:
+        ``{"mlm_top1", "mlm_top5", "masked", "rtd_auc", "rtd_replaced", "blocks", "lines"}``.
+    """
+    from ..modeling import ElectraDiscriminator, ElectraGenerator
+    from ..pretraining import ElectraForTotalPretraining
+    from ..tokenizer import ElectraTokenizer
+    from .collator import MaskingCollator
+    from .data import pack_blocks, read_lines
+
+    lines = read_lines([text_file])
+    tokenizer = ElectraTokenizer.from_pretrained(generator)
+    blocks = pack_blocks(lines, tokenizer, max_length)[:max_blocks]
+    gen = ElectraGenerator.from_pretrained(generator)
+    disc = ElectraDiscriminator.from_pretrained(discriminator)
+    if gen.config.vocab_size != disc.config.vocab_size:
+        raise ValueError(f"{generator} and {discriminator} have different vocabularies "
+                         f"({gen.config.vocab_size} vs {disc.config.vocab_size} ids): not a pre-training pair")
+    pair = ElectraForTotalPretraining(gen, disc)
+    collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=mask_prob, replace_prob=1.0, random_prob=0.0)
+    out = evaluate_heldout(pair, blocks, collator, seed=seed, batch_size=batch_size)
+    out.update(blocks=int(len(blocks)), lines=len(lines))
     return out

@@ -57,8 +57,8 @@ def plot_curves(rows: Sequence[Dict], out_file: str, keys=("loss", "gen_loss", "
     """Loss curves (left) and accuracies / held-out scores (right) against step, as a PNG. Needs matplotlib.
 
     A key is drawn over the rows that have it (the held-out scores are logged
-    every ``eval_every`` steps only); a loss that is 0 throughout (the
-    discriminator's in a generator-only stage) is left out of the log-scale panel.
+    every ``eval_every`` steps only); a series that is 0 throughout (the
+    discriminator's loss and accuracy in a generator-only stage) is left out.
 
     Returns:
         ``out_file``, or None when matplotlib is not installed (logged, not an error:
@@ -90,7 +90,7 @@ def plot_curves(rows: Sequence[Dict], out_file: str, keys=("loss", "gen_loss", "
     ax1.legend()
     for k in acc_keys:
         x, y = series(k)
-        if y:
+        if y and any(v for v in y):  # disc_acc of a generator-only stage is 0 throughout: not drawn
             ax2.plot(x, y, label=k.replace("heldout_", "held-out "), marker="o" if len(y) < len(rows) else None)
     ax2.set_xlabel("step")
     ax2.set_ylabel("accuracy / AUC")
