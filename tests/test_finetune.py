@@ -380,3 +380,121 @@ def test_question_answering_with_windows_improves(tmp_path, tiny_model):
     pe.export(best_dir, str(tmp_path / "deploy"), task="question-answering")
     deployed = pe.pipeline("question-answering", model=str(tmp_path / "deploy"))
     assert deployed(question="问的?", context="我们的7市在这里")["answer"] == "7市"
+
+
+# ------------------------------------------- early stopping and throughput
+def _sentiment_files(tmp_path, n_train, n_dev=16, n_test=None):
+    rows = lambda n, s: ["text,label"] + [f"{t},{lab}" for t, lab in sentiment_rows(n, s)]  # noqa: E731
+    files = {"train_file": _write(tmp_path / "train.csv", rows(n_train, 11)),
+             "dev_file": _write(tmp_path / "dev.csv", rows(n_dev, 12))}
+    if n_test:
+        files["test_file"] = _write(tmp_path / "test.csv", rows(n_test, 13))
+    return files
+
+
+def _scripted_evaluate(monkeypatch, dev_scores):
+    """Replace ``evaluate``: dev calls get the next of ``dev_scores`` (the last one repeats), test calls 0.5.
+
+    Returns the list of ``(split, model, n_examples)`` calls; the split is told by the dev file's size.
+    """
+    import paddle_electra.train.finetune as ftm
+
+    calls, scores = [], list(dev_scores)
+
+    def fake(model, examples, features, cfg, spec, pad_token_id):
+        split = "dev" if len(examples) == 16 else "test"
+        calls.append((split, model, len(examples)))
+        score = (scores.pop(0) if len(scores) > 1 else scores[0]) if split == "dev" else 0.5
+        return {"accuracy": score, "count": len(examples)}
+
+    monkeypatch.setattr(ftm, "evaluate", fake)
+    return calls
+
+
+def _events(out):
+    return [json.loads(line) for line in open(out / "metrics.jsonl", encoding="utf-8")]
+
+
+def test_patience_stops_a_run_whose_dev_metric_cannot_improve(tmp_path, tiny_model, monkeypatch):
+    calls = _scripted_evaluate(monkeypatch, [0.5])
+    out = tmp_path / "run"
+    # 64 rows / 16 = 4 steps an epoch; 20 epochs asked for: the LR schedule spans all 80 steps
+    r = run(tiny_model, out, task="seq-cls", **_sentiment_files(tmp_path, 64, n_test=24), epochs=20,
+            eval_steps=2, patience=2, eval_at_start=False)
+    # step 2 is the first (best) evaluation, steps 4 and 6 do not improve on it: patience + 1 evaluations
+    assert [h["step"] for h in r["history"]] == [2, 4, 6]
+    assert r["stopped_early"] is True and r["stopped_at_step"] == 6 and r["steps"] == 6
+    assert r["best"]["step"] == 2
+    events = _events(out)
+    assert events[0]["total_steps"] == 80
+    assert [e["event"] for e in events] == ["start", "eval", "eval", "eval", "early_stop", "eval", "done"]
+    stop = events[4]
+    assert (stop["step"], stop["epoch"], stop["best_step"]) == (6, 1.5, 2)
+    # the test split is still scored, on the reloaded best/ checkpoint (a model other than the trained one)
+    assert [c[0] for c in calls] == ["dev"] * 3 + ["test"]
+    assert calls[-1][1] is not calls[0][1] and r["test"] == {"accuracy": 0.5, "count": 24}
+    assert events[5]["split"] == "test" and events[5]["step"] == 2
+    saved = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert saved["stopped_early"] is True and saved["stopped_at_step"] == 6 and saved["test"] == r["test"]
+    assert json.loads((out / "best" / "finetune_info.json").read_text(encoding="utf-8"))["step"] == 2
+
+
+def test_patience_counts_evaluations_in_a_row_per_epoch(tmp_path, tiny_model, monkeypatch):
+    # without eval_steps: one evaluation an epoch; a new best (epoch 3) starts the count again, and the
+    # evaluation before training (step 0, however high) is no score to beat
+    _scripted_evaluate(monkeypatch, [0.9, 0.5, 0.4, 0.6, 0.6, 0.55, 0.7])
+    r = run(tiny_model, tmp_path / "run", task="seq-cls", **_sentiment_files(tmp_path, 32), epochs=8, patience=2)
+    assert [h["step"] for h in r["history"]] == [0, 2, 4, 6, 8, 10]
+    assert r["best"]["step"] == 6 and r["stopped_at_step"] == 10 and r["steps"] == 10
+
+
+@pytest.mark.parametrize("patience", [None, 3])
+def test_without_early_stop_every_step_runs(tmp_path, tiny_model, monkeypatch, patience):
+    _scripted_evaluate(monkeypatch, [0.5])
+    out = tmp_path / "run"
+    r = run(tiny_model, out, task="seq-cls", **_sentiment_files(tmp_path, 64), epochs=2, eval_steps=2,
+            patience=patience, eval_at_start=False)
+    # patience=3 runs out at step 8, the last one anyway: that is no early stop
+    assert [h["step"] for h in r["history"]] == [2, 4, 6, 8] and r["steps"] == 8
+    assert r["stopped_early"] is False and r["stopped_at_step"] is None
+    assert "early_stop" not in [e["event"] for e in _events(out)]
+
+
+def test_train_tokens_count_real_tokens_and_rates(tmp_path, tiny_model, tokenizer, capsys, monkeypatch):
+    from paddle_electra.train.finetune import batch_tokens
+
+    monkeypatch.delenv("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS", raising=False)
+    files = _sentiment_files(tmp_path, 40)
+    out = tmp_path / "run"
+    r = run(tiny_model, out, task="seq-cls", **files, epochs=2, progress=True)
+    # every character of the rows is one token of the vocab: [CLS] + characters + [SEP], padding not counted
+    texts = [line.split(",")[0] for line in open(files["train_file"], encoding="utf-8").read().split("\n")[1:-1]]
+    per_epoch = sum(len(t) + 2 for t in texts)
+    assert per_epoch == sum(len(tokenizer(t)["input_ids"]) for t in texts)
+    assert len({len(t) for t in texts}) > 1  # lengths differ, so batches hold padding that must not count
+    assert r["train_tokens"] == 2 * per_epoch and r["steps"] == 6
+    assert r["train_tokens_per_s"] > 0 and r["train_steps_per_s"] > 0
+    saved = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert saved["train_tokens"] == 2 * per_epoch and saved["train_tokens_per_s"] == r["train_tokens_per_s"]
+    evals = [e for e in _events(out) if e["event"] == "eval" and e["split"] == "dev"]
+    assert [e["train_tokens"] for e in evals] == [0, per_epoch, 2 * per_epoch]
+    assert evals[0]["tokens_per_s"] is None and all(e["tokens_per_s"] > 0 for e in evals[1:])
+    assert all(e["train_tokens_per_s"] > 0 and e["train_steps_per_s"] > 0 for e in evals[1:])
+    assert "tok/s=" in capsys.readouterr().err  # the progress bar shows the recent rate next to the loss
+    ids = np.array([[2, 7, 3, 0], [2, 3, 0, 0]])
+    assert batch_tokens({"input_ids": ids}, 0) == 5
+    assert batch_tokens({"input_ids": ids, "attention_mask": (ids != 0).astype("int64")}, 0) == 5
+
+
+def test_patience_must_be_positive(tmp_path, tiny_model, capsys):
+    from paddle_electra import cli
+
+    with pytest.raises(ValueError, match=r"patience must be >= 1 \(or unset\), got 0"):
+        FinetuneConfig(task="seq-cls", model=tiny_model, out=str(tmp_path / "o"), train_file="t.csv",
+                       patience=0).validate()
+    train = _write(tmp_path / "train.csv", ["text,label", "好,pos", "坏,neg"])
+    out = tmp_path / "run"
+    assert cli.main(["finetune", "--task", "seq-cls", "--model", tiny_model, "--out", str(out), "--train", train,
+                     "--patience", "0", "--no-progress"]) == 2
+    assert "patience must be >= 1" in capsys.readouterr().err
+    assert not out.exists()  # refused before anything was written

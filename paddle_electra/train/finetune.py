@@ -13,9 +13,12 @@ layer-wise learning-rate decay (ELECTRA's 0.8), warmup and linear decay
 evaluated every epoch (and every ``eval_steps``); the best model goes to
 ``out/best`` (``save_pretrained`` + tokenizer, written to a temporary folder
 and swapped in whole), which ``paddle_electra.export`` and ``paddle_electra.pipeline``
-take as it is. The best checkpoint is then reloaded and scored on the test
-split. Every evaluation is appended to ``out/metrics.jsonl``; the returned
-dict is also written to ``out/result.json``.
+take as it is. With ``patience=N`` training stops once the dev main metric
+has not improved for N evaluations in a row. The best checkpoint is then
+reloaded and scored on the test split. Every evaluation is appended to
+``out/metrics.jsonl`` with the training throughput so far (real tokens, padding
+not counted, per second of training time); the returned dict is also written
+to ``out/result.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -77,6 +81,7 @@ class FinetuneConfig:
     eval_limit: Optional[int] = None  # ... and of dev / test examples
     eval_steps: Optional[int] = None  # also evaluate every N steps
     eval_at_start: bool = False  # evaluate once before training (a reference point)
+    patience: Optional[int] = None  # stop when the dev main metric has not improved for N evaluations in a row
     seed: int = 42
     data_seed: Optional[int] = None  # split seed of the built-in datasets (default: the recipe's)
     threads: Optional[int] = None
@@ -104,7 +109,7 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "train_limit", "eval_limit", "eval_steps"):
+        for name in ("max_steps", "train_limit", "eval_limit", "eval_steps", "patience"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 (or unset), got {value}")
@@ -241,6 +246,55 @@ class MetricsLog:
             f.write(json.dumps(record, ensure_ascii=False, default=float) + "\n")
 
 
+def batch_tokens(batch: Dict[str, np.ndarray], pad_token_id: int) -> int:
+    """Real (non-padding) tokens of one collated batch: the attention mask's sum, else the ids that are not padding."""
+    mask = batch.get("attention_mask")
+    if mask is not None:
+        return int(np.asarray(mask).sum())
+    return int((np.asarray(batch["input_ids"]) != pad_token_id).sum())
+
+
+def _rate(amount: float, seconds: float, digits: int) -> Optional[float]:
+    return round(amount / seconds, digits) if seconds > 0 else None
+
+
+class Throughput:
+    """Training tokens and steps per second of training time (evaluation excluded).
+
+    Each optimizer step is timed on its own, so time spent evaluating or saving
+    never dilutes the rates. ``recent_tokens_per_s`` covers the last ``window``
+    steps (the progress bar); :meth:`since_mark` the steps since its previous
+    call (one per dev evaluation).
+    """
+
+    def __init__(self, window: int = 20):
+        self.tokens, self.steps, self.seconds = 0, 0, 0.0
+        self._recent: deque = deque(maxlen=window)
+        self._mark = (0, 0.0)
+
+    def add(self, tokens: int, seconds: float) -> None:
+        """Record one optimizer step: its real tokens and its wall time."""
+        self.tokens += tokens
+        self.steps += 1
+        self.seconds += seconds
+        self._recent.append((tokens, seconds))
+
+    @property
+    def recent_tokens_per_s(self) -> Optional[float]:
+        return _rate(sum(t for t, _ in self._recent), sum(s for _, s in self._recent), 0)
+
+    def totals(self) -> Dict[str, Any]:
+        """``train_tokens``, ``train_tokens_per_s`` and ``train_steps_per_s`` over all training so far."""
+        return {"train_tokens": self.tokens, "train_tokens_per_s": _rate(self.tokens, self.seconds, 1),
+                "train_steps_per_s": _rate(self.steps, self.seconds, 3)}
+
+    def since_mark(self) -> Optional[float]:
+        """Tokens per second of training since the previous call (``None`` when nothing was trained)."""
+        tokens, seconds = self.tokens - self._mark[0], self.seconds - self._mark[1]
+        self._mark = (self.tokens, self.seconds)
+        return _rate(tokens, seconds, 1)
+
+
 def _progress(total: int, enabled: bool):
     if enabled and os.environ.get("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS") != "1":
         try:
@@ -259,7 +313,11 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
     Returns:
         ``{"task", "main_metric", "best": {"epoch", "step", "dev": metrics},
         "test": metrics | None, "history": [...], "best_dir", "steps",
-        "train_examples", "train_features", "train_time_s", "total_time_s", "config"}``.
+        "stopped_early", "stopped_at_step" (``None`` unless stopped early),
+        "train_examples", "train_features", "train_tokens", "train_tokens_per_s",
+        "train_steps_per_s", "train_time_s", "total_time_s", "config"}``.
+        ``train_tokens`` counts real tokens (padding excluded) of every
+        training batch; the rates are per second of training time only.
 
     Raises:
         ValueError: a bad config, unreadable data (:class:`~.finetune_data.DataError`
@@ -305,12 +363,13 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
               sizes={k: [len(splits[k]), len(feats[k])] for k in splits}, total_steps=total)
     history: List[Dict] = []
     best: Dict[str, Any] = {}
-    train_time = 0.0
+    meter = Throughput()
+    stale = [0]  # evaluations in a row without a new best (a list: run_eval updates it)
 
     def run_eval(epoch: float, step: int, loss: Optional[float]) -> None:
         metrics = evaluate(model, splits["dev"], feats["dev"], cfg, spec, pad)
         entry = {"epoch": round(epoch, 3), "step": step, "train_loss": loss, "dev": metrics,
-                 "elapsed_s": round(time.time() - t0, 1)}
+                 "elapsed_s": round(time.time() - t0, 1), **meter.totals(), "tokens_per_s": meter.since_mark()}
         history.append(entry)
         log.write(event="eval", split="dev", **entry)
         score = metrics[spec.main_metric]
@@ -318,17 +377,23 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
             best.update(epoch=entry["epoch"], step=step, dev=metrics)
             save_best(model, tokenizer, cfg.out, {"task": cfg.task, "source_model": cfg.model, "init": cfg.init,
                                                   **best, "seed": cfg.seed})
+            stale[0] = 0
+        elif step > 0:  # the reference evaluation before training is no chance to improve
+            stale[0] += 1
         logger.info("step %d (epoch %.2f): dev %s = %.4f", step, epoch, spec.main_metric, score)
         model.train()
+
+    def out_of_patience() -> bool:
+        return cfg.patience is not None and stale[0] >= cfg.patience
 
     if cfg.eval_at_start:
         run_eval(0.0, 0, None)
     bar = _progress(total, cfg.progress)
     model.train()
-    step, losses, last_eval, done = 0, [], None, False
-    tick = time.time()
+    step, losses, last_eval, done, stopped_early = 0, [], None, False, False
     for epoch in range(cfg.epochs):
         for idx in fd.bucket_batches(lengths, cfg.batch_size, rng):
+            tick = time.perf_counter()
             batch = fd.collate([feats["train"][i] for i in idx], pad)
             loss = model(**{k: paddle.to_tensor(v) for k, v in batch.items()})[0]
             loss.backward()
@@ -336,26 +401,36 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
             scheduler.step()
             optimizer.clear_grad()
             step += 1
-            losses.append(float(loss))
+            losses.append(float(loss))  # float() waits for the step, so the timing below is real
+            meter.add(batch_tokens(batch, pad), time.perf_counter() - tick)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", epoch=epoch + 1)
+                rate = meter.recent_tokens_per_s
+                bar.set_postfix({"loss": f"{np.mean(losses[-20:]):.4f}",
+                                 "tok/s": "?" if rate is None else f"{rate:.0f}", "epoch": epoch + 1})
             done = step >= total
             if done:
                 break
             if cfg.eval_steps and step % cfg.eval_steps == 0:
-                train_time += time.time() - tick
                 run_eval(step / steps_per_epoch, step, float(np.mean(losses)))
-                losses, last_eval, tick = [], step, time.time()
-        train_time += time.time() - tick
-        if last_eval != step:  # end of an epoch (or of max_steps): always evaluated
+                losses, last_eval = [], step
+                if out_of_patience():
+                    stopped_early = True
+                    break
+        if not stopped_early and last_eval != step:  # end of an epoch (or of max_steps): always evaluated
             run_eval(step / steps_per_epoch, step, float(np.mean(losses)) if losses else None)
             losses, last_eval = [], step
-        tick = time.time()
-        if done:
+            # only "early" when there was more to train; the last evaluation ends the run anyway
+            stopped_early = out_of_patience() and not done and epoch + 1 < cfg.epochs
+        if done or stopped_early:
             break
     if bar is not None:
         bar.close()
+    if stopped_early:
+        log.write(event="early_stop", step=step, epoch=round(step / steps_per_epoch, 3), best_step=best["step"])
+        logger.info("early stop at step %d: dev %s has not improved for %d evaluations (best: step %d)", step,
+                    spec.main_metric, cfg.patience, best["step"])
+    train_time = meter.seconds
 
     test = None
     if "test" in splits:
@@ -363,11 +438,12 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
         test = evaluate(best_model, splits["test"], feats["test"], cfg, spec, pad)
         log.write(event="eval", split="test", step=best["step"], test=test)
     result = {"task": cfg.task, "main_metric": spec.main_metric, "best": best, "test": test, "history": history,
-              "best_dir": best_dir, "steps": step, "train_examples": len(splits["train"]),
-              "train_features": len(feats["train"]), "train_time_s": round(train_time, 1),
+              "best_dir": best_dir, "steps": step, "stopped_early": stopped_early,
+              "stopped_at_step": step if stopped_early else None, "train_examples": len(splits["train"]),
+              "train_features": len(feats["train"]), **meter.totals(), "train_time_s": round(train_time, 1),
               "total_time_s": round(time.time() - t0, 1), "labels": spec.labels, "config": dataclasses.asdict(cfg)}
-    log.write(event="done", best=best, test=test, train_time_s=result["train_time_s"],
-              total_time_s=result["total_time_s"])
+    log.write(event="done", best=best, test=test, steps=step, stopped_early=stopped_early, **meter.totals(),
+              train_time_s=result["train_time_s"], total_time_s=result["total_time_s"])
     write_text(os.path.join(cfg.out, RESULT_FILE), json.dumps(result, indent=2, ensure_ascii=False,
                                                               default=float) + "\n")
     return result
@@ -429,6 +505,9 @@ def add_finetune_arguments(parser) -> None:
     g.add_argument("--eval-limit", type=int, metavar="N", help="use N dev and N test examples")
     g.add_argument("--eval-steps", type=int, metavar="N", help="also evaluate every N steps")
     g.add_argument("--eval-at-start", action="store_true", help="evaluate once before training")
+    g.add_argument("--patience", type=int, metavar="N",
+                   help="stop when the dev main metric has not improved for N evaluations in a row "
+                        "(the best checkpoint is kept)")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--data-seed", type=int, help="split seed of the built-in datasets (default: the recipe's)")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -451,10 +530,15 @@ def format_result(result: Dict[str, Any]) -> str:
         extra = f", precision {test['precision']:.4f}, recall {test['recall']:.4f}" if "precision" in test else ""
         extra += f", exact match {test['exact_match']:.4f}" if "exact_match" in test else ""
         lines.append(f"test {m} {test[m]:.4f}{extra} ({test['count']} examples)")
+    if result.get("stopped_early"):
+        lines.append(f"stopped early at step {result['stopped_at_step']}: no dev improvement in "
+                     f"{result['config']['patience']} evaluations")
     lines.append(f"model: {result['best_dir']}")
     if result["task"] != "multiple-choice":  # the one head without an export task / pipeline
         lines.append(f"export: paddle-electra export --model {result['best_dir']} --task {result['task']} --out DIR")
-    lines.append(f"time: train {result['train_time_s']} s, total {result['total_time_s']} s, {result['steps']} steps")
+    rate = result.get("train_tokens_per_s")
+    lines.append(f"time: train {result['train_time_s']} s, total {result['total_time_s']} s, {result['steps']} steps"
+                 + (f", {rate:.0f} tokens/s" if rate else ""))
     return "\n".join(lines)
 
 
