@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def cmd_pretrain(args) -> str:
-    from .train.pretrain import pretrain_from_args
+    from .train.pretrain_cli import pretrain_from_args
 
     return pretrain_from_args(args)
 
@@ -21,7 +21,7 @@ def cmd_finetune(args) -> str:
 def register(sub, common) -> None:
     """Add ``pretrain`` and ``finetune``."""
     from .train.finetune import add_finetune_arguments
-    from .train.pretrain import add_pretrain_arguments
+    from .train.pretrain_cli import add_pretrain_arguments
 
     p = sub.add_parser("pretrain", parents=[common], help="ELECTRA pre-training (generator + discriminator)")
     add_pretrain_arguments(p)

@@ -1,17 +1,22 @@
 """`paddle-electra pretrain` options: checked before any work, warmup scaled for shortened runs, `--quick`,
-and a run folder that is never silently overwritten (issue 13)."""
+a run folder that is never silently overwritten (issue 13), and staged recipes (``{"stages": [...]}``)."""
 
 import json
 import os
 import random
 
+import numpy as np
 import pytest
 
-from paddle_electra import cli
+from paddle_electra import ElectraGenerator, cli
+from paddle_electra.train.checkpoint import latest_checkpoint, read_state
+# config_from_args through pretrain.py on purpose: the names moved to pretrain_cli.py stay importable from there
 from paddle_electra.train.pretrain import PretrainConfig, config_from_args, pretrain
+from paddle_electra.train.pretrain_cli import config_from_json, configs_from_json, stages_from_args
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(REPO, "recipes", "pretrain-peoples-daily-small.json")
+STAGED = os.path.join(REPO, "recipes", "pretrain-peoples-daily.json")
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +90,96 @@ def test_quick_resume_auto_and_no_silent_overwrite(tmp_path, text_file, capsys):
     assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == [f"step-0000000{i}" for i in (1, 2, 3)]
     with pytest.raises(ValueError, match="resume='auto'.*overwrite=True"):  # Python names its keywords
         pretrain(PretrainConfig(out_dir=out, train_files=[text_file], max_steps=2, warmup_steps=0))
+
+
+# ---------------------------------------------------------------- staged recipes
+def _staged_file(tmp_path, text_file, name="staged.json", **top):
+    """A two-stage recipe in tmp: a generator-only stage, then joint ELECTRA at a ~0 learning rate (so its
+    weights stay the ones it started from); stage 2 sets neither init_from nor vocab."""
+    common = {"train_files": [text_file], "threads": 1, "progress": False}
+    stages = [{**common, "out_dir": str(tmp_path / "s1"), "disc_weight": 0.0, "learning_rate": 0.01, "seed": 3},
+              {**common, "out_dir": str(tmp_path / "s2"), "learning_rate": 1e-12, "seed": 4}]
+    path = tmp_path / name
+    path.write_text(json.dumps({"description": "tiny", "stages": stages, **top}), encoding="utf-8")
+    return str(path)
+
+
+def _mtimes(folder):
+    return {os.path.join(d, f): os.path.getmtime(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs}
+
+
+def test_staged_recipe_runs_its_stages_in_order_and_skips_finished_ones(tmp_path, text_file, capsys):
+    argv = ["pretrain", "--config", _staged_file(tmp_path, text_file), "--quick", "--resume", "auto"]
+    s1, s2 = str(tmp_path / "s1-quick"), str(tmp_path / "s2-quick")  # --quick: every stage into OUT_DIR-quick
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert f"stage 1/2: generator-only masked LM, 3 steps -> {s1}" in captured.err
+    assert f"stage 2/2: generator + discriminator (disc_weight 50), 3 steps, from {s1} -> {s2}" in captured.err
+    summaries = json.loads(captured.out)
+    assert [(s["stage"], s["out_dir"], s["finished"]) for s in summaries] == [(1, s1, True), (2, s2, True)]
+    # stage 2 started from stage 1's newest checkpoint and used stage 1's trained vocab (it trained none)
+    config = read_state(latest_checkpoint(os.path.join(s2, "checkpoints")))["config"]
+    assert config["init_from"] == latest_checkpoint(os.path.join(s1, "checkpoints"))
+    assert config["vocab"] == os.path.join(s1, "vocab.txt") and not os.path.exists(os.path.join(s2, "vocab.txt"))
+    # ... and its weights: at lr 1e-12 stage 2 ends where it started, on stage 1's trained generator
+    # (a fresh start from seed 4 would differ by far more)
+    a = ElectraGenerator.from_pretrained(os.path.join(s1, "generator")).state_dict()
+    b = ElectraGenerator.from_pretrained(os.path.join(s2, "generator")).state_dict()
+    for k in a:
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6, err_msg=k)
+    # the same command again: both stages are finished, skipped with one line each, nothing rewritten
+    before = {**_mtimes(s1), **_mtimes(s2)}
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    skipped = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(skipped) == 2 and "stage 1/2" in skipped[0] and s1 in skipped[0] and "stage 2/2" in skipped[1]
+    assert "stage 1/2: generator-only" not in captured.err
+    assert [s.get("skipped") for s in json.loads(captured.out)] == [True, True]
+    assert {**_mtimes(s1), **_mtimes(s2)} == before
+
+
+def test_staged_recipe_refuses_ambiguous_flags_and_bad_keys(tmp_path, text_file, capsys):
+    staged = _staged_file(tmp_path, text_file)
+
+    def error(*argv):
+        assert cli.main(["pretrain", "--config", *argv]) == 2
+        return capsys.readouterr().err
+
+    err = error(staged, "--max-steps", "5")
+    assert "--max-steps" in err and "--stage N" in err and "staged" in err
+    err = error(staged, "--out-dir", str(tmp_path / "x"))
+    assert "--out-dir" in err and "--stage N" in err
+    err = error(staged, "--stage", "3")
+    assert "--stage 3" in err and "2 stage(s)" in err
+    err = error(_staged_file(tmp_path, text_file, "notes.json", notes="x"))
+    assert "['notes']" in err and "top-level" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stages": [{"out_dir": "a", "corpus": "peoples-daily"}, {"out_dir": "b", "bogus": 1}]}))
+    err = error(str(bad))
+    assert "stage 2" in err and "['bogus']" in err
+    assert not (tmp_path / "s1").exists() and not (tmp_path / "x").exists()  # refused before any work
+    # --stage N: the flags apply to that stage alone, which still starts from the stage before it
+    stages, is_staged = stages_from_args(_parse("--config", staged, "--stage", "2", "--max-steps", "5"))
+    assert is_staged and [(s.number, s.of) for s in stages] == [(2, 2)]
+    cfg = stages[0].config
+    assert (cfg.max_steps, cfg.init_from, cfg.vocab) == (5, str(tmp_path / "s1"), str(tmp_path / "s1" / "vocab.txt"))
+    # run-wide flags apply to every stage without --stage
+    stages, _ = stages_from_args(_parse("--config", staged, "--resume", "auto", "--overwrite", "--threads", "2"))
+    assert [(s.config.resume, s.config.overwrite, s.config.threads) for s in stages] == [("auto", True, 2)] * 2
+
+
+def test_peoples_daily_recipe_is_the_two_stage_files():
+    stage1, stage2 = configs_from_json(STAGED)
+    for cfg in (stage1, stage2):
+        cfg.validate()
+    # the same options as the single-stage files; stage 2's init_from / vocab come from stage 1's defaults
+    assert stage1 == config_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-stage1-generator.json"))
+    assert stage2 == config_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-stage2-electra.json"))
+    assert (stage1.disc_weight, stage2.init_from) == (0.0, "runs/pd-stage1-generator")
+    with pytest.raises(ValueError, match="staged recipe .2 stages"):
+        config_from_json(STAGED)
+    # --quick chains the quick folders, never a real run's
+    stages, _ = stages_from_args(_parse("--config", STAGED, "--quick"))
+    assert [s.config.out_dir for s in stages] == ["runs/pd-stage1-generator-quick", "runs/pd-stage2-electra-quick"]
+    assert (stages[1].config.init_from, stages[1].config.vocab) == (
+        "runs/pd-stage1-generator-quick", os.path.join("runs/pd-stage1-generator-quick", "vocab.txt"))

