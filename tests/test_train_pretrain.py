@@ -422,3 +422,31 @@ def test_loss_curve_shows_heldout_scores(tmp_path, monkeypatch):
     labels = {line.get_label(): line for line in ax2.get_lines()}
     assert set(labels) == {"gen_acc", "held-out mlm_top1", "held-out mlm_top5", "held-out rtd_auc"}
     assert list(labels["held-out mlm_top1"].get_xdata()) == [5, 10]
+
+
+def test_masking_shares_reach_the_collator(tmp_path, slice_files, monkeypatch):
+    """mask_prob / mask_token_prob / random_token_prob shape the training batches; held-out scoring stays 15 % [MASK]."""
+    seen = []
+    real_call = MaskingCollator.__call__
+
+    def spy(self, input_ids, rng, attention_mask=None):
+        out = real_call(self, input_ids, rng, attention_mask)
+        seen.append((self.mask_prob, out))
+        return out
+
+    monkeypatch.setattr(MaskingCollator, "__call__", spy)
+    cfg = tiny_cfg(tmp_path / "m", slice_files, disc_weight=0.0, mask_prob=0.3, mask_token_prob=1.0,
+                   random_token_prob=0.0, holdout_every=10, eval_every=3, eval_blocks=8, max_steps=3, save_every=0)
+    pretrain(cfg)
+    mask_id = ElectraTokenizer(slice_files[1]).convert_tokens_to_ids("[MASK]")
+    train = [b for p, b in seen if p == 0.3]
+    held = [b for p, b in seen if p == 0.15]
+    assert len(train) == 3 and held  # 3 training batches, and the held-out scoring's own masking
+    for batch in train + held:
+        chosen = batch["generator_labels"] != IGNORE_INDEX
+        assert (batch["input_ids"][chosen] == mask_id).all()  # every chosen position shown as [MASK]
+    share = np.mean([(b["generator_labels"] != IGNORE_INDEX).sum() / (b["attention_mask"].sum() - 2 * len(b["input_ids"]))
+                     for b in train])
+    assert 0.22 < share < 0.38
+    with pytest.raises(ValueError, match="mask_token_prob"):
+        tiny_cfg(tmp_path / "x", slice_files, mask_token_prob=0.95, random_token_prob=0.1).validate()

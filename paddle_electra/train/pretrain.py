@@ -27,6 +27,7 @@ import numpy as np
 logger = logging.getLogger("paddle_electra.train")
 
 BUILTIN_CORPORA = ("peoples-daily",)
+HELDOUT_MASK_PROB = 0.15  # held-out masked-LM scores always mask 15 %, whatever a run trains with
 # what a run writes into its out_dir: a second run there must not mix with or silently replace them
 RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "metrics.csv", "loss_curve.png", "generator", "discriminator")
 # --quick: a smoke run of the whole path in seconds (tiny model, a few steps on the first lines of the text)
@@ -63,7 +64,9 @@ class PretrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01  # not on biases / LayerNorm
     max_grad_norm: float = 1.0
-    mask_prob: float = 0.15
+    mask_prob: float = 0.15  # share of the tokens chosen for the generator to predict
+    mask_token_prob: float = 0.8  # of the chosen: the share shown as [MASK] ...
+    random_token_prob: float = 0.1  # ... and as a random token (the rest stay visible): BERT's 80/10/10
     gen_weight: float = 1.0  # loss = gen_weight * MLM + disc_weight * RTD (1 and 50 in ELECTRA)
     disc_weight: float = 50.0  # 0: a generator-only (masked-LM) stage; the discriminator is not run
     seed: int = 42
@@ -83,6 +86,7 @@ class PretrainConfig:
     eval_every: int = 0  # held-out MLM top-1/top-5 and RTD AUC every N steps (and at the end); needs holdout_every
     eval_blocks: int = 128  # held-out blocks scored per evaluation (the first N, same masking every time)
     overwrite: bool = False  # out_dir holds an earlier run: remove its checkpoints, metrics and model folders first
+    position_init: str = "random"  # "sinusoidal": position embeddings start as sines/cosines (see init_positions)
 
     def validate(self) -> None:
         """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
@@ -116,11 +120,17 @@ class PretrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
+        if not (self.mask_token_prob >= 0 and self.random_token_prob >= 0
+                and self.mask_token_prob + self.random_token_prob <= 1):
+            raise ValueError(f"mask_token_prob ({self.mask_token_prob}) and random_token_prob "
+                             f"({self.random_token_prob}) must be >= 0 with a sum <= 1")
         if self.max_position_embeddings is not None and self.max_length > self.max_position_embeddings:
             raise ValueError(f"max_length {self.max_length} exceeds max_position_embeddings "
                              f"{self.max_position_embeddings}")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of grad_accum {self.grad_accum}")
+        if self.position_init not in ("random", "sinusoidal"):
+            raise ValueError(f"position_init must be 'random' or 'sinusoidal', got {self.position_init!r}")
         if self.save_dtype not in ("float32", "float16"):
             raise ValueError(f"save_dtype must be 'float32' or 'float16', got {self.save_dtype!r}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
@@ -236,6 +246,31 @@ def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
     return path
 
 
+def init_positions(model) -> None:
+    """Start every position embedding table as sines and cosines of the position (Transformer-style).
+
+    The tables stay ordinary learned parameters; only their starting point
+    changes. With random starting positions a masked LM first learns the
+    unigram distribution and needs thousands of steps to learn that
+    neighbours matter (the plateau); sinusoids make "the token d places
+    away" a linear function of the embedding from step 0. Scaled to the
+    word embeddings' standard deviation (``initializer_range``) so neither
+    dominates the sum the LayerNorm sees.
+    """
+    import paddle
+
+    for part in (model.generator, model.discriminator):
+        table = part.electra.embeddings.position_embeddings.weight
+        n, dim = table.shape
+        pos = np.arange(n, dtype=np.float64)[:, None]
+        freq = np.exp(-np.log(10000.0) * (np.arange(0, dim, 2, dtype=np.float64) / dim))
+        value = np.zeros((n, dim))
+        value[:, 0::2] = np.sin(pos * freq)
+        value[:, 1::2] = np.cos(pos * freq)[:, : dim // 2]
+        value *= part.config.initializer_range / value.std()
+        table.set_value(paddle.to_tensor(value.astype("float32")))
+
+
 def build_configs(cfg: PretrainConfig, vocab_size: int):
     """The discriminator and generator configs of a run."""
     from ..configuration import ElectraConfig
@@ -321,13 +356,18 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     if cfg.dropout is not None:  # short CPU runs learn faster without it (and Paddle's CPU dropout is slow)
         drop = {"hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.dropout}
         disc_config, gen_config = disc_config.copy(**drop), gen_config.copy(**drop)
-    collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob)
-    # held-out scoring: every chosen position becomes [MASK] (no 10 % left visible to copy)
-    eval_collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob, replace_prob=1.0, random_prob=0.0)
+    collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob, replace_prob=cfg.mask_token_prob,
+                                              random_prob=cfg.random_token_prob)
+    # held-out scoring, the same for every recipe: 15 % of the positions, each shown as [MASK]
+    # (none left visible to copy)
+    eval_collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=HELDOUT_MASK_PROB, replace_prob=1.0,
+                                                   random_prob=0.0)
     sampler = BlockSampler(len(blocks), cfg.batch_size, cfg.seed)
 
     paddle.seed(cfg.seed)
     model = ElectraForTotalPretraining(disc_config, gen_config)
+    if cfg.position_init == "sinusoidal":
+        init_positions(model)
     criterion = ElectraPretrainingCriterion(disc_config.vocab_size, cfg.gen_weight, cfg.disc_weight)
     optimizer, scheduler = build_optimizer(model, cfg.learning_rate, cfg.max_steps, cfg.warmup_steps,
                                            cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
