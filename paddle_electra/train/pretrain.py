@@ -86,7 +86,6 @@ class PretrainConfig:
     eval_every: int = 0  # held-out MLM top-1/top-5 and RTD AUC every N steps (and at the end); needs holdout_every
     eval_blocks: int = 128  # held-out blocks scored per evaluation (the first N, same masking every time)
     overwrite: bool = False  # out_dir holds an earlier run: remove its checkpoints, metrics and model folders first
-    position_init: str = "random"  # "sinusoidal": position embeddings start as sines/cosines (see init_positions)
 
     def validate(self) -> None:
         """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
@@ -129,8 +128,6 @@ class PretrainConfig:
                              f"{self.max_position_embeddings}")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of grad_accum {self.grad_accum}")
-        if self.position_init not in ("random", "sinusoidal"):
-            raise ValueError(f"position_init must be 'random' or 'sinusoidal', got {self.position_init!r}")
         if self.save_dtype not in ("float32", "float16"):
             raise ValueError(f"save_dtype must be 'float32' or 'float16', got {self.save_dtype!r}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
@@ -246,31 +243,6 @@ def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
     return path
 
 
-def init_positions(model) -> None:
-    """Start every position embedding table as sines and cosines of the position (Transformer-style).
-
-    The tables stay ordinary learned parameters; only their starting point
-    changes. With random starting positions a masked LM first learns the
-    unigram distribution and needs thousands of steps to learn that
-    neighbours matter (the plateau); sinusoids make "the token d places
-    away" a linear function of the embedding from step 0. Scaled to the
-    word embeddings' standard deviation (``initializer_range``) so neither
-    dominates the sum the LayerNorm sees.
-    """
-    import paddle
-
-    for part in (model.generator, model.discriminator):
-        table = part.electra.embeddings.position_embeddings.weight
-        n, dim = table.shape
-        pos = np.arange(n, dtype=np.float64)[:, None]
-        freq = np.exp(-np.log(10000.0) * (np.arange(0, dim, 2, dtype=np.float64) / dim))
-        value = np.zeros((n, dim))
-        value[:, 0::2] = np.sin(pos * freq)
-        value[:, 1::2] = np.cos(pos * freq)[:, : dim // 2]
-        value *= part.config.initializer_range / value.std()
-        table.set_value(paddle.to_tensor(value.astype("float32")))
-
-
 def build_configs(cfg: PretrainConfig, vocab_size: int):
     """The discriminator and generator configs of a run."""
     from ..configuration import ElectraConfig
@@ -366,8 +338,6 @@ def pretrain(cfg: PretrainConfig) -> Dict:
 
     paddle.seed(cfg.seed)
     model = ElectraForTotalPretraining(disc_config, gen_config)
-    if cfg.position_init == "sinusoidal":
-        init_positions(model)
     criterion = ElectraPretrainingCriterion(disc_config.vocab_size, cfg.gen_weight, cfg.disc_weight)
     optimizer, scheduler = build_optimizer(model, cfg.learning_rate, cfg.max_steps, cfg.warmup_steps,
                                            cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
