@@ -27,6 +27,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1998)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    parser.add_argument("--collapse-check", action="store_true",
+                        help="also the spread of the discriminator's [CLS] vector over the first 4 held-out lines, "
+                             "next to the same network with random weights")
     args = parser.parse_args(argv)
 
     from paddle_electra import pipeline
@@ -36,6 +39,19 @@ def main(argv=None) -> int:
     set_num_threads(args.threads)
     scores = evaluate_folders(args.generator, args.discriminator, args.text, max_length=args.max_length,
                               seed=args.seed)
+    if args.collapse_check:
+        import paddle
+
+        from paddle_electra import ElectraDiscriminator, ElectraTokenizer
+        from paddle_electra.train.data import read_lines
+        from paddle_electra.train.steps import cls_spread
+
+        texts = read_lines([args.text])[:4]
+        tok = ElectraTokenizer.from_pretrained(args.discriminator)
+        disc = ElectraDiscriminator.from_pretrained(args.discriminator)
+        paddle.seed(args.seed)
+        scores["cls_spread"] = cls_spread(disc, tok, texts, args.max_length)
+        scores["cls_spread_random_weights"] = cls_spread(ElectraDiscriminator(disc.config), tok, texts, args.max_length)
     answers = []
     if args.sentence:
         fill = pipeline("fill-mask", model=args.generator)
@@ -49,6 +65,9 @@ def main(argv=None) -> int:
     print(f"held-out ({scores['lines']} lines, {scores['masked']} masked positions): masked-LM top-1 "
           f"{scores['mlm_top1']:.4f}, top-5 {scores['mlm_top5']:.4f}; replaced-token AUC {scores['rtd_auc']:.4f} "
           f"({scores['rtd_replaced']:.3f} of positions replaced)")
+    if "cls_spread" in scores:
+        print(f"[CLS] spread over 4 texts: {scores['cls_spread']:.3f} (random weights "
+              f"{scores['cls_spread_random_weights']:.3f}; a collapsed discriminator ~0.01)")
     for a in answers:
         print(a["sentence"], " ".join(f"{t}({s:.2f})" for t, s in a["top5"]))
     return 0

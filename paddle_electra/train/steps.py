@@ -178,3 +178,26 @@ def evaluate_folders(generator: str, discriminator: str, text_file: str, max_len
     out = evaluate_heldout(pair, blocks, collator, seed=seed, batch_size=batch_size)
     out.update(blocks=int(len(blocks)), lines=len(lines))
     return out
+
+
+def cls_spread(model, tokenizer, texts, max_length: int = 128) -> float:
+    """How different the last-layer [CLS] vectors of ``texts`` are: the mean over hidden units of
+    their standard deviation across the texts.
+
+    A collapsed discriminator (the same hidden states for every input) scores ~0.01; random
+    weights ~0.7 (LayerNorm outputs). The model card's collapse check.
+    """
+    import paddle
+
+    core = getattr(model, "electra", model)
+    enc = tokenizer(list(texts), max_length=max_length, truncation=True, padding=True, return_tensors="np")
+    was_training = core.training
+    core.eval()
+    try:
+        with paddle.no_grad():
+            out = core(paddle.to_tensor(enc["input_ids"]), attention_mask=paddle.to_tensor(enc["attention_mask"]),
+                       return_dict=True).last_hidden_state
+    finally:
+        if was_training:
+            core.train()
+    return float(out.numpy()[:, 0, :].std(axis=0).mean())
