@@ -450,3 +450,21 @@ def test_masking_shares_reach_the_collator(tmp_path, slice_files, monkeypatch):
     assert 0.22 < share < 0.38
     with pytest.raises(ValueError, match="mask_token_prob"):
         tiny_cfg(tmp_path / "x", slice_files, mask_token_prob=0.95, random_token_prob=0.1).validate()
+
+
+def test_cls_spread_is_zero_for_identical_texts(slice_files):
+    from paddle_electra.train.steps import cls_spread
+
+    tok = ElectraTokenizer(slice_files[1])
+    paddle.seed(1)
+    disc = ElectraDiscriminator(pe_config(tok.vocab_size))
+    assert cls_spread(disc, tok, ["人民日报"] * 4) < 1e-6
+    lines = open(slice_files[0], encoding="utf-8").read().splitlines()[:4]
+    assert cls_spread(disc, tok, lines) > 1e-4
+
+
+def pe_config(vocab_size):
+    from paddle_electra import ElectraConfig
+
+    return ElectraConfig(vocab_size=vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
