@@ -278,11 +278,7 @@ def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> S
         # what the trainer does per (single) micro-batch: to_tensor, step_losses, backward, step
         inputs = {k: paddle.to_tensor(batch[k]) for k in names}
         total, _, _, _ = step_losses(pm, criterion, inputs, generator_only=False)
-        total.backward()
-        popt.step()
-        popt.clear_grad()
-        psched.step()
-        return float(total)
+        return _paddle_update(total, popt, psched)
 
     def torch_step() -> float:
         ids, mask, raw, labels = (torch.from_numpy(batch[k]) for k in names)
@@ -296,15 +292,28 @@ def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> S
         keep = mask.float()  # the RTD loss averages over real tokens, as the Paddle criterion does
         rtd = (torch.nn.functional.binary_cross_entropy_with_logits(logits, disc_labels, reduction="none")
                * keep).sum() / keep.sum()
-        loss = out.loss + DISC_WEIGHT * rtd
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(tm.parameters(), MAX_GRAD_NORM)
-        topt.step()
-        topt.zero_grad()
-        tsched.step()
-        return float(loss.detach())
+        return _torch_update(torch, out.loss + DISC_WEIGHT * rtd, tm, topt, tsched)
 
     return StepPair(paddle_step, torch_step, pm, tm)
+
+
+def _paddle_update(loss, optimizer, scheduler) -> float:
+    """Backward, optimizer step (clipping is the optimizer's), scheduler step; the loss as a float."""
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    scheduler.step()
+    return float(loss)
+
+
+def _torch_update(torch, loss, model, optimizer, scheduler) -> float:
+    """The same for torch: backward, clipping at :data:`MAX_GRAD_NORM`, step, scheduler step."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+    optimizer.step()
+    optimizer.zero_grad()
+    scheduler.step()
+    return float(loss.detach())
 
 
 def finetune_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> StepPair:
@@ -328,22 +337,12 @@ def finetune_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> S
 
     def paddle_step() -> float:
         ids, types, mask, labels = (paddle.to_tensor(batch[k]) for k in names)
-        loss = pm(ids, token_type_ids=types, attention_mask=mask, labels=labels)[0]
-        loss.backward()
-        popt.step()
-        psched.step()
-        popt.clear_grad()
-        return float(loss)
+        return _paddle_update(pm(ids, token_type_ids=types, attention_mask=mask, labels=labels)[0], popt, psched)
 
     def torch_step() -> float:
         ids, types, mask, labels = (torch.from_numpy(batch[k]) for k in names)
         loss = tm(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(tm.parameters(), MAX_GRAD_NORM)
-        topt.step()
-        tsched.step()
-        topt.zero_grad()
-        return float(loss.detach())
+        return _torch_update(torch, loss, tm, topt, tsched)
 
     return StepPair(paddle_step, torch_step, pm, tm)
 
