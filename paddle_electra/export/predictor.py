@@ -10,7 +10,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .manifest import GRAPH_FILE, ONNX_FILE, PARAMS_FILE, ExportError, load_export
+from .manifest import GRAPH_FILE, INT8_FILE, ONNX_FILE, PARAMS_FILE, ExportError, load_export
+
+#: ``OnnxPredictor(precision=...)`` -> the file it runs
+ONNX_PRECISIONS = {"fp32": ONNX_FILE, "int8": INT8_FILE}
 
 
 class _Predictor:
@@ -162,23 +165,32 @@ class ElectraPredictor(_Predictor):
 
 
 class OnnxPredictor(_Predictor):
-    """ONNX Runtime (CPU) on an export folder's ``model.onnx``.
+    """ONNX Runtime (CPU) on an export folder's ``model.onnx`` (or ``model.int8.onnx``).
 
     Args:
         export_dir: folder written by ``export(..., onnx=True)`` (checked on load).
         threads: ``intra_op_num_threads`` (default: ONNX Runtime's default).
         providers: execution providers (default ``["CPUExecutionProvider"]``).
+        precision: ``"fp32"`` (``model.onnx``, fused when the export fused it)
+            or ``"int8"`` (``model.int8.onnx``, written by ``export(..., quantize="int8")``).
 
     Raises:
-        ExportError: the folder does not match its manifest, or has no ONNX model.
+        ValueError: an unknown ``precision`` (the message lists them).
+        ExportError: the folder does not match its manifest, or has no model of that precision.
         ImportError: onnxruntime is not installed.
     """
 
-    def __init__(self, export_dir: str, threads: Optional[int] = None, providers=None):
+    def __init__(self, export_dir: str, threads: Optional[int] = None, providers=None, precision: str = "fp32"):
+        if precision not in ONNX_PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from "
+                             f"{', '.join(repr(p) for p in ONNX_PRECISIONS)}")
         self._load(export_dir)
-        path = os.path.join(self.export_dir, ONNX_FILE)
-        if ONNX_FILE not in self.manifest["files"]:
-            raise ExportError(f"{self.export_dir} has no {ONNX_FILE}; export with onnx=True")
+        self.precision = precision
+        name = ONNX_PRECISIONS[precision]
+        path = os.path.join(self.export_dir, name)
+        if name not in self.manifest["files"]:
+            how = "onnx=True" if precision == "fp32" else "quantize='int8' (paddle-electra export --quantize int8)"
+            raise ExportError(f"{self.export_dir} has no {name}; export with {how}")
         try:
             import onnxruntime as ort
         except ImportError as e:
@@ -198,3 +210,6 @@ class OnnxPredictor(_Predictor):
 
     def _run(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         return dict(zip(self.output_names, self._session.run(self.output_names, feed)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.export_dir!r}, task={self.task!r}, precision={self.precision!r})"

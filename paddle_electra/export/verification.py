@@ -8,6 +8,7 @@ from typing import Any, Dict
 import numpy as np
 
 from .manifest import (
+    INT8_FILE,
     ONNX_FILE,
     TASKS,
     ExportVerificationError,
@@ -82,13 +83,19 @@ def verify(export_dir: str, model=None, atol: float = 1e-4, record: bool = True)
         record: write the report into ``manifest.json`` (under
             ``"verification"``), also when verification fails.
 
+    A quantised export (``model.int8.onnx``) is compared with the dygraph
+    fp32 model on a larger sample instead (:func:`int8_report`): top-1 label
+    agreement and max |Δ| of probabilities, reported under ``"int8"``; only
+    non-finite or misshapen int8 outputs fail it (int8 is not held to ``atol``).
+
     Returns:
         The report: ``{"atol", "batch_shape", "passed", "max_abs_diff":
-        {backend: {output: float}}}``.
+        {backend: {output: float}}, "int8": {...} or None}``.
 
     Raises:
         ExportVerificationError: an output of a backend differs by more than
-            ``atol`` (names the output and the backend).
+            ``atol`` (names the output and the backend), or the int8 model's
+            outputs are not finite.
         ExportError: the folder does not match its manifest.
     """
     from .predictor import ElectraPredictor, OnnxPredictor
@@ -120,10 +127,52 @@ def verify(export_dir: str, model=None, atol: float = 1e-4, record: bool = True)
             diffs[backend][name] = d
             if not d <= atol:
                 failures.append(f"output {name!r} of {backend}: max |Δ| = {d:.3g} > atol {atol:g}")
+    int8 = None
+    if INT8_FILE in manifest.get("files", {}):
+        int8 = int8_report(export_dir, model, manifest, input_names, output_names)
+        failures.extend(int8.pop("failures"))
     report = {"atol": atol, "batch_shape": list(feed["input_ids"].shape), "passed": not failures,
-              "max_abs_diff": diffs}
+              "max_abs_diff": diffs, "int8": int8}
     if record:
         write_manifest(export_dir, dict(manifest, verification=report))
     if failures:
         raise ExportVerificationError(f"{export_dir}: " + "; ".join(failures))
     return report
+
+
+#: the int8 comparison's sample: more rows than the fp32 one, so label agreement means something
+INT8_SAMPLE = {"batch": 16, "seq": 32, "seed": 1}
+
+
+def int8_report(export_dir: str, model, manifest: Dict[str, Any], input_names, output_names) -> Dict[str, Any]:
+    """Run ``model.int8.onnx`` and the dygraph fp32 model on one sample; their agreement.
+
+    Returns:
+        ``{"file", "reference", "batch_shape", "top1_agreement", "max_abs_prob_diff",
+        "max_abs_diff", "compared", "failures"}`` (see
+        :func:`paddle_electra.export.quantize.agreement`); ``failures`` lists
+        non-finite or misshapen outputs (the caller moves them to the report's failures).
+    """
+    from .predictor import OnnxPredictor
+    from .quantize import agreement
+
+    seq = min(INT8_SAMPLE["seq"], int(model.config.max_position_embeddings))
+    feed = sample_batch(model.config, input_names, manifest.get("special_token_ids") or (),
+                        batch=INT8_SAMPLE["batch"], seq=seq, seed=INT8_SAMPLE["seed"])
+    want = dygraph_outputs(model, feed, output_names)
+    got = OnnxPredictor(export_dir, precision="int8")(**feed)
+    failures = []
+    for n in output_names:
+        if got[n].shape != want[n].shape:
+            failures.append(f"output {n!r} of onnxruntime-int8 has shape {list(got[n].shape)}, dygraph "
+                            f"{list(want[n].shape)}")
+        elif not np.all(np.isfinite(got[n])):
+            failures.append(f"output {n!r} of onnxruntime-int8 is not finite")
+    if failures:
+        return {"file": INT8_FILE, "reference": "dygraph fp32", "batch_shape": list(feed["input_ids"].shape),
+                "failures": failures}
+    mask = feed.get("attention_mask")
+    if mask is None:
+        mask = (feed["input_ids"] != model.config.pad_token_id).astype(np.int64)
+    return {"file": INT8_FILE, "reference": "dygraph fp32", "batch_shape": list(feed["input_ids"].shape),
+            **agreement(manifest["task"], want, got, mask), "failures": []}

@@ -65,6 +65,8 @@ def _resolve(model: str) -> Tuple[str, str, ElectraConfig]:
     if not isinstance(model, (str, os.PathLike)) or not os.fspath(model):
         raise ValueError(f"model must be a model folder or a published name, got {model!r}")
     model = os.fspath(model)
+    if os.path.isfile(os.path.join(model, "manifest.json")):  # an export folder (paddle_electra.export)
+        raise ValueError(_export_folder_message(model))
     if os.path.isdir(model):
         kind = "folder"
     elif registry.is_known(model):
@@ -81,6 +83,24 @@ def _resolve(model: str) -> Tuple[str, str, ElectraConfig]:
         raise ValueError(f"{model} holds a {arch}; a hub module is made from an ELECTRA encoder, discriminator, "
                          "generator or fine-tuned classifier: save that part with save_pretrained and pass its folder")
     return kind, arch, ElectraConfig.from_pretrained(model)
+
+
+def _export_folder_message(folder: str) -> str:
+    """Why an export folder (Paddle Inference / ONNX graph, maybe int8) cannot become a hub module, and what can."""
+    import json
+
+    try:
+        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        manifest = {}
+    what = "an int8-quantised export" if manifest.get("quantization") else "an export"
+    source = manifest.get("source")
+    hint = f" (this export was made from {source})" if source and source != "in-memory" else ""
+    return (f"{folder} is {what} folder (a deployment graph for Paddle Inference / ONNX Runtime, no trainable "
+            "weights); a PaddleHub module runs the dygraph model (it can be fine-tuned), so make it from the model "
+            f"folder or published name the export came from{hint}. To serve the export itself: "
+            f"paddle-electra serve --model {folder}")
 
 
 def _default_name(model: str, kind: str) -> str:
