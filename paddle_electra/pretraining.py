@@ -95,6 +95,24 @@ def gumbel_sample(logits: Tensor, temperature: float = 1.0) -> Tensor:
     return paddle.argmax(logits / temperature + gumbel, axis=-1)
 
 
+def masked_generator_logits(generator: ElectraGenerator, input_ids, masked, token_type_ids=None, position_ids=None,
+                            attention_mask=None):
+    """The generator's vocabulary scores at the masked positions only.
+
+    The encoder runs on the whole batch; the masked-LM head (the [H -> E] transform
+    and the [E -> V] projection, most of a small generator's cost) only on the
+    rows where ``masked`` is True.
+
+    Returns:
+        ``(logits, rows)``: float [N, V] for the N masked positions in row-major
+        order, and their int64 [N] indices into the flattened [B * L] batch.
+    """
+    hidden = generator.electra(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
+                               attention_mask=attention_mask, return_dict=True).last_hidden_state
+    rows = paddle.nonzero(masked.reshape([-1])).reshape([-1])
+    return generator.lm_logits(paddle.gather(hidden.reshape([-1, hidden.shape[-1]]), rows)), rows
+
+
 @dataclass
 class ElectraPretrainingOutput(ModelOutput):
     """Everything the criterion needs from one pre-training step."""
@@ -175,10 +193,8 @@ class ElectraForTotalPretraining(ElectraPretrainedModel):
         generator_labels = to_input_tensor("generator_labels", generator_labels)
         masked = generator_labels != -100
         if masked_only:
-            hidden = self.generator.electra(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                                            attention_mask=attention_mask, return_dict=True).last_hidden_state
-            rows = paddle.nonzero(masked.reshape([-1])).reshape([-1])
-            gen_logits = self.generator.lm_logits(paddle.gather(hidden.reshape([-1, hidden.shape[-1]]), rows))
+            gen_logits, rows = masked_generator_logits(self.generator, input_ids, masked, token_type_ids,
+                                                       position_ids, attention_mask)
         else:
             gen_logits = self.generator(input_ids, token_type_ids, position_ids, attention_mask)
         with paddle.no_grad():  # sampling is not differentiated through, as in ELECTRA

@@ -391,9 +391,10 @@ def test_joint_stage_logs_heldout_auc(tmp_path, slice_files):
 
     again = evaluate_folders(os.path.join(cfg.out_dir, "generator"), os.path.join(cfg.out_dir, "discriminator"),
                              os.path.join(cfg.out_dir, "heldout.txt"), max_length=cfg.max_length, seed=cfg.seed,
-                             max_blocks=cfg.eval_blocks)
+                             max_blocks=cfg.eval_blocks, collapse_check=True)
     for key in ("mlm_top1", "mlm_top5", "masked", "rtd_auc", "rtd_replaced"):
         assert again[key] == pytest.approx(last[f"heldout_{key}"], abs=1e-6), key
+    assert again["cls_spread"] > 0 and again["cls_spread_random_weights"] > 0
 
 
 def test_eval_every_needs_heldout_lines(tmp_path, slice_files):

@@ -38,20 +38,7 @@ def main(argv=None) -> int:
 
     set_num_threads(args.threads)
     scores = evaluate_folders(args.generator, args.discriminator, args.text, max_length=args.max_length,
-                              seed=args.seed)
-    if args.collapse_check:
-        import paddle
-
-        from paddle_electra import ElectraDiscriminator, ElectraTokenizer
-        from paddle_electra.train.data import read_lines
-        from paddle_electra.train.steps import cls_spread
-
-        texts = read_lines([args.text])[:4]
-        tok = ElectraTokenizer.from_pretrained(args.discriminator)
-        disc = ElectraDiscriminator.from_pretrained(args.discriminator)
-        paddle.seed(args.seed)
-        scores["cls_spread"] = cls_spread(disc, tok, texts, args.max_length)
-        scores["cls_spread_random_weights"] = cls_spread(ElectraDiscriminator(disc.config), tok, texts, args.max_length)
+                              seed=args.seed, collapse_check=args.collapse_check)
     answers = []
     if args.sentence:
         fill = pipeline("fill-mask", model=args.generator)

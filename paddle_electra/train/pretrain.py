@@ -27,7 +27,6 @@ import numpy as np
 logger = logging.getLogger("paddle_electra.train")
 
 BUILTIN_CORPORA = ("peoples-daily",)
-HELDOUT_MASK_PROB = 0.15  # held-out masked-LM scores always mask 15 %, whatever a run trains with
 # what a run writes into its out_dir: a second run there must not mix with or silently replace them
 RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "metrics.csv", "loss_curve.png", "generator", "discriminator")
 # --quick: a smoke run of the whole path in seconds (tiny model, a few steps on the first lines of the text)
@@ -294,7 +293,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     from .collator import MaskingCollator
     from .data import BlockSampler, pack_blocks
     from .optim import build_optimizer
-    from .steps import evaluate_heldout, step_losses
+    from .steps import evaluate_heldout, heldout_collator, step_losses
     from .tracking import MetricsLog, plot_curves
 
     if cfg.threads:
@@ -330,10 +329,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         disc_config, gen_config = disc_config.copy(**drop), gen_config.copy(**drop)
     collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob, replace_prob=cfg.mask_token_prob,
                                               random_prob=cfg.random_token_prob)
-    # held-out scoring, the same for every recipe: 15 % of the positions, each shown as [MASK]
-    # (none left visible to copy)
-    eval_collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=HELDOUT_MASK_PROB, replace_prob=1.0,
-                                                   random_prob=0.0)
+    eval_collator = heldout_collator(tokenizer)  # the same for every recipe, whatever it trains with
     sampler = BlockSampler(len(blocks), cfg.batch_size, cfg.seed)
 
     paddle.seed(cfg.seed)
