@@ -340,6 +340,35 @@ def test_init_from_starts_a_stage_from_checkpoint_weights(tmp_path, slice_files)
         pretrain(tiny_cfg(tmp_path / "s3", slice_files, max_steps=1, warmup_steps=0, vocab=other, init_from=ckpt))
 
 
+def test_init_from_a_generator_only_stage_takes_the_generator_and_lets_the_discriminator_grow(tmp_path, slice_files):
+    from paddle_electra import ElectraGenerator
+
+    gen_file = tmp_path / "gen.json"
+    gen_file.write_text(json.dumps({"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                    "intermediate_size": 32, "embedding_size": 16, "max_position_embeddings": 64}))
+    gen = dict(generator_config=str(gen_file))
+    pretrain(tiny_cfg(tmp_path / "g", slice_files, max_steps=3, save_every=3, disc_weight=0.0, plot=False, **gen))
+    # stage 2: a deeper discriminator (3 layers, was 2); the generator and the shared embedding carry over
+    pretrain(tiny_cfg(tmp_path / "j", slice_files, max_steps=1, warmup_steps=0, learning_rate=1e-12,
+                      num_hidden_layers=3, init_from=str(tmp_path / "g"), plot=False, **gen))
+    a = ElectraGenerator.from_pretrained(str(tmp_path / "g" / "generator")).state_dict()
+    b = ElectraGenerator.from_pretrained(str(tmp_path / "j" / "generator")).state_dict()
+    for k in a:
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6, err_msg=k)
+    disc = ElectraDiscriminator.from_pretrained(str(tmp_path / "j" / "discriminator"))
+    assert disc.config.num_hidden_layers == 3
+    # the word embedding is shared; positions, token types and their LayerNorm start as the generator's
+    for name in ("word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
+                 "layer_norm.weight"):
+        np.testing.assert_allclose(disc.state_dict()["electra.embeddings." + name].numpy(),
+                                   b["electra.embeddings." + name].numpy(), atol=1e-6, err_msg=name)
+    # a stage that trained its discriminator must fit whole: another shape is an error, not a silent skip
+    pretrain(tiny_cfg(tmp_path / "p", slice_files, max_steps=3, save_every=3, plot=False))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        pretrain(tiny_cfg(tmp_path / "q", slice_files, max_steps=1, warmup_steps=0, intermediate_size=48,
+                          init_from=str(tmp_path / "p"), plot=False))
+
+
 def test_roc_auc_equals_the_pair_count():
     from paddle_electra.train.steps import roc_auc
 

@@ -16,6 +16,7 @@ and a crash mid-save leaves only temporary folders, which the next save removes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from typing import Dict, List, Optional
 import paddle
 
 from ..safety import load_paddle_pickle
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^step-(\d{8})$")
 STATE_FILE = "trainer_state.json"
@@ -91,24 +94,67 @@ def read_state(path: str) -> Dict:
         return json.load(f)
 
 
-def load_checkpoint(path: str, model, optimizer=None) -> Dict:
+def load_checkpoint(path: str, model, optimizer=None, prefix: str = "") -> Dict:
     """Restore model (and optimizer) from checkpoint folder ``path``; returns its trainer state.
 
     Random state is not stored as generator bytes: the trainers reseed Paddle
     and NumPy from ``(seed, step)`` at every step, so the seed in the trainer
     state and the step number reproduce it exactly.
+
+    Args:
+        prefix: restore only the parameters whose names start with it (e.g.
+            ``"generator."``); the others keep their values. Weights only.
     """
+    if prefix and optimizer is not None:
+        raise ValueError("a partial restore (prefix=) restores weights only; pass optimizer=None")
     state = read_state(path)
     # restricted reader: a checkpoint folder from elsewhere must not run code on --resume
     weights = load_paddle_pickle(os.path.join(path, "model.pdparams"))
-    missing = sorted(set(model.state_dict()) - set(weights))
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    missing = sorted(set(own) - set(weights))
     if missing:
         raise ValueError(f"checkpoint {path} does not fit this model: missing {missing[:5]}")
-    model.set_state_dict(weights)
+    # Paddle's set_state_dict only warns on a shape mismatch and keeps the old value
+    wrong = [f"{k} {list(weights[k].shape)} vs {list(v.shape)}" for k, v in own.items()
+             if list(weights[k].shape) != list(v.shape)]
+    if wrong:
+        raise ValueError(f"checkpoint {path} does not fit this model: shapes differ for {wrong[:3]}")
+    # the parameters outside the prefix are passed back as they are (Paddle warns about every key left out)
+    model.set_state_dict({**model.state_dict(), **{k: weights[k] for k in own}})
     if optimizer is not None:
         slots = load_paddle_pickle(os.path.join(path, "optimizer.pdopt"))
         optimizer.set_state_dict(_local(_to_tensors(slots), model))
     return state
+
+
+def start_stage_from(path: str, model) -> None:
+    """Start an :class:`ElectraForTotalPretraining` stage from checkpoint ``path``'s weights.
+
+    A generator-only stage (``disc_weight`` 0) never trained its discriminator, so
+    only its generator (and the word embedding both share) is taken, and the
+    discriminator may have another shape; its position / token-type embeddings
+    and their LayerNorm start as the generator's where the shapes agree (as in
+    ELECTRA, which shares all embeddings): trained positions spare the new
+    discriminator the slow start that fresh ones on 128-token blocks give.
+    """
+    prior = read_state(path)
+    vocab_size = model.discriminator.config.vocab_size
+    if prior.get("discriminator_config", {}).get("vocab_size") != vocab_size:
+        raise ValueError(f"{path} was trained with another vocabulary; pass its vocab.txt as vocab=")
+    if prior.get("config", {}).get("disc_weight") != 0:
+        load_checkpoint(path, model)
+        logger.info("initialised from %s (step %s)", path, prior.get("step"))
+        return
+    load_checkpoint(path, model, prefix="generator.")
+    gen, disc = model.generator.electra.embeddings, model.discriminator.electra.embeddings
+    copied = []
+    for name, param in disc.named_parameters():
+        source = dict(gen.named_parameters()).get(name)
+        if source is not None and source is not param and list(source.shape) == list(param.shape):
+            param.set_value(source.detach().clone())
+            copied.append(name)
+    logger.info("initialised the generator from %s (step %s; that stage did not train the discriminator); "
+                "the discriminator's %s start as the generator's", path, prior.get("step"), ", ".join(copied))
 
 
 # Paddle keys optimizer slots by the parameters' generated names ("linear_3.w_0_moment1_0"),

@@ -289,7 +289,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     from .. import ElectraTokenizer
     from .._cpu import set_num_threads
     from ..pretraining import ElectraForTotalPretraining, ElectraPretrainingCriterion
-    from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, start_stage_from
     from .collator import MaskingCollator
     from .data import BlockSampler, pack_blocks
     from .optim import build_optimizer
@@ -340,13 +340,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
     start, wall_before = 0, 0.0  # wall_before: training seconds of the run before this process (resumed runs)
     if cfg.init_from and not cfg.resume:
-        from .checkpoint import read_state
-
-        prior = read_state(cfg.init_from)
-        if prior.get("discriminator_config", {}).get("vocab_size") != disc_config.vocab_size:
-            raise ValueError(f"{cfg.init_from} was trained with another vocabulary; pass its vocab.txt as vocab=")
-        load_checkpoint(cfg.init_from, model)  # weights only: this stage has its own optimizer and schedule
-        logger.info("initialised from %s (step %s)", cfg.init_from, prior.get("step"))
+        start_stage_from(cfg.init_from, model)  # weights only: this stage has its own optimizer and schedule
     if cfg.resume:
         path = latest_checkpoint(ckpt_root) if cfg.resume == "auto" else cfg.resume
         if path is None:
@@ -504,8 +498,6 @@ def to_float16(folder: str) -> str:
 
 def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> Dict[str, str]:
     """Turn a pre-training checkpoint folder into generator/ and discriminator/ model folders."""
-    import paddle
-
     from .. import ElectraTokenizer
     from ..configuration import ElectraConfig
     from ..pretraining import ElectraForTotalPretraining
