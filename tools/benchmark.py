@@ -3,6 +3,7 @@
 
     python tools/benchmark.py [--quick] [--threads 2] [--out bench.json] [--sizes ...] [--batches ...]
                               [--seq N] [--e2e-limit N] [--vocab PATH|generated] [--paddlenlp-python PYTHON]
+                              [--int8-accuracy int8_accuracy.json]
 
 Same options and results as ``paddle-electra bench`` (which reads ``--threads`` before or after
 the subcommand); the measurement runs in a fresh process whose thread variables are ``--threads``.

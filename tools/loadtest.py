@@ -2,6 +2,7 @@
 
     python tools/loadtest.py --model MODEL_OR_EXPORT --task text-classification \\
         [--requests 2000] [--clients 16] [--malformed 0.3] [--time-limit 120] [--out loadtest.json]
+        [--backends inference onnx-int8]
 
 The server runs as a separate process (``paddle-electra serve --port 0`` on
 127.0.0.1; a model that is not an export folder is exported by the server),
@@ -13,6 +14,16 @@ Every valid request must come back 200 with exactly those results (floats
 within 1e-5), every malformed one with a 4xx and a JSON ``error``. Prints
 requests/s and p50/p99 latency and writes them, with the counts, as JSON.
 Exit status 1 when any check fails.
+
+``--backends inference onnx-int8`` (any of inference, onnx, onnx-int8) runs
+the same test once per backend (``serve --backend``), one after the other, on
+one export (a model folder is exported here once, with ONNX and int8 as the
+backends need) and the same requests, and reports requests/s and p50/p99 side
+by side (:func:`run_backends`). Expected answers come from the pipeline on the
+backend the server runs; for int8 the scores may differ by
+:data:`INT8_TOLERANCE` (labels must be equal): dynamic quantisation scales the
+activations per batch, so an int8 answer depends on which texts share its
+micro-batch (about 2e-3 in ELECTRA-small's logits).
 
 tests/test_serve.py imports :func:`build_plan`, :func:`fire` and :func:`check`.
 """
@@ -243,12 +254,17 @@ def check(plan, replies, expected: Dict[str, Any], wall_s: float, clients: int, 
     }
 
 
-def expected_answers(export_dir: str, task: str, texts: List[str]) -> Dict[str, Any]:
-    """``{text: result}`` from the pipeline run directly on the export (JSON-normalised)."""
+#: ``--backends`` choices (``paddle-electra serve --backend``), and the score tolerance of the int8 one
+BACKENDS = ("inference", "onnx", "onnx-int8")
+INT8_TOLERANCE = 0.01
+
+
+def expected_answers(export_dir: str, task: str, texts: List[str], backend: str = "inference") -> Dict[str, Any]:
+    """``{text: result}`` from the pipeline run directly on the export with ``backend`` (JSON-normalised)."""
     from paddle_electra.pipelines import pipeline
 
     uniq = sorted(set(texts))
-    results = pipeline(task, model=export_dir, backend="inference")(uniq)
+    results = pipeline(task, model=export_dir, backend=backend)(uniq)
     return dict(zip(uniq, json.loads(json.dumps(results, default=lambda o: o.tolist()))))
 
 
@@ -290,17 +306,23 @@ def stop_server(proc) -> int:
 
 def run(model: str, task: str = "text-classification", requests: int = 2000, clients: int = 16,
         malformed: float = 0.3, time_limit: float = 300.0, server_args: Optional[List[str]] = None,
-        seed: int = 0, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+        seed: int = 0, env: Optional[Dict[str, str]] = None, backend: str = "inference") -> Dict[str, Any]:
     """Start the server on ``model``, fire the plan, check; returns :func:`check`'s report + server stats.
 
     The expected answers come from the export the server runs, or for a model that is not an
-    export folder, from an export of it made here the same way (``/metadata`` shows no paths).
+    export folder, from an export of it made here the same way (``/metadata`` shows no paths),
+    through the pipeline on the server's ``backend`` (one of :data:`BACKENDS`).
     """
     import httpx
 
     if task == "question-answering":
         raise ValueError("the load test sends plain texts; question-answering takes question/context pairs")
-    proc, url = start_server(model, task, ["--max-body-bytes", "65536", *(server_args or [])], env=env)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if "--backend" in (server_args or []):
+        raise ValueError("pass the backend as backend= (--backends), not among the server options")
+    proc, url = start_server(model, task, ["--max-body-bytes", "65536", "--backend", backend, *(server_args or [])],
+                             env=env)
     try:
         meta = httpx.get(url + "/metadata", timeout=30).json()
         # fill-mask answers texts with a [MASK] only
@@ -313,15 +335,18 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
 
             with tempfile.TemporaryDirectory(prefix="loadtest-export-") as tmp:
                 export_dir = os.path.join(tmp, "export")
-                paddle_electra.export(model, export_dir, task=task)
-                expected = expected_answers(export_dir, task, texts)
+                paddle_electra.export(model, export_dir, task=task, onnx=backend != "inference" or None,
+                                      quantize="int8" if backend == "onnx-int8" else None)
+                expected = expected_answers(export_dir, task, texts, backend)
         else:
-            expected = expected_answers(model, task, texts)
+            expected = expected_answers(model, task, texts, backend)
         gc.collect()
         gc.freeze()  # this process loaded Paddle for the expected answers: keep GC pauses out of the timings
         start = time.perf_counter()
         replies = asyncio.run(fire(url, plan, clients, time_limit=time_limit))
-        report = check(plan, replies, expected, time.perf_counter() - start, clients)
+        tol = INT8_TOLERANCE if backend == "onnx-int8" else 1e-5
+        report = check(plan, replies, expected, time.perf_counter() - start, clients, tol=tol)
+        report.update(backend=backend, tolerance=tol)
         report["server_stats"] = httpx.get(url + "/metadata", timeout=30).json()["stats"]
         report.update(task=task, cpu_count=os.cpu_count(), load_average=[round(x, 2) for x in os.getloadavg()],
                       export_dir=meta["export_dir"], temporary_export=meta["temporary_export"])
@@ -330,6 +355,52 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         raise
     report["server_exit"] = stop_server(proc)
     return report
+
+
+def run_backends(model: str, backends: List[str], task: str = "text-classification", **kwargs) -> Dict[str, Any]:
+    """:func:`run` once per backend, one after the other, on one export and the same requests; side by side.
+
+    A model that is not an export folder is exported here once (ONNX / int8 as the backends need),
+    so every server runs the same weights and none pays for an export. ``kwargs`` go to :func:`run`.
+    Returns ``{"backends": {backend: report}, "side_by_side": {backend: requests/s, p50, p99, ratios to
+    the first backend}, "passed"}``.
+    """
+    from paddle_electra.pipelines import is_export_dir
+
+    if not backends or len(set(backends)) != len(backends) or any(b not in BACKENDS for b in backends):
+        raise ValueError(f"backends must be distinct names from {', '.join(BACKENDS)}, got {backends}")
+    tmp, export_dir = None, model
+    if not is_export_dir(model):
+        import paddle_electra
+
+        tmp = tempfile.mkdtemp(prefix="loadtest-export-")
+        export_dir = os.path.join(tmp, "export")
+        paddle_electra.export(model, export_dir, task=task, onnx=any(b != "inference" for b in backends) or None,
+                              quantize="int8" if "onnx-int8" in backends else None)
+    try:
+        reports = {b: run(export_dir, task, backend=b, **kwargs) for b in backends}
+    finally:
+        if tmp:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    base = reports[backends[0]]
+    ratio = lambda a, b: round(a / b, 3) if a and b else None  # noqa: E731
+    side = {b: {"requests_per_s": r["requests_per_s"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+                "texts_per_batch": r["server_stats"].get("mean_batch_texts"), "passed": r["passed"],
+                f"requests_per_s_vs_{backends[0]}": ratio(r["requests_per_s"], base["requests_per_s"]),
+                f"p99_vs_{backends[0]}": ratio(r["p99_ms"], base["p99_ms"])} for b, r in reports.items()}
+    return {"model": os.path.basename(os.path.normpath(model)), "task": task, "backends": reports,
+            "side_by_side": side, "passed": all(r["passed"] for r in reports.values())}
+
+
+def _summary(report: Dict[str, Any]) -> str:
+    return (f"{report['completed']}/{report['requests']} requests from {report['clients']} clients in "
+            f"{report['wall_s']} s: {report['requests_per_s']} requests/s, p50 {report['p50_ms']} ms, "
+            f"p99 {report['p99_ms']} ms; valid correct {report['valid_correct']}/{report['valid']}, "
+            f"malformed answered 4xx {report['malformed_4xx']}/{report['malformed']}; "
+            f"server: {report['server_stats']['batches']} batches, "
+            f"{report['server_stats']['mean_batch_texts']} texts per batch")
 
 
 def main(argv=None) -> int:
@@ -341,18 +412,32 @@ def main(argv=None) -> int:
     p.add_argument("--malformed", type=float, default=0.3, help="fraction of malformed bodies (default 0.3)")
     p.add_argument("--time-limit", type=float, default=300.0, help="stop sending after this many seconds")
     p.add_argument("--out", help="write the report as JSON here")
+    p.add_argument("--backends", nargs="+", choices=BACKENDS, metavar="BACKEND",
+                   help=f"serve each of {', '.join(BACKENDS)} in turn (same export, same requests) and report them "
+                        "side by side, e.g. --backends inference onnx-int8 (default: inference alone)")
     p.add_argument("server_args", nargs=argparse.REMAINDER, help="after --: extra `paddle-electra serve` options")
     args = p.parse_args(argv)
     extra = [a for a in args.server_args if a != "--"]
-    report = run(args.model, args.task, args.requests, args.clients, args.malformed, args.time_limit, extra)
-    print(f"{report['completed']}/{report['requests']} requests from {report['clients']} clients in "
-          f"{report['wall_s']} s: {report['requests_per_s']} requests/s, p50 {report['p50_ms']} ms, "
-          f"p99 {report['p99_ms']} ms; valid correct {report['valid_correct']}/{report['valid']}, "
-          f"malformed answered 4xx {report['malformed_4xx']}/{report['malformed']}; "
-          f"server: {report['server_stats']['batches']} batches, "
-          f"{report['server_stats']['mean_batch_texts']} texts per batch")
-    for f in report["failures"]:
-        print("FAILED:", json.dumps(f, ensure_ascii=False)[:300])
+    opts = dict(requests=args.requests, clients=args.clients, malformed=args.malformed, time_limit=args.time_limit,
+                server_args=extra)
+    if args.backends and len(args.backends) > 1:
+        report = run_backends(args.model, args.backends, args.task, **opts)
+        for b, r in report["backends"].items():
+            print(f"[{b}] {_summary(r)}")
+            for f in r["failures"]:
+                print(f"[{b}] FAILED:", json.dumps(f, ensure_ascii=False)[:300])
+        base = args.backends[0]
+        print(f"{'backend':10s} {'requests/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'req/s vs ' + base:>18s} "
+              f"{'p99 vs ' + base:>16s}")
+        for b, r in report["side_by_side"].items():
+            cells = [str(r[k]) for k in ("requests_per_s", "p50_ms", "p99_ms", f"requests_per_s_vs_{base}",
+                                         f"p99_vs_{base}")]  # str: None where nothing completed
+            print(f"{b:10s} {cells[0]:>10s} {cells[1]:>8s} {cells[2]:>8s} {cells[3]:>18s} {cells[4]:>16s}")
+    else:
+        report = run(args.model, args.task, backend=(args.backends or ["inference"])[0], **opts)
+        print(_summary(report))
+        for f in report["failures"]:
+            print("FAILED:", json.dumps(f, ensure_ascii=False)[:300])
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(report, f, ensure_ascii=False, indent=2)
