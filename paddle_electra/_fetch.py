@@ -48,7 +48,6 @@ import os
 import re
 import sys
 import threading
-import time
 import zipfile
 from typing import Callable, Iterator, NamedTuple, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit

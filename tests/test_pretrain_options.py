@@ -168,18 +168,25 @@ def test_staged_recipe_refuses_ambiguous_flags_and_bad_keys(tmp_path, text_file,
     assert [(s.config.resume, s.config.overwrite, s.config.threads) for s in stages] == [("auto", True, 2)] * 2
 
 
-def test_peoples_daily_recipe_is_the_two_stage_files():
-    stage1, stage2 = configs_from_json(STAGED)
-    for cfg in (stage1, stage2):
+def test_peoples_daily_recipe_chains_three_generator_stages_into_joint_electra():
+    stages = configs_from_json(STAGED)
+    for cfg in stages:
         cfg.validate()
-    # the same options as the single-stage files; stage 2's init_from / vocab come from stage 1's defaults
-    assert stage1 == config_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-stage1-generator.json"))
-    assert stage2 == config_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-stage2-electra.json"))
-    assert (stage1.disc_weight, stage2.init_from) == (0.0, "runs/pd-stage1-generator")
-    with pytest.raises(ValueError, match="staged recipe .2 stages"):
+    assert [c.out_dir for c in stages] == ["runs/pd-1-generator-32", "runs/pd-2-generator-32",
+                                           "runs/pd-3-generator-128", "runs/pd-4-electra"]
+    # each stage starts from the one before, with the vocab stage 1 trained (the later ones train none)
+    assert stages[0].init_from is None and stages[0].vocab is None
+    for prev, cur in zip(stages, stages[1:]):
+        assert (cur.init_from, cur.vocab) == (prev.out_dir, "runs/pd-1-generator-32/vocab.txt")
+    # the generator alone on short blocks first, all masks shown as [MASK]; the discriminator only at the end
+    assert [c.disc_weight for c in stages] == [0.0, 0.0, 0.0, 50.0]
+    assert [c.max_length for c in stages] == [32, 32, 128, 128]
+    assert all(c.mask_token_prob == 1.0 and c.generator_config == stages[0].generator_config for c in stages)
+    with pytest.raises(ValueError, match="staged recipe .4 stages"):
         config_from_json(STAGED)
     # --quick chains the quick folders, never a real run's
     stages, _ = stages_from_args(_parse("--config", STAGED, "--quick"))
-    assert [s.config.out_dir for s in stages] == ["runs/pd-stage1-generator-quick", "runs/pd-stage2-electra-quick"]
-    assert (stages[1].config.init_from, stages[1].config.vocab) == (
-        "runs/pd-stage1-generator-quick", os.path.join("runs/pd-stage1-generator-quick", "vocab.txt"))
+    assert [s.config.out_dir for s in stages] == [c + "-quick" for c in (
+        "runs/pd-1-generator-32", "runs/pd-2-generator-32", "runs/pd-3-generator-128", "runs/pd-4-electra")]
+    assert (stages[3].config.init_from, stages[3].config.vocab) == (
+        "runs/pd-3-generator-128-quick", os.path.join("runs/pd-1-generator-32-quick", "vocab.txt"))
