@@ -369,6 +369,31 @@ def test_init_from_a_generator_only_stage_takes_the_generator_and_lets_the_discr
                           init_from=str(tmp_path / "p"), plot=False))
 
 
+def test_discriminator_from_generator_stacks_the_generators_layers(tmp_path, slice_files):
+    from paddle_electra import ElectraGenerator
+
+    shapes = {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 32, "embedding_size": 16}
+    gen_file = tmp_path / "gen.json"
+    gen_file.write_text(json.dumps({**shapes, "num_hidden_layers": 2, "max_position_embeddings": 64}))
+    pretrain(tiny_cfg(tmp_path / "g", slice_files, max_steps=3, save_every=3, disc_weight=0.0, plot=False,
+                      generator_config=str(gen_file)))
+    pretrain(tiny_cfg(tmp_path / "j", slice_files, max_steps=1, warmup_steps=0, learning_rate=1e-12,
+                      generator_config=str(gen_file), init_from=str(tmp_path / "g"), plot=False,
+                      discriminator_from_generator=True, num_hidden_layers=3, **shapes))
+    gen = ElectraGenerator.from_pretrained(str(tmp_path / "j" / "generator")).state_dict()
+    disc = ElectraDiscriminator.from_pretrained(str(tmp_path / "j" / "discriminator")).state_dict()
+    for i in range(3):  # layer i is the generator's layer i mod 2
+        for name in ("self_attn.q_proj.weight", "linear2.bias", "norm2.weight"):
+            np.testing.assert_allclose(disc[f"electra.encoder.layers.{i}.{name}"].numpy(),
+                                       gen[f"electra.encoder.layers.{i % 2}.{name}"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(disc["electra.embeddings.position_embeddings.weight"].numpy(),
+                               gen["electra.embeddings.position_embeddings.weight"].numpy(), atol=1e-6)
+    # a wider discriminator (it projects its embeddings) cannot start as the generator
+    with pytest.raises(ValueError, match="discriminator_from_generator"):
+        pretrain(tiny_cfg(tmp_path / "k", slice_files, max_steps=1, warmup_steps=0, generator_config=str(gen_file),
+                          init_from=str(tmp_path / "g"), plot=False, discriminator_from_generator=True))
+
+
 def test_roc_auc_equals_the_pair_count():
     from paddle_electra.train.steps import roc_auc
 

@@ -157,6 +157,39 @@ def start_stage_from(path: str, model) -> None:
                 "the discriminator's %s start as the generator's", path, prior.get("step"), ", ".join(copied))
 
 
+def stack_generator_into_discriminator(model) -> None:
+    """Copy the generator's encoder into the discriminator of an :class:`ElectraForTotalPretraining`.
+
+    Embeddings and the encoder layers are copied; discriminator layer ``i`` takes
+    generator layer ``i mod n`` (progressive stacking, Gong et al. 2019), so a
+    4-layer discriminator on a 2-layer generator starts as that generator run
+    twice. The replaced-token head stays freshly initialised.
+
+    Raises:
+        ValueError: the two encoders' layers or embeddings have different shapes.
+    """
+    gen, disc = model.generator.electra, model.discriminator.electra
+    gen_layers, disc_layers = list(gen.encoder.layers), list(disc.encoder.layers)
+    pairs = [(disc.embeddings, gen.embeddings)]
+    pairs += [(layer, gen_layers[i % len(gen_layers)]) for i, layer in enumerate(disc_layers)]
+    extra = set(dict(disc.named_parameters())) - {"embeddings." + n for n, _ in disc.embeddings.named_parameters()} - {
+        f"encoder.layers.{i}.{n}" for i, layer in enumerate(disc_layers) for n, _ in layer.named_parameters()}
+    if extra:  # e.g. embeddings_project: the discriminator is wider than its embeddings, the generator is not
+        raise ValueError(f"discriminator_from_generator needs the generator's encoder shapes; the discriminator "
+                         f"also has {sorted(extra)}")
+    for target, source in pairs:
+        src = dict(source.named_parameters())
+        for name, param in target.named_parameters():
+            if name not in src or list(src[name].shape) != list(param.shape):
+                raise ValueError(f"discriminator_from_generator needs equal shapes: {name} is "
+                                 f"{list(param.shape)} in the discriminator, "
+                                 f"{list(src[name].shape) if name in src else 'absent'} in the generator")
+            if src[name] is not param:  # the word embedding is one shared parameter already
+                param.set_value(src[name].detach().clone())
+    logger.info("discriminator started as the generator's encoder (%d layers stacked to %d)", len(gen_layers),
+                len(disc_layers))
+
+
 # Paddle keys optimizer slots by the parameters' generated names ("linear_3.w_0_moment1_0"),
 # which depend on how many layers the process built before. Checkpoints store them under
 # the structured names ("generator.electra.encoder.layers.0.linear1.weight::moment1_0").

@@ -74,6 +74,10 @@ class PretrainConfig:
     keep_checkpoints: int = 2
     resume: Optional[str] = None  # a checkpoint folder, or "auto": the newest in out_dir/checkpoints
     init_from: Optional[str] = None  # a checkpoint (or a run folder: its newest) whose weights start a next stage
+    # start the discriminator as a copy of the generator's encoder, its layers repeated to the discriminator's
+    # depth (progressive stacking); needs the same hidden / heads / FFN sizes. A new discriminator on a trained
+    # generator otherwise spends thousands of steps learning to use context at all.
+    discriminator_from_generator: bool = False
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -289,7 +293,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     from .. import ElectraTokenizer
     from .._cpu import set_num_threads
     from ..pretraining import ElectraForTotalPretraining, ElectraPretrainingCriterion
-    from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, start_stage_from
+    from .checkpoint import (latest_checkpoint, load_checkpoint, save_checkpoint, stack_generator_into_discriminator,
+                             start_stage_from)
     from .collator import MaskingCollator
     from .data import BlockSampler, pack_blocks
     from .optim import build_optimizer
@@ -341,6 +346,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     start, wall_before = 0, 0.0  # wall_before: training seconds of the run before this process (resumed runs)
     if cfg.init_from and not cfg.resume:
         start_stage_from(cfg.init_from, model)  # weights only: this stage has its own optimizer and schedule
+    if cfg.discriminator_from_generator and not cfg.resume:
+        stack_generator_into_discriminator(model)
     if cfg.resume:
         path = latest_checkpoint(ckpt_root) if cfg.resume == "auto" else cfg.resume
         if path is None:

@@ -48,6 +48,8 @@ _HELP = {
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
     "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
                  "from (a further stage; fresh optimizer)",
+    "discriminator_from_generator": "start the discriminator as the generator's encoder, its layers repeated to "
+                                    "the discriminator's depth (equal hidden / heads / FFN sizes needed)",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it), or a staged recipe "
               '{"stages": [{...}, {...}]} whose stages run in order, each from the previous one\'s weights '
