@@ -17,7 +17,7 @@ Its registry is pointed at a tiny name table written here (as tests/test_hub.py 
   closed port) fails;
 * the two models that ship inside paddle_electra (offline).
 
-PaddleNLP's outputs are compared with paddle_electra's on the same name (|Δ| ≤ 1e-6) and,
+PaddleNLP's outputs are compared with paddle_electra's on the same name (|Δ| ≤ 1e-6 × max(1, largest |output|)) and,
 for the hub names, with HF transformers' (≤ 1e-5). The same launch runs the fine-tuning
 script of docs/migration-from-paddlenlp.md (tests/data/run_glue_electra.py) twice: unchanged
 with the plugin registered, and with its model import line swapped to paddle_electra.
@@ -296,7 +296,8 @@ def test_paddlenlp_class_loads_a_served_name_with_our_outputs(run, name, record_
     assert own["type"] == f"paddlenlp.transformers.electra.modeling.{SERVED[name]}"
     assert own["key_warnings"] == [], own["key_warnings"]
     record_property("max_abs_diff", own["max_abs_diff"])
-    assert own["max_abs_diff"] <= TOL
+    # float32 rounding grows with the outputs: a trained generator's vocabulary logits reach ~20
+    assert own["max_abs_diff"] <= TOL * max(1.0, own["max_abs_output"]), own
     if name in run.world.expected:  # the tiny models made here: HF's (or our own) outputs, through PaddleNLP
         with np.load(run.work / "work" / "served" / name.replace("/", "--") / "own_class.npz") as data:
             theirs = data["out"]
@@ -304,11 +305,11 @@ def test_paddlenlp_class_loads_a_served_name_with_our_outputs(run, name, record_
         assert diff <= HF_TOL, f"{name}: PaddleNLP vs the source model: {diff:.3g}"
     for label in ("ElectraModel", "AutoModel"):
         assert res[label]["type"] == "ElectraModel"  # PaddleNLP's AutoModel gives the encoder
-        assert res[label]["max_abs_diff"] <= TOL, label
+        assert res[label]["max_abs_diff"] <= TOL * max(1.0, res[label]["max_abs_output"]), (label, res[label])
     for label in ("ElectraForSequenceClassification", "AutoModelForSequenceClassification"):
         assert res[label]["type"] == "ElectraForSequenceClassification"
         assert res[label]["logits_shape"] == [common.BATCH, 3]  # num_classes=3 honoured by PaddleNLP
-        assert res[label]["backbone_max_abs_diff"] <= TOL
+        assert res[label]["backbone_max_abs_diff"] <= TOL * max(1.0, res[label]["backbone_max_abs_output"]), label
 
 
 @pytest.mark.parametrize("name", list(SERVED))

@@ -89,9 +89,11 @@ def check_served(spec, batch, out_dir):
     ours = getattr(pe, arch).from_pretrained(name)
     with paddlenlp_warnings() as warned:
         theirs = getattr(pnlp, arch).from_pretrained(name)
+    mine = outputs(ours, arch, batch)
     res["own_class"] = {"type": type(theirs).__module__ + "." + type(theirs).__name__,
                         "key_warnings": [m for m in warned if any(k in m for k in KEY_WARNING_MARKERS)],
-                        "max_abs_diff": max_diff(outputs(theirs, arch, batch), outputs(ours, arch, batch))}
+                        "max_abs_diff": max_diff(outputs(theirs, arch, batch), mine),
+                        "max_abs_output": max(float(np.max(np.abs(v))) for v in mine.values())}
     np.savez(os.path.join(out_dir, "own_class.npz"), **outputs(theirs, arch, batch))
     our_encoder = pe.ElectraModel.from_pretrained(name)
     encoder_out = outputs(our_encoder, "ElectraModel", batch)
@@ -99,7 +101,8 @@ def check_served(spec, batch, out_dir):
                         ("AutoModel", lambda: pnlp.AutoModel.from_pretrained(name))):
         model = load()
         res[label] = {"type": type(model).__name__,
-                      "max_abs_diff": max_diff(outputs(model, "ElectraModel", batch), encoder_out)}
+                      "max_abs_diff": max_diff(outputs(model, "ElectraModel", batch), encoder_out),
+                      "max_abs_output": max(float(np.max(np.abs(v))) for v in encoder_out.values())}
     for label, load in (
         ("ElectraForSequenceClassification",
          lambda: pnlp.ElectraForSequenceClassification.from_pretrained(name, num_classes=3)),
@@ -112,7 +115,8 @@ def check_served(spec, batch, out_dir):
                        attention_mask=paddle.to_tensor(batch["mask"]))
         backbone = outputs(model.electra, "ElectraModel", batch)
         res[label] = {"type": type(model).__name__, "logits_shape": list(logits.shape),
-                      "backbone_max_abs_diff": max_diff(backbone, encoder_out)}
+                      "backbone_max_abs_diff": max_diff(backbone, encoder_out),
+                      "backbone_max_abs_output": max(float(np.max(np.abs(v))) for v in encoder_out.values())}
     our_tok = pe.ElectraTokenizer.from_pretrained(name)
     for label, load in (("ElectraTokenizer", lambda: pnlp.ElectraTokenizer.from_pretrained(name)),
                         ("AutoTokenizer", lambda: pnlp.AutoTokenizer.from_pretrained(name))):
