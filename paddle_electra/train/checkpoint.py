@@ -169,25 +169,20 @@ def stack_generator_into_discriminator(model) -> None:
         ValueError: the two encoders' layers or embeddings have different shapes.
     """
     gen, disc = model.generator.electra, model.discriminator.electra
-    gen_layers, disc_layers = list(gen.encoder.layers), list(disc.encoder.layers)
-    pairs = [(disc.embeddings, gen.embeddings)]
-    pairs += [(layer, gen_layers[i % len(gen_layers)]) for i, layer in enumerate(disc_layers)]
-    extra = set(dict(disc.named_parameters())) - {"embeddings." + n for n, _ in disc.embeddings.named_parameters()} - {
-        f"encoder.layers.{i}.{n}" for i, layer in enumerate(disc_layers) for n, _ in layer.named_parameters()}
-    if extra:  # e.g. embeddings_project: the discriminator is wider than its embeddings, the generator is not
-        raise ValueError(f"discriminator_from_generator needs the generator's encoder shapes; the discriminator "
-                         f"also has {sorted(extra)}")
-    for target, source in pairs:
-        src = dict(source.named_parameters())
-        for name, param in target.named_parameters():
-            if name not in src or list(src[name].shape) != list(param.shape):
-                raise ValueError(f"discriminator_from_generator needs equal shapes: {name} is "
-                                 f"{list(param.shape)} in the discriminator, "
-                                 f"{list(src[name].shape) if name in src else 'absent'} in the generator")
-            if src[name] is not param:  # the word embedding is one shared parameter already
-                param.set_value(src[name].detach().clone())
-    logger.info("discriminator started as the generator's encoder (%d layers stacked to %d)", len(gen_layers),
-                len(disc_layers))
+    n_gen, n_disc = len(gen.encoder.layers), len(disc.encoder.layers)
+    source = dict(gen.named_parameters())
+    for name, param in disc.named_parameters():
+        parts = name.split(".")
+        if parts[:2] == ["encoder", "layers"]:  # layer i <- the generator's layer i mod n_gen
+            parts[2] = str(int(parts[2]) % n_gen)
+        src = source.get(".".join(parts))
+        if src is None or list(src.shape) != list(param.shape):
+            raise ValueError(f"discriminator_from_generator needs the generator's encoder shapes: the "
+                             f"discriminator's {name} is {list(param.shape)}, the generator's is "
+                             f"{list(src.shape) if src is not None else 'absent'}")
+        if src is not param:  # the word embedding is one shared parameter already
+            param.set_value(src.detach().clone())
+    logger.info("discriminator started as the generator's encoder (%d layers stacked to %d)", n_gen, n_disc)
 
 
 # Paddle keys optimizer slots by the parameters' generated names ("linear_3.w_0_moment1_0"),

