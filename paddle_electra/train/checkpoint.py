@@ -110,7 +110,8 @@ def load_checkpoint(path: str, model, optimizer=None, prefix: str = "") -> Dict:
     state = read_state(path)
     # restricted reader: a checkpoint folder from elsewhere must not run code on --resume
     weights = load_paddle_pickle(os.path.join(path, "model.pdparams"))
-    own = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    current = model.state_dict()
+    own = {k: v for k, v in current.items() if k.startswith(prefix)}
     missing = sorted(set(own) - set(weights))
     if missing:
         raise ValueError(f"checkpoint {path} does not fit this model: missing {missing[:5]}")
@@ -120,7 +121,7 @@ def load_checkpoint(path: str, model, optimizer=None, prefix: str = "") -> Dict:
     if wrong:
         raise ValueError(f"checkpoint {path} does not fit this model: shapes differ for {wrong[:3]}")
     # the parameters outside the prefix are passed back as they are (Paddle warns about every key left out)
-    model.set_state_dict({**model.state_dict(), **{k: weights[k] for k in own}})
+    model.set_state_dict({**current, **{k: weights[k] for k in own}})
     if optimizer is not None:
         slots = load_paddle_pickle(os.path.join(path, "optimizer.pdopt"))
         optimizer.set_state_dict(_local(_to_tensors(slots), model))
@@ -147,9 +148,9 @@ def start_stage_from(path: str, model) -> None:
         return
     load_checkpoint(path, model, prefix="generator.")
     gen, disc = model.generator.electra.embeddings, model.discriminator.electra.embeddings
-    copied = []
+    copied, sources = [], dict(gen.named_parameters())
     for name, param in disc.named_parameters():
-        source = dict(gen.named_parameters()).get(name)
+        source = sources.get(name)
         if source is not None and source is not param and list(source.shape) == list(param.shape):
             param.set_value(source.detach().clone())
             copied.append(name)
