@@ -17,10 +17,12 @@ from typing import Dict, Iterable, Optional, Sequence
 
 #: fp32 deploy paths (the "best fp32 deploy path" is the faster of them) and every deploy path (batch-1 goal)
 FP32_DEPLOY_PATHS = ("inference", "onnxruntime")
-DEPLOY_PATHS = FP32_DEPLOY_PATHS + ("onnx_int8",)
+DEPLOY_PATHS = FP32_DEPLOY_PATHS + ("onnx_int8", "inference_bf16")
 #: the end-to-end backends by precision (``paddle_electra.pipeline(backend=...)`` names)
 E2E_FP32_BACKENDS = ("inference", "onnx")
 E2E_INT8_BACKENDS = ("onnx-int8",)
+#: bf16 is held to int8's agreement rule (both round every product)
+E2E_BF16_BACKENDS = ("inference-bf16",)
 
 # issue 14's thresholds
 FP32_SPEEDUP = 1.3
@@ -82,11 +84,16 @@ def _model_goals(shapes: Dict, B: int, seq: int) -> Dict:
     best = _fastest(ms, FP32_DEPLOY_PATHS)
     paired = paths.get("paddlenlp", {}).get("paired_ratio")
     int8 = paths.get("onnx_int8", {})
+    bf16 = paths.get("inference_bf16", {})
     g = {"deploy_path": best, "deploy_speedup_vs_hf": _ratio(ms.get("hf_torch"), ms.get(best)),
          "deploy_pct_of_sgemm": paths[best].get("pct_of_sgemm") if best else None,
          "int8_speedup_vs_hf": _ratio(ms.get("hf_torch"), ms.get("onnx_int8")),
          "int8_max_abs_diff_vs_hf": int8.get("max_abs_diff_vs_hf"),
          "int8_top1_agreement_vs_hf": int8.get("top1_agreement_vs_hf"),
+         "bf16_speedup_vs_hf": _ratio(ms.get("hf_torch"), ms.get("inference_bf16")),
+         "bf16_max_abs_diff_vs_hf": bf16.get("max_abs_diff_vs_hf"),
+         "bf16_top1_agreement_vs_hf": bf16.get("top1_agreement_vs_hf"),
+         "bf16_status": bf16.get("status"),
          # same process, calls alternating, when available: both sides see the same machine load
          "dygraph_vs_paddlenlp_ratio": paired if paired is not None else _ratio(ms.get("dygraph"), ms.get("paddlenlp")),
          "dygraph_vs_paddlenlp_basis": ("same process, alternating" if paired is not None else
@@ -113,6 +120,7 @@ def _e2e_goals(e2e: Dict) -> Dict:
     full = bool(e2e.get("full_corpus"))
     fp32 = [agree.get(b) for b in E2E_FP32_BACKENDS if b in backends]
     int8 = [agree.get(b) for b in E2E_INT8_BACKENDS if b in backends]
+    bf16 = [agree.get(b) for b in E2E_BF16_BACKENDS if b in backends and "status" not in backends[b]]
     return {
         "full_corpus": full, "n_texts": e2e.get("n_texts"), "corpus_total": e2e.get("corpus_total"),
         "best_backend": best, "best_speedup": speed.get(best), "speedup_by_backend": speed,
@@ -120,6 +128,7 @@ def _e2e_goals(e2e: Dict) -> Dict:
         "speedup_met": _at_least(speed.get(best), E2E_SPEEDUP) if full else None,
         "fp32_agreement_met": _all(None if a is None else a == 1.0 for a in fp32) if full else None,
         "int8_agreement_met": _all(_at_least(a, E2E_INT8_AGREEMENT) for a in int8) if full else None,
+        "bf16_agreement_met": _all(_at_least(a, E2E_INT8_AGREEMENT) for a in bf16) if full else None,
     }
 
 
@@ -144,6 +153,8 @@ def goals(res: Dict, sizes: Sequence[str], batches: Sequence[int]) -> Dict:
         f"end-to-end on all {n} reviews >= {E2E_SPEEDUP:g}x HF pipeline": e2e["speedup_met"],
         "end-to-end labels agree with HF: fp32 100%": e2e["fp32_agreement_met"],
         f"end-to-end labels agree with HF: int8 >= {100 * E2E_INT8_AGREEMENT:g}%": e2e["int8_agreement_met"],
+        f"end-to-end labels agree with HF: bf16 >= {100 * E2E_INT8_AGREEMENT:g}% (CPUs with bf16)":
+            e2e["bf16_agreement_met"],
     }
     speedup = (res.get("e2e") or {}).get("speedup")
     issue4 = {
@@ -178,7 +189,7 @@ def _print_machine(res: Dict) -> None:
 
 
 def _print_table(res: Dict, sizes: Sequence[str]) -> None:
-    hdr = (f"{'model':6s} {'B x L':8s} {'path':12s} {'median ms':>10s} {'min ms':>10s} {'GFLOP/s':>8s} "
+    hdr = (f"{'model':6s} {'B x L':8s} {'path':14s} {'median ms':>10s} {'min ms':>10s} {'GFLOP/s':>8s} "
            f"{'% sgemm':>8s} {'CPU/wall':>8s} {'max|Δ| HF':>10s} {'top-1 HF':>8s}")
     print(hdr)
     print("-" * len(hdr))
@@ -188,11 +199,11 @@ def _print_table(res: Dict, sizes: Sequence[str]) -> None:
                 if "median_ms" in r:
                     top1 = r.get("top1_agreement_vs_hf")
                     top1 = "       -" if top1 is None else f"{100 * top1:7.1f}%"
-                    print(f"{size:6s} {key:8s} {name:12s} {r['median_ms']:10.1f} {r['min_ms']:10.1f} "
+                    print(f"{size:6s} {key:8s} {name:14s} {r['median_ms']:10.1f} {r['min_ms']:10.1f} "
                           f"{r['gflops']:8.1f} {r['pct_of_sgemm']:7.0f}% {r.get('cpu_per_wall', 0):8.2f} "
                           f"{_fmt(r.get('max_abs_diff_vs_hf'), '10.1e', '         -')} {top1}")
                 else:
-                    print(f"{size:6s} {key:8s} {name:12s} {r.get('status')}")
+                    print(f"{size:6s} {key:8s} {name:14s} {r.get('status')}")
         mres = res["models"][size]
         ex = mres.get("export") or {}
         if ex:
@@ -215,12 +226,15 @@ def _print_e2e(res: Dict) -> None:
           f"batch 32, max_length 128, tokenization included):")
     hf = e.get("hf_pipeline") or {}
     if "texts_per_s" in hf:
-        print(f"  {'hf_pipeline':12s} {hf['texts_per_s']:8.1f} texts/s")
+        print(f"  {'hf_pipeline':14s} {hf['texts_per_s']:8.1f} texts/s")
     else:
         print(f"  hf_pipeline: {hf.get('status')}")
     for b, r in e["backends"].items():
+        if "texts_per_s" not in r:
+            print(f"  {b:14s} {r.get('status')}")
+            continue
         agree = r.get("label_agreement")
-        print(f"  {b:12s} {r['texts_per_s']:8.1f} texts/s"
+        print(f"  {b:14s} {r['texts_per_s']:8.1f} texts/s"
               + (f"  {r['speedup_vs_hf']:.2f}x HF, labels agree {100 * agree:.2f}%" if agree is not None else ""))
 
 
@@ -237,6 +251,8 @@ def print_report(res: Dict, sizes: Sequence[str]) -> None:
             line += f", {pg['deploy_speedup_vs_hf']:.2f}x HF"
         if pg["int8_speedup_vs_hf"] is not None:
             line += f"; int8 {pg['int8_speedup_vs_hf']:.2f}x HF"
+        if pg["bf16_speedup_vs_hf"] is not None:
+            line += f"; bf16 {pg['bf16_speedup_vs_hf']:.2f}x HF"
         if pg["batch1_latency_vs_hf"] is not None:
             line += f"; batch 1: {pg['batch1_path']} at {pg['batch1_latency_vs_hf']:.2f}x HF's latency"
         if pg["dygraph_vs_paddlenlp_ratio"] is not None:

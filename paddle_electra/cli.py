@@ -57,7 +57,7 @@ TASKS = ("fill-mask", "replaced-token-detection", "text-classification", "token-
          "question-answering", "feature-extraction")
 TASK_ALIASES = ("sentiment-analysis", "seq-cls", "sequence-classification", "ner", "token-cls", "mask-filling",
                 "masked-lm", "qa", "rtd", "embeddings")
-BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8")
+BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8", "inference-bf16")
 DEFAULT_MODELS = {"fill-mask": "electra-zh-peoples-daily-small-generator",
                   "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator"}
 

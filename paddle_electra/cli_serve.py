@@ -105,7 +105,8 @@ def register(sub, common) -> None:
     p.add_argument("--name", help="model name reported and used in /predict/<name> (default: from --model)")
     p.add_argument("--backend", choices=tuple(SERVE_BACKENDS), default="inference",
                    help="inference (Paddle Inference, default), onnx (ONNX Runtime) or onnx-int8 (the int8 model "
-                   "of an export made with --quantize int8; a model folder is exported with it first)")
+                   "of an export made with --quantize int8; a model folder is exported with it first) or "
+                   "inference-bf16 (Paddle Inference in bfloat16, on CPUs with AVX512-BF16 or AMX)")
     p.add_argument("--batch-size", type=_positive, default=32, help="texts per forward pass (default 32)")
     p.add_argument("--max-wait-ms", type=float, default=2.0,
                    help="how long a request waits for others to share its batch (default 2)")

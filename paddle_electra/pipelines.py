@@ -16,6 +16,8 @@ through one *runner* ``runner(input_ids, token_type_ids, attention_mask) ->
 * ``"inference"`` / ``"onnx"``: an export folder (it has ``manifest.json``),
   run by ``paddle_electra.export.ElectraPredictor`` / ``OnnxPredictor``;
 * ``"onnx-int8"``: an export folder's ``model.int8.onnx`` (``export(..., quantize="int8")``);
+* ``"inference-bf16"``: Paddle Inference on the same files with oneDNN's bf16 kernels
+  (CPUs with AVX512-BF16 or AMX);
 * ``"auto"``: ``"inference"`` for an export folder, else ``"dygraph"``.
 """
 
@@ -81,7 +83,9 @@ DEFAULT_MODELS = {
     "fill-mask": "electra-zh-peoples-daily-small-generator",
     "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator",
 }
-BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8")
+BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8", "inference-bf16")
+#: the backends that run an export folder
+EXPORT_BACKENDS = ("inference", "onnx", "onnx-int8", "inference-bf16")
 MANIFEST = "manifest.json"
 
 # ------------------------------------------------------------------ runners
@@ -145,7 +149,8 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
         tokenizer: an :class:`ElectraTokenizer`, a folder or name; default: the model's.
         backend: ``"auto"`` (export folder -> ``"inference"``, else ``"dygraph"``),
             ``"dygraph"``, ``"inference"`` (Paddle Inference), ``"onnx"`` (ONNX Runtime) or
-            ``"onnx-int8"`` (ONNX Runtime on the int8 model of an export made with ``quantize="int8"``).
+            ``"onnx-int8"`` (ONNX Runtime on the int8 model of an export made with ``quantize="int8"``)
+            or ``"inference-bf16"`` (Paddle Inference in bfloat16 on a CPU with AVX512-BF16 / AMX).
         batch_size: texts per forward pass.
         max_length: longest input in tokens (special tokens included); default
             and upper bound: the model's ``max_position_embeddings``.
@@ -190,7 +195,8 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
             predictor = _export.OnnxPredictor(os.fspath(model), threads=threads,
                                               precision="int8" if backend == "onnx-int8" else "fp32")
         else:
-            predictor = _export.ElectraPredictor(os.fspath(model), threads=threads)
+            predictor = _export.ElectraPredictor(os.fspath(model), threads=threads,
+                                                 precision="bf16" if backend == "inference-bf16" else "fp32")
         manifest = dict(getattr(predictor, "manifest", None) or _read_manifest(model))
         if manifest.get("task") not in (None, task):
             raise ValueError(f"{model} was exported for task {manifest.get('task')!r}, not {task!r}; "
@@ -207,7 +213,7 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
         if tokenizer is None:
             tokenizer = os.fspath(model)
     else:
-        if backend in ("inference", "onnx", "onnx-int8"):
+        if backend in EXPORT_BACKENDS:
             raise ValueError(f"backend={backend!r} runs an export folder (with {MANIFEST}); {model!r} is not one. "
                              f"Export it first: paddle_electra.export({model!r}, DIR) or paddle-electra export --model "
                              f"{model} --out DIR")

@@ -450,7 +450,8 @@ def create_app(service: Service):
 
 # ------------------------------------------------------------------ building and running
 #: ``build_service(backend=...)`` -> the name ``/metadata`` reports
-SERVE_BACKENDS = {"inference": "paddle-inference", "onnx": "onnxruntime", "onnx-int8": "onnxruntime-int8"}
+SERVE_BACKENDS = {"inference": "paddle-inference", "onnx": "onnxruntime", "onnx-int8": "onnxruntime-int8",
+                  "inference-bf16": "paddle-inference-bf16"}
 
 def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: float = 2.0,
                   limits: Optional[Limits] = None, max_length: Optional[int] = None, truncation: bool = False,
@@ -476,7 +477,8 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
         export_root: where the temporary export goes (default: the system temp folder).
         backend: one of :data:`SERVE_BACKENDS`: ``"inference"`` (Paddle Inference),
             ``"onnx"`` (ONNX Runtime, ``model.onnx``) or ``"onnx-int8"``
-            (``model.int8.onnx`` of an export made with ``quantize="int8"``).
+            (``model.int8.onnx`` of an export made with ``quantize="int8"``) or
+            ``"inference-bf16"`` (Paddle Inference in bfloat16: CPUs with AVX512-BF16 / AMX).
 
     Raises:
         ValueError: unknown task, a model that does not exist or fit the task, bad settings.
@@ -505,7 +507,7 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
         tmp = tempfile.mkdtemp(prefix="paddle-electra-serve-", dir=export_root)
         export_dir = os.path.join(tmp, "export")
         try:
-            export(model, export_dir, task=task, onnx=backend != "inference" or None,
+            export(model, export_dir, task=task, onnx=backend.startswith("onnx") or None,
                    quantize="int8" if backend == "onnx-int8" else None)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -10,14 +10,17 @@ import sys
 
 import pytest
 
-from paddle_electra import ElectraTokenizer
+from paddle_electra import ElectraTokenizer, bench_paths
 from paddle_electra import bench_deploy_goals as bgoals
 from paddle_electra import benchmark as bench
 from paddle_electra._bench_workers import generate_vocab, read_reviews
+from paddle_electra.export.cpu_info import bf16_support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "tools", "benchmark.py")
-ISSUE14_GOALS = 7
+ISSUE14_GOALS = 8
+#: None where this CPU runs bf16 natively (then the bf16 column must have run), else why not
+NO_BF16 = bf16_support()
 ISSUE4_GOALS = 3
 
 
@@ -30,7 +33,7 @@ def _check_paths(res, keys):
     assert set(shapes) == set(keys)
     for key, sres in shapes.items():
         assert _positive(sres["gflop"])
-        assert list(sres["paths"]) == list(bench.PATHS)
+        assert list(sres["paths"]) == list(bench_paths.PATHS)
         for path in ("dygraph", "inference", "onnxruntime", "onnx_int8", "hf_torch"):
             r = sres["paths"][path]
             for k in ("median_ms", "min_ms", "gflops", "pct_of_sgemm", "cpu_per_wall"):
@@ -45,6 +48,14 @@ def _check_paths(res, keys):
         assert q["graph"] == "dynamic int8 model.int8.onnx" and "not held to 1e-4" in q["accuracy_rule"]
         assert 0 < q["max_abs_diff_vs_hf"] < 0.5 and q["max_abs_diff_vs_fp32_onnx"] > 0
         assert 0 <= q["top1_agreement_vs_hf"] <= 1 and 0 <= q["top1_agreement_vs_fp32_onnx"] <= 1
+        # bf16: run and measured like int8 where the CPU has AVX512-BF16 / AMX; elsewhere the column says why not
+        b = sres["paths"]["inference_bf16"]
+        if NO_BF16:
+            assert b == {"status": f"n/a: {NO_BF16}"}
+        else:
+            assert _positive(b["median_ms"]) and b["graph"] == "Paddle Inference, oneDNN bf16 kernels"
+            assert 0 < b["max_abs_diff_vs_hf"] < 0.5 and b["max_abs_diff_vs_fp32_inference"] > 0
+            assert 0 <= b["top1_agreement_vs_fp32_inference"] <= 1
         assert "skipped" in sres["paths"]["paddlenlp"]["status"]
     ex = res["models"]["small"]["export"]
     assert ex["onnx_fused"] is True and ex["onnx_optimization"]["fused"]["Attention"] == 12
@@ -56,10 +67,13 @@ def _check_paths(res, keys):
 
 def _check_e2e_backends(e2e, n):
     assert e2e["n_texts"] == n and e2e["corpus_total"] == len(read_reviews()) and e2e["full_corpus"] is False
-    assert list(e2e["backends"]) == ["inference", "onnx", "onnx-int8"]
+    assert list(e2e["backends"]) == ["inference", "onnx", "onnx-int8", "inference-bf16"]
     for b, r in e2e["backends"].items():
+        if b == "inference-bf16" and NO_BF16:
+            assert r["status"] == f"n/a: {NO_BF16}"
+            continue
         assert _positive(r["texts_per_s"]) and _positive(r["speedup_vs_hf"]), b
-        assert r["precision"] == ("int8" if b == "onnx-int8" else "fp32")
+        assert r["precision"] == {"onnx-int8": "int8", "inference-bf16": "bf16"}.get(b, "fp32")
         assert r["label_agreement"] > 0.9, b  # same weights, same vocab
     # the old keys stay the Paddle Inference backend's
     assert e2e["speedup"] == e2e["backends"]["inference"]["speedup_vs_hf"]
@@ -227,6 +241,7 @@ def test_issue14_goals_thresholds():
         "end-to-end on all 35123 reviews >= 3x HF pipeline": True,
         "end-to-end labels agree with HF: fp32 100%": True,
         "end-to-end labels agree with HF: int8 >= 99.5%": True,
+        "end-to-end labels agree with HF: bf16 >= 99.5% (CPUs with bf16)": None,  # no bf16 backend in this run
         "deploy >= 80% of sgemm GFLOP/s": True,
         "end-to-end >= 2x HF pipeline": True,
         "dygraph no slower than PaddleNLP": True,
@@ -234,14 +249,37 @@ def test_issue14_goals_thresholds():
     # each threshold, just missed
     ms32.update(onnxruntime=7.8, inference=7.9, onnx_int8=5.1)
     ms1.update(onnx_int8=7.1)
-    e2e = {"inference": (2.9, 1.0), "onnx": (2.95, 0.9999), "onnx-int8": (2.99, 0.994)}
+    e2e = {"inference": (2.9, 1.0), "onnx": (2.95, 0.9999), "onnx-int8": (2.99, 0.994), "inference-bf16": (2.98, 0.994)}
     res = _goal_results(ms32, ms1, e2e)
     res["int8_accuracy"] = {"accuracy_drop_points": 0.6}
     g = bench.goals(res, ["small", "base"], [1, 32])
     assert all(g["summary"][k] is False for k in g["by_issue"]["issue 14"]), g["summary"]
     # the same end-to-end numbers on a sample of the reviews decide nothing (the goal asks for all of them)
     g = bench.goals(_goal_results(ms32, ms1, e2e, n_texts=200), ["small", "base"], [1, 32])
-    assert [g["summary"][k] for k in g["by_issue"]["issue 14"] if k.startswith("end-to-end")] == [None] * 3
+    assert [g["summary"][k] for k in g["by_issue"]["issue 14"] if k.startswith("end-to-end")] == [None] * 4
+
+
+def test_bf16_goal_and_a_cpu_without_bf16(monkeypatch):
+    ms32 = {"inference": 8.0, "onnxruntime": 7.0, "onnx_int8": 4.0, "inference_bf16": 3.0, "hf_torch": 10.0}
+    ms1 = {"inference": 9.0, "onnxruntime": 8.0, "onnx_int8": 6.5, "inference_bf16": 5.0, "hf_torch": 10.0}
+    e2e = {"inference": (2.9, 1.0), "inference-bf16": (4.5, 0.997)}
+    g = bench.goals(_goal_results(ms32, ms1, e2e), ["small", "base"], [1, 32])
+    small = g["per_model"]["small"]
+    assert small["bf16_speedup_vs_hf"] == pytest.approx(10 / 3) and small["batch1_path"] == "inference_bf16"
+    assert g["summary"]["end-to-end labels agree with HF: bf16 >= 99.5% (CPUs with bf16)"] is True
+    assert g["e2e"]["best_backend"] == "inference-bf16"
+    # a bf16 backend the CPU could not run decides nothing
+    res = _goal_results(ms32, ms1, e2e)
+    res["e2e"]["backends"]["inference-bf16"] = {"status": "n/a: no bf16"}
+    assert bench.goals(res, ["small"], [1, 32])["summary"][
+        "end-to-end labels agree with HF: bf16 >= 99.5% (CPUs with bf16)"] is None
+    # the benchmark's bf16 column on a CPU without AVX512-BF16 / AMX: skipped with the reason, not failed
+    from paddle_electra.export import cpu_info as ci
+
+    monkeypatch.setattr(ci, "cpu_info", lambda path="/proc/cpuinfo": {
+        "model": "AMD EPYC (AVX2)", "flags": {f: f == "avx2" for f in ci.FLAGS}})
+    why = bench_paths.skipped_paths()["inference_bf16"]
+    assert why.startswith("n/a: this CPU (AMD EPYC (AVX2)) has no native bf16") and "avx512_bf16" in why
 
 
 def test_int8_accuracy_report_is_read_or_refused(tmp_path):

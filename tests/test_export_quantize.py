@@ -13,9 +13,10 @@ import pytest
 import paddle_electra as pe
 from conftest import TINY
 from paddle_electra.cli import main as cli_main
-from paddle_electra.export import ExportError, OnnxPredictor, export, load_export
+from paddle_electra.export import ElectraPredictor, ExportError, OnnxPredictor, export, load_export
+from paddle_electra.export import cpu_info as cpu_info_mod
 from paddle_electra.export import optimize as optimize_mod
-from paddle_electra.export.cpu_info import FLAGS, cpu_info
+from paddle_electra.export.cpu_info import FLAGS, bf16_support, cpu_info
 from paddle_electra.export.quantize import agreement
 from paddle_electra.pipelines import pipeline
 from paddle_electra.serving import ServerThread, build_service
@@ -174,6 +175,59 @@ def test_precision_errors(int8_export, tmp_path):
         OnnxPredictor(str(tmp_path / "fp32"), precision="int8")
     with pytest.raises(ValueError, match="backend='onnx-int8' runs an export folder"):
         pipeline("text-classification", model=str(tmp_path / "not-an-export"), backend="onnx-int8")
+
+
+# ----------------------------------------------------------------------------- bf16 (Paddle Inference, oneDNN)
+def test_bf16_predictor_pipeline_and_serve(int8_export):
+    """On a CPU with AVX512-BF16 / AMX: the same export in bf16 is close to fp32 and every consumer takes it;
+    on one without: a clear error naming the CPU and the missing flags (never a silent fp32 run)."""
+    folder, _ = int8_export
+    missing = bf16_support()
+    if missing:
+        with pytest.raises(RuntimeError, match="has no native bf16 matrix instructions"):
+            ElectraPredictor(folder, threads=1, precision="bf16")
+        return
+    fp32, bf16 = ElectraPredictor(folder, threads=1), ElectraPredictor(folder, threads=1, precision="bf16")
+    assert bf16.precision == "bf16" and "precision='bf16'" in repr(bf16) and fp32.precision == "fp32"
+    enc = pe.ElectraTokenizer.from_pretrained(folder)(TEXTS, padding=True, return_tensors="np")
+    a = fp32(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"])["logits"]
+    b = bf16(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"])["logits"]
+    assert b.dtype == np.float32 and b.shape == a.shape == (len(TEXTS), 3)
+    assert 0 < np.abs(a - b).max() < 0.05  # bf16 arithmetic (not the fp32 kernels), and close
+    want = pipeline("text-classification", model=folder, backend="inference")(TEXTS)
+    got = pipeline("text-classification", model=folder, backend="inference-bf16")(TEXTS)
+    assert sum(g["label"] == w["label"] for g, w in zip(got, want)) >= len(TEXTS) - 1
+    service, cleanup = build_service(folder, "text-classification", backend="inference-bf16", name="tiny-bf16")
+    try:
+        with ServerThread(service) as server:
+            r = httpx.post(server.url + "/predict", json={"texts": TEXTS[:3]})
+            assert r.status_code == 200, r.text
+            assert [g["label"] for g in r.json()["results"]] == [w["label"] for w in got[:3]]
+            assert httpx.get(server.url + "/metadata").json()["backend"] == "paddle-inference-bf16"
+    finally:
+        cleanup()
+
+
+def test_bf16_errors(int8_export, monkeypatch):
+    folder, _ = int8_export
+    with pytest.raises(ValueError, match="unknown precision 'fp8'; choose from 'fp32', 'bf16'"):
+        ElectraPredictor(folder, precision="fp8")
+    with pytest.raises(RuntimeError, match="needs use_onednn=True"):
+        ElectraPredictor(folder, precision="bf16", use_onednn=False)
+    # an AVX2-only CPU (the EPYC kind some machines are): refused, naming the CPU and the flags it lacks
+    monkeypatch.setattr(cpu_info_mod, "cpu_info", lambda path="/proc/cpuinfo": {
+        "model": "AMD EPYC 7B12", "flags": {f: f == "avx2" for f in FLAGS}})
+    with pytest.raises(RuntimeError, match=r"this CPU \(AMD EPYC 7B12\) has no native bf16 matrix instructions "
+                                           r"\(avx512_bf16 / amx_bf16: absent\); use precision='fp32'"):
+        ElectraPredictor(folder, precision="bf16")
+    with pytest.raises(RuntimeError, match="has no native bf16"):
+        pipeline("text-classification", model=folder, backend="inference-bf16")
+    monkeypatch.setattr(cpu_info_mod, "cpu_info", lambda path="/proc/cpuinfo": {
+        "model": None, "flags": {f: None for f in FLAGS}})
+    assert "unknown (no /proc/cpuinfo)" in bf16_support()
+    monkeypatch.setattr(cpu_info_mod, "cpu_info", lambda path="/proc/cpuinfo": {
+        "model": "Xeon", "flags": {f: f == "amx_bf16" for f in FLAGS}})
+    assert bf16_support() is None  # AMX alone is enough
 
 
 def test_bad_quantize_arguments(tmp_path):

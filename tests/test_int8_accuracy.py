@@ -84,3 +84,26 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
         tool.measure(str(tmp_path / "absent"))
     with pytest.raises(ValueError, match="--limit must be >= 1"):
         tool.measure(str(tmp_path), limit=0)
+
+
+def test_bf16_accuracy_against_paddle_inference_fp32(model_dir, tmp_path, monkeypatch, capsys):
+    from paddle_electra.export import cpu_info as ci
+
+    missing = ci.bf16_support()
+    if not missing:  # a CPU with AVX512-BF16 / AMX: bf16 measured against Paddle Inference fp32
+        rep = tool.measure(model_dir, limit=LIMIT, threads=1, batch_size=8, bf16=True)
+        b = rep["bf16"]
+        assert b["fp32_inference"]["backend"] == "inference" and b["bf16"]["backend"] == "inference-bf16"
+        # Paddle Inference fp32 and fused ONNX fp32 give the same labels on the same export
+        assert b["fp32_inference"]["correct"] == rep["fp32"]["correct"]
+        assert b["accuracy_drop_points"] == pytest.approx(
+            100 * (b["fp32_inference"]["accuracy"] - b["bf16"]["accuracy"]))
+        assert 0 < b["max_abs_prob_diff"] < 0.1 and 0 <= b["label_agreement"] <= 1
+        assert list(rep["goal"]) == ["int8 accuracy loss <= 0.5 point", "bf16 accuracy loss <= 0.5 point"]
+    # a CPU without it: exit 2 naming the CPU, before anything is exported
+    monkeypatch.setattr(ci, "cpu_info", lambda path="/proc/cpuinfo": {
+        "model": "AVX2 EPYC", "flags": {f: f == "avx2" for f in ci.FLAGS}})
+    capsys.readouterr()
+    assert tool.main(["--model", model_dir, "--bf16", "--export-dir", str(tmp_path / "e")]) == 2
+    assert "--bf16: this CPU (AVX2 EPYC) has no native bf16" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()

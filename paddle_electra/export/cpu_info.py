@@ -53,3 +53,27 @@ def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> Dict[str, Any]:
     return {"model": block.get("model name") or block.get("Model") or platform.processor() or None,
             "machine": platform.machine() or None, "logical_cpus": os.cpu_count(),
             "flags": {f: f in present for f in FLAGS}, "source": cpuinfo_path}
+
+
+#: the flags of a native bf16 matrix path (AVX-512 BF16 dot products, AMX bf16 tiles)
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def bf16_support(info: Optional[Dict[str, Any]] = None) -> Optional[str]:
+    """Why this CPU cannot run oneDNN's bf16 kernels natively, or None when it can.
+
+    Args:
+        info: a :func:`cpu_info` result (default: this machine's).
+
+    Returns:
+        None when one of :data:`BF16_FLAGS` is present; otherwise a sentence
+        naming the CPU and the missing flags (oneDNN would emulate bf16 there,
+        slower than fp32, or Paddle silently keep fp32).
+    """
+    info = cpu_info() if info is None else info
+    flags = info.get("flags") or {}
+    if any(flags.get(f) for f in BF16_FLAGS):
+        return None
+    known = "unknown (no /proc/cpuinfo)" if all(v is None for v in flags.values()) else "absent"
+    return (f"this CPU ({info.get('model') or 'unknown model'}) has no native bf16 matrix instructions "
+            f"({' / '.join(BF16_FLAGS)}: {known})")

@@ -14,12 +14,15 @@ from .manifest import GRAPH_FILE, INT8_FILE, ONNX_FILE, PARAMS_FILE, ExportError
 
 #: ``OnnxPredictor(precision=...)`` -> the file it runs
 ONNX_PRECISIONS = {"fp32": ONNX_FILE, "int8": INT8_FILE}
+#: ``ElectraPredictor(precision=...)``: bf16 is a run-time choice (oneDNN's bf16 kernels on the same fp32 files)
+INFERENCE_PRECISIONS = ("fp32", "bf16")
 
 
 class _Predictor:
     """Shared input handling; subclasses implement :meth:`_run`."""
 
     manifest: Dict[str, Any]
+    precision: str = "fp32"
 
     def _load(self, export_dir: str) -> None:
         self.export_dir = os.path.abspath(os.fspath(export_dir))
@@ -73,7 +76,7 @@ class _Predictor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.export_dir!r}, task={self.task!r})"
+        return f"{type(self).__name__}({self.export_dir!r}, task={self.task!r}, precision={self.precision!r})"
 
 
 def _as_int64(value, name: str) -> np.ndarray:
@@ -102,18 +105,32 @@ class ElectraPredictor(_Predictor):
         trt_shapes: with TensorRT: ``(min, opt, max)`` ``[batch, seq_len]`` for
             the dynamic-shape profile; default ``([1, 1], [8, 128], [64, 512])``.
         gpu_memory_mb: initial GPU memory pool.
+        precision: ``"fp32"`` (default) or ``"bf16"``: CPU with oneDNN only;
+            matrix products and most other ops in bfloat16 (weights converted
+            at load, inputs and outputs stay fp32), on CPUs with AVX512-BF16 or
+            AMX. Logits move by ~1e-3; measure the labels on your task
+            (``tools/int8_accuracy.py --bf16``).
 
     Raises:
+        ValueError: an unknown ``precision``.
         ExportError: the folder does not match its manifest.
-        RuntimeError: GPU or TensorRT asked for but unavailable in this Paddle.
+        RuntimeError: GPU or TensorRT asked for but unavailable in this Paddle;
+            ``precision="bf16"`` on a GPU, without oneDNN, or on a CPU without
+            native bf16 instructions (there oneDNN would emulate it, slower than
+            fp32: use ``"fp32"``).
     """
 
     def __init__(self, export_dir: str, threads: Optional[int] = None, use_onednn: bool = True,
-                 device: str = "cpu", use_tensorrt: bool = False, trt_shapes=None, gpu_memory_mb: int = 256):
+                 device: str = "cpu", use_tensorrt: bool = False, trt_shapes=None, gpu_memory_mb: int = 256,
+                 precision: str = "fp32"):
         import paddle
         import paddle.inference as pi
 
+        if precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from "
+                             f"{', '.join(repr(p) for p in INFERENCE_PRECISIONS)}")
         self._load(export_dir)
+        self.precision = precision
         config = pi.Config(os.path.join(self.export_dir, GRAPH_FILE), os.path.join(self.export_dir, PARAMS_FILE))
         config.disable_glog_info()
         kind, _, index = str(device).partition(":")
@@ -130,10 +147,14 @@ class ElectraPredictor(_Predictor):
             config.disable_gpu()
             if use_onednn:
                 config.enable_mkldnn()
+            if precision == "bf16":
+                _enable_bf16(config, use_onednn)
             if threads is not None:
                 config.set_cpu_math_library_num_threads(int(threads))
         else:
             raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:N', got {device!r}")
+        if precision == "bf16" and kind != "cpu":
+            raise RuntimeError("precision='bf16' is the CPU oneDNN path; on a GPU use fp32 (or TensorRT)")
         self.device = device
         self._predictor = pi.create_predictor(config)
         got_in = list(self._predictor.get_input_names())
@@ -162,6 +183,20 @@ class ElectraPredictor(_Predictor):
         self._predictor.run()
         out = {n: self._predictor.get_output_handle(n).copy_to_cpu() for n in self._fetch}
         return {n: out[n] for n in self.output_names}
+
+
+def _enable_bf16(config, use_onednn: bool) -> None:
+    """Switch a CPU ``paddle.inference.Config`` to oneDNN's bf16 kernels, or say why it cannot be."""
+    from .cpu_info import bf16_support
+
+    if not use_onednn:
+        raise RuntimeError("precision='bf16' runs oneDNN's bf16 kernels: it needs use_onednn=True")
+    missing = bf16_support()
+    if missing:
+        # Paddle itself would only log this and stay in fp32, or oneDNN would emulate bf16 slower than fp32
+        raise RuntimeError(f"precision='bf16': {missing}; use precision='fp32' (or the int8 ONNX model)")
+    enable = getattr(config, "enable_onednn_bfloat16", None) or config.enable_mkldnn_bfloat16
+    enable()
 
 
 class OnnxPredictor(_Predictor):
@@ -210,6 +245,3 @@ class OnnxPredictor(_Predictor):
 
     def _run(self, feed: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         return dict(zip(self.output_names, self._session.run(self.output_names, feed)))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.export_dir!r}, task={self.task!r}, precision={self.precision!r})"
