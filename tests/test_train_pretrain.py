@@ -400,7 +400,8 @@ def test_discriminator_from_generator_stacks_the_generators_layers(tmp_path, sli
     np.testing.assert_allclose(disc["electra.embeddings.position_embeddings.weight"].numpy(),
                                gen["electra.embeddings.position_embeddings.weight"].numpy(), atol=1e-6)
     # a wider discriminator (it projects its embeddings) cannot start as the generator
-    with pytest.raises(ValueError, match="discriminator_from_generator"):
+    with pytest.raises(ValueError, match=r"discriminator_from_generator needs the generator's encoder shapes; "
+                                         r"discriminator vs generator: embeddings_project\.weight: \[16, 32\] vs absent"):
         pretrain(tiny_cfg(tmp_path / "k", slice_files, max_steps=1, warmup_steps=0, generator_config=str(gen_file),
                           init_from=str(tmp_path / "g"), plot=False, discriminator_from_generator=True))
 

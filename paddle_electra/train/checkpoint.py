@@ -128,6 +128,30 @@ def load_checkpoint(path: str, model, optimizer=None, prefix: str = "") -> Dict:
     return state
 
 
+def copy_by_name(target, source, rename=None, strict: bool = False) -> List[str]:
+    """Copy ``source``'s parameters into ``target``'s of the same name (after ``rename``); returns the names copied.
+
+    Args:
+        target, source: layers; ``target``'s parameter ``n`` takes ``source``'s ``rename(n)``.
+        rename: maps a target name to the source's (default: the same name).
+        strict: a missing or differently shaped source is a ``ValueError`` (default: skipped).
+
+    A parameter both share (a tied word embedding) is left as it is.
+    """
+    sources = dict(source.named_parameters())
+    copied = []
+    for name, param in target.named_parameters():
+        src = sources.get(rename(name) if rename else name)
+        if src is None or list(src.shape) != list(param.shape):
+            if strict:
+                raise ValueError(f"{name}: {list(param.shape)} vs {list(src.shape) if src is not None else 'absent'}")
+            continue
+        if src is not param:
+            param.set_value(src.detach().clone())
+            copied.append(name)
+    return copied
+
+
 def start_stage_from(path: str, model) -> None:
     """Start an :class:`ElectraForTotalPretraining` stage from checkpoint ``path``'s weights.
 
@@ -147,13 +171,7 @@ def start_stage_from(path: str, model) -> None:
         logger.info("initialised from %s (step %s)", path, prior.get("step"))
         return
     load_checkpoint(path, model, prefix="generator.")
-    gen, disc = model.generator.electra.embeddings, model.discriminator.electra.embeddings
-    copied, sources = [], dict(gen.named_parameters())
-    for name, param in disc.named_parameters():
-        source = sources.get(name)
-        if source is not None and source is not param and list(source.shape) == list(param.shape):
-            param.set_value(source.detach().clone())
-            copied.append(name)
+    copied = copy_by_name(model.discriminator.electra.embeddings, model.generator.electra.embeddings)
     logger.info("initialised the generator from %s (step %s; that stage did not train the discriminator); "
                 "the discriminator's %s start as the generator's", path, prior.get("step"), ", ".join(copied))
 
@@ -171,18 +189,18 @@ def stack_generator_into_discriminator(model) -> None:
     """
     gen, disc = model.generator.electra, model.discriminator.electra
     n_gen, n_disc = len(gen.encoder.layers), len(disc.encoder.layers)
-    source = dict(gen.named_parameters())
-    for name, param in disc.named_parameters():
+
+    def same_layer_mod_n(name: str) -> str:  # layer i <- the generator's layer i mod n_gen
         parts = name.split(".")
-        if parts[:2] == ["encoder", "layers"]:  # layer i <- the generator's layer i mod n_gen
+        if parts[:2] == ["encoder", "layers"]:
             parts[2] = str(int(parts[2]) % n_gen)
-        src = source.get(".".join(parts))
-        if src is None or list(src.shape) != list(param.shape):
-            raise ValueError(f"discriminator_from_generator needs the generator's encoder shapes: the "
-                             f"discriminator's {name} is {list(param.shape)}, the generator's is "
-                             f"{list(src.shape) if src is not None else 'absent'}")
-        if src is not param:  # the word embedding is one shared parameter already
-            param.set_value(src.detach().clone())
+        return ".".join(parts)
+
+    try:
+        copy_by_name(disc, gen, rename=same_layer_mod_n, strict=True)
+    except ValueError as e:
+        raise ValueError(f"discriminator_from_generator needs the generator's encoder shapes; "
+                         f"discriminator vs generator: {e}") from None
     logger.info("discriminator started as the generator's encoder (%d layers stacked to %d)", n_gen, n_disc)
 
 
