@@ -214,6 +214,8 @@ def test_bf16_errors(int8_export, monkeypatch):
         ElectraPredictor(folder, precision="fp8")
     with pytest.raises(RuntimeError, match="needs use_onednn=True"):
         ElectraPredictor(folder, precision="bf16", use_onednn=False)
+    with pytest.raises(RuntimeError, match="precision='bf16' is the CPU oneDNN path"):
+        ElectraPredictor(folder, precision="bf16", device="gpu")
     # an AVX2-only CPU (the EPYC kind some machines are): refused, naming the CPU and the flags it lacks
     monkeypatch.setattr(cpu_info_mod, "cpu_info", lambda path="/proc/cpuinfo": {
         "model": "AMD EPYC 7B12", "flags": {f: f == "avx2" for f in FLAGS}})

@@ -129,11 +129,13 @@ class ElectraPredictor(_Predictor):
         if precision not in INFERENCE_PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose from "
                              f"{', '.join(repr(p) for p in INFERENCE_PRECISIONS)}")
+        kind, _, index = str(device).partition(":")
+        if precision == "bf16" and kind == "gpu":
+            raise RuntimeError("precision='bf16' is the CPU oneDNN path; on a GPU use fp32 (or TensorRT)")
         self._load(export_dir)
         self.precision = precision
         config = pi.Config(os.path.join(self.export_dir, GRAPH_FILE), os.path.join(self.export_dir, PARAMS_FILE))
         config.disable_glog_info()
-        kind, _, index = str(device).partition(":")
         if kind == "gpu":
             if not paddle.is_compiled_with_cuda():
                 raise RuntimeError("device='gpu' needs a CUDA build of Paddle (pip install paddlepaddle-gpu); "
@@ -153,8 +155,6 @@ class ElectraPredictor(_Predictor):
                 config.set_cpu_math_library_num_threads(int(threads))
         else:
             raise ValueError(f"device must be 'cpu', 'gpu' or 'gpu:N', got {device!r}")
-        if precision == "bf16" and kind != "cpu":
-            raise RuntimeError("precision='bf16' is the CPU oneDNN path; on a GPU use fp32 (or TensorRT)")
         self.device = device
         self._predictor = pi.create_predictor(config)
         got_in = list(self._predictor.get_input_names())
