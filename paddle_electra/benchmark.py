@@ -88,7 +88,6 @@ E2E_BACKENDS = {"inference": "Paddle Inference (export folder)",
                 "onnx": "ONNX Runtime, fp32 model.onnx (fused when the export fused it)",
                 "onnx-int8": "ONNX Runtime, dynamic int8 model.int8.onnx",
                 "inference-bf16": "Paddle Inference, oneDNN bf16 kernels"}
-E2E_PRECISION = {"onnx-int8": "int8", "inference-bf16": "bf16"}
 SGEMM_SHAPE = (4096, 256, 1024)  # (M, K, N): the B*L x H @ H x FFN GEMM of ELECTRA-small at batch 32 x seq 128
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -479,7 +478,8 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
         phases["paddlenlp"] = time.perf_counter() - t_start - sum(phases.values())
 
         # ---------------------------------------------------------- end to end: ours (HF ran in the worker)
-        res["e2e"] = _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_res.get("e2e"), have_hf)
+        res["e2e"] = _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_res.get("e2e"), have_hf,
+                          skipped)
         phases["e2e_ours"] = time.perf_counter() - t_start - sum(phases.values())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -496,13 +496,15 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
     return res
 
 
-def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_hf) -> Dict:
+def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_hf, skipped) -> Dict:
     """Our pipeline over ``texts`` on the export with each backend of :data:`E2E_BACKENDS`, next to HF's pipeline.
 
     Each backend's labels are compared with the HF pipeline's (same weights).
     ``paddle_electra`` / ``speedup`` / ``label_agreement`` stay the Paddle
     Inference backend's, as before the other backends were added.
     """
+    from .pipelines import EXPORT_BACKENDS  # here, not at import: building the CLI parser must not load Paddle
+
     size = "small" if "small" in sizes else sizes[0]
     e2e = {"model": size, "n_texts": len(texts), "corpus_total": corpus_total,
            "full_corpus": bool(texts) and len(texts) == corpus_total, "batch_size": 32, "max_length": 128,
@@ -518,10 +520,10 @@ def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_
         print(f"e2e hf_pipeline: {len(texts)} texts in {hdt:.1f} s = {len(texts) / hdt:.1f} texts/s", flush=True)
     else:
         e2e["hf_pipeline"] = {"status": "not installed (torch + transformers)" if not have_hf else "missing"}
-    skipped = skipped_paths()
     for backend, what in E2E_BACKENDS.items():
-        if backend.replace("-", "_") in skipped:
-            e2e["backends"][backend] = {"backend": what, "status": skipped[backend.replace("-", "_")]}
+        why = skipped.get(backend.replace("-", "_"))  # the backend's benchmark path: inference-bf16 -> inference_bf16
+        if why:
+            e2e["backends"][backend] = {"backend": what, "status": why}
             continue
         pipe = pe.pipeline("text-classification", model=exports[size], backend=backend, batch_size=32,
                            truncation=True, max_length=128, threads=threads)
@@ -531,7 +533,7 @@ def _e2e(pe, exports, sizes, texts, corpus_total, n_warm, threads, hf_e2e, have_
         dt = time.perf_counter() - t
         pipe = None  # free the predictor before the next backend
         r = e2e["backends"][backend] = {"backend": what, "seconds": dt, "texts_per_s": len(texts) / dt,
-                                        "precision": E2E_PRECISION.get(backend, "fp32")}
+                                        "precision": EXPORT_BACKENDS[backend][1]}
         if hf_e2e:
             r["label_agreement"] = sum(a == b for a, b in zip(labels, hf_e2e["labels"])) / len(texts)
             r["speedup_vs_hf"] = r["texts_per_s"] / e2e["hf_pipeline"]["texts_per_s"]

@@ -84,9 +84,17 @@ DEFAULT_MODELS = {
     "replaced-token-detection": "electra-zh-peoples-daily-small-discriminator",
 }
 BACKENDS = ("auto", "dygraph", "inference", "onnx", "onnx-int8", "inference-bf16")
-#: the backends that run an export folder
-EXPORT_BACKENDS = ("inference", "onnx", "onnx-int8", "inference-bf16")
+#: the backends that run an export folder -> (predictor class in paddle_electra.export, its precision)
+EXPORT_BACKENDS = {"inference": ("ElectraPredictor", "fp32"), "onnx": ("OnnxPredictor", "fp32"),
+                   "onnx-int8": ("OnnxPredictor", "int8"), "inference-bf16": ("ElectraPredictor", "bf16")}
 MANIFEST = "manifest.json"
+
+def export_options(backends) -> Dict[str, Any]:
+    """``export()``'s ``onnx`` / ``quantize`` arguments for an export that the given backends can all run."""
+    kinds = [EXPORT_BACKENDS[b] for b in backends]
+    return {"onnx": any(cls == "OnnxPredictor" for cls, _ in kinds) or None,
+            "quantize": "int8" if any(precision == "int8" for _, precision in kinds) else None}
+
 
 # ------------------------------------------------------------------ runners
 class DygraphRunner:
@@ -191,12 +199,8 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
                              "(or 'auto'), or pass the original model folder for backend='dygraph'")
         from . import export as _export  # written alongside; imported only when needed
 
-        if backend in ("onnx", "onnx-int8"):
-            predictor = _export.OnnxPredictor(os.fspath(model), threads=threads,
-                                              precision="int8" if backend == "onnx-int8" else "fp32")
-        else:
-            predictor = _export.ElectraPredictor(os.fspath(model), threads=threads,
-                                                 precision="bf16" if backend == "inference-bf16" else "fp32")
+        cls, precision = EXPORT_BACKENDS.get(backend, EXPORT_BACKENDS["inference"])  # auto: Paddle Inference
+        predictor = getattr(_export, cls)(os.fspath(model), threads=threads, precision=precision)
         manifest = dict(getattr(predictor, "manifest", None) or _read_manifest(model))
         if manifest.get("task") not in (None, task):
             raise ValueError(f"{model} was exported for task {manifest.get('task')!r}, not {task!r}; "

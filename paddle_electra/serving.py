@@ -483,7 +483,7 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
     Raises:
         ValueError: unknown task, a model that does not exist or fit the task, bad settings.
     """
-    from .pipelines import TASKS, is_export_dir, pipeline
+    from .pipelines import TASKS, export_options, is_export_dir, pipeline
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
@@ -507,8 +507,7 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
         tmp = tempfile.mkdtemp(prefix="paddle-electra-serve-", dir=export_root)
         export_dir = os.path.join(tmp, "export")
         try:
-            export(model, export_dir, task=task, onnx=backend.startswith("onnx") or None,
-                   quantize="int8" if backend == "onnx-int8" else None)
+            export(model, export_dir, task=task, **export_options([backend]))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

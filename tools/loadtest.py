@@ -258,7 +258,6 @@ def check(plan, replies, expected: Dict[str, Any], wall_s: float, clients: int, 
 #: ``--backends`` choices (``paddle-electra serve --backend``), and the score tolerance of the reduced-precision ones
 BACKENDS = ("inference", "onnx", "onnx-int8", "inference-bf16")
 INT8_TOLERANCE = 0.01
-REDUCED_PRECISION = ("onnx-int8", "inference-bf16")
 
 
 def expected_answers(export_dir: str, task: str, texts: List[str], backend: str = "inference") -> Dict[str, Any]:
@@ -334,11 +333,11 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         texts = [t for req in plan if req["texts"] for t in req["texts"]]
         if meta["temporary_export"]:
             import paddle_electra
+            from paddle_electra.pipelines import export_options
 
             with tempfile.TemporaryDirectory(prefix="loadtest-export-") as tmp:
                 export_dir = os.path.join(tmp, "export")
-                paddle_electra.export(model, export_dir, task=task, onnx=backend.startswith("onnx") or None,
-                                      quantize="int8" if backend == "onnx-int8" else None)
+                paddle_electra.export(model, export_dir, task=task, **export_options([backend]))
                 expected = expected_answers(export_dir, task, texts, backend)
         else:
             expected = expected_answers(model, task, texts, backend)
@@ -346,7 +345,9 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         gc.freeze()  # this process loaded Paddle for the expected answers: keep GC pauses out of the timings
         start = time.perf_counter()
         replies = asyncio.run(fire(url, plan, clients, time_limit=time_limit))
-        tol = INT8_TOLERANCE if backend in REDUCED_PRECISION else 1e-5
+        from paddle_electra.pipelines import EXPORT_BACKENDS
+
+        tol = 1e-5 if EXPORT_BACKENDS[backend][1] == "fp32" else INT8_TOLERANCE
         report = check(plan, replies, expected, time.perf_counter() - start, clients, tol=tol)
         report.update(backend=backend, tolerance=tol)
         report["server_stats"] = httpx.get(url + "/metadata", timeout=30).json()["stats"]
@@ -367,7 +368,7 @@ def run_backends(model: str, backends: List[str], task: str = "text-classificati
     Returns ``{"backends": {backend: report}, "side_by_side": {backend: requests/s, p50, p99, ratios to
     the first backend}, "passed"}``.
     """
-    from paddle_electra.pipelines import is_export_dir
+    from paddle_electra.pipelines import export_options, is_export_dir
 
     if not backends or len(set(backends)) != len(backends) or any(b not in BACKENDS for b in backends):
         raise ValueError(f"backends must be distinct names from {', '.join(BACKENDS)}, got {backends}")
@@ -377,8 +378,7 @@ def run_backends(model: str, backends: List[str], task: str = "text-classificati
 
         tmp = tempfile.mkdtemp(prefix="loadtest-export-")
         export_dir = os.path.join(tmp, "export")
-        paddle_electra.export(model, export_dir, task=task, onnx=any(b.startswith("onnx") for b in backends) or None,
-                              quantize="int8" if "onnx-int8" in backends else None)
+        paddle_electra.export(model, export_dir, task=task, **export_options(backends))
     try:
         reports = {b: run(export_dir, task, backend=b, **kwargs) for b in backends}
     finally:
