@@ -55,11 +55,12 @@ def cmd_hub_module(args) -> str:
 
     info = make_hub_module(args.model, args.out, name=args.name, version=args.version, summary=args.summary,
                            author=args.author, author_email=args.author_email, weights=not args.no_weights,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, backend=args.backend)
     if args.json:
         return _to_json(info)
     tasks = ", ".join("None" if t is None else t for t in info["tasks"])
-    return (f"wrote PaddleHub module {info['name']} {info['version']} ({info['model_class']}; tasks: {tasks}) "
+    runs = f"; export run by {info['backend']}" if info["backend"] else ""
+    return (f"wrote PaddleHub module {info['name']} {info['version']} ({info['model_class']}; tasks: {tasks}{runs}) "
             f"to {info['dir']}\nload it with: hub.Module(directory={info['dir']!r})")
 
 
@@ -127,7 +128,8 @@ def register(sub, common) -> None:
     p = sub.add_parser("hub-module", parents=[common], help="write a PaddleHub module folder for a model",
                        description="Write a PaddleHub 2.x module (module.py with @moduleinfo and the "
                        "TransformerModule interface, README, requirements, weights) for hub.Module(directory=...).")
-    p.add_argument("--model", required=True, metavar="NAME_OR_DIR", help="model folder or published name")
+    p.add_argument("--model", required=True, metavar="NAME_OR_DIR",
+                   help="model folder, published name, or export folder (the module then runs the export)")
     p.add_argument("--out", required=True, metavar="DIR", help="module folder to create")
     p.add_argument("--name", help="module name (default: the model's)")
     p.add_argument("--version", default="1.0.0", help="module version (default 1.0.0)")
@@ -137,4 +139,7 @@ def register(sub, common) -> None:
     p.add_argument("--no-weights", action="store_true",
                    help="published names only: leave the weights out; the module downloads them at first use")
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder")
+    p.add_argument("--backend", choices=tuple(SERVE_BACKENDS),
+                   help="export folders only: how the module runs the export by default (default: onnx-int8 for "
+                   "a quantised export, else inference)")
     p.set_defaults(func=cmd_hub_module)

@@ -67,14 +67,16 @@ tf_env() {
 # with the protobuf it needs (3.20.3: paddlehub imports visualdl's protobuf-3 generated code;
 # gradio 5 dropped APIs paddlehub imports). paddle_electra goes in editable, because generated
 # modules import it; the check asks the installed distribution (not the checkout on sys.path).
+# onnxruntime: modules made from an export run its ONNX models (the resolver picks a release that
+# works with protobuf 3.20.3).
 paddlehub_env() {
     make_env .venv-paddlenlp \
-        "import importlib.metadata as md, paddle, paddlenlp, paddlehub; \
+        "import importlib.metadata as md, paddle, paddlenlp, paddlehub, onnxruntime; \
 assert paddlehub.__version__ == '2.4.0', paddlehub.__version__; \
 assert paddlenlp.__version__.startswith('2.8.1'), paddlenlp.__version__; md.version('paddle_electra'); \
 from paddlehub.module.nlp_module import TransformerModule" \
         paddlepaddle==3.3.1 paddlenlp==2.8.1 paddlehub==2.4.0 protobuf==3.20.3 "gradio<5" \
-        "huggingface_hub<0.26" "aistudio-sdk<0.3" "datasets<3" -e .
+        "huggingface_hub<0.26" "aistudio-sdk<0.3" "datasets<3" "onnxruntime>=1.20" -e .
 }
 
 targets=("$@")

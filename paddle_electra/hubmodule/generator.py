@@ -10,6 +10,12 @@ The folder::
       model/             the weights (config.json, model_state.pdparams, vocab.txt, tokenizer_config.json);
                          absent with weights=False: the module downloads the published name at first use
 
+From an export folder (``paddle_electra.export``, fp32 or int8) the module is a
+deployment: ``export/`` holds the export's files (checked against its manifest)
+and ``module.py`` subclasses :class:`~.export_runtime.ElectraExportHubModule`
+(PaddleHub's plain ``RunModule``), which predicts through a predictor
+(Paddle Inference fp32 / bf16, ONNX Runtime fp32 / int8) and does not train.
+
 It is built in a temporary folder next to ``out_dir`` and swapped in whole at
 the end (:func:`~paddle_electra._io.atomic_folder`), so ``out_dir`` holds the
 previous module or the new one, never a mix, even when the process is killed;
@@ -35,6 +41,7 @@ from .runtime import ENCODER_TASKS, GENERATOR_TASKS
 DEFAULT_VERSION = "1.0.0"
 DEFAULT_AUTHOR = "paddle_electra"
 WEIGHTS_DIR = "model"
+EXPORT_DIR = "export"  # modules made from an export folder
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _GENERATORS = ("ElectraGenerator", "ElectraForMaskedLM")
 _HEADS = {"ElectraForSequenceClassification": "seq-cls", "ElectraForTokenClassification": "token-cls"}
@@ -65,8 +72,6 @@ def _resolve(model: str) -> Tuple[str, str, ElectraConfig]:
     if not isinstance(model, (str, os.PathLike)) or not os.fspath(model):
         raise ValueError(f"model must be a model folder or a published name, got {model!r}")
     model = os.fspath(model)
-    if os.path.isfile(os.path.join(model, "manifest.json")):  # an export folder (paddle_electra.export)
-        raise ValueError(_export_folder_message(model))
     if os.path.isdir(model):
         kind = "folder"
     elif registry.is_known(model):
@@ -85,24 +90,6 @@ def _resolve(model: str) -> Tuple[str, str, ElectraConfig]:
     return kind, arch, ElectraConfig.from_pretrained(model)
 
 
-def _export_folder_message(folder: str) -> str:
-    """Why an export folder (Paddle Inference / ONNX graph, maybe int8) cannot become a hub module, and what can."""
-    import json
-
-    try:
-        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        manifest = {}
-    what = "an int8-quantised export" if manifest.get("quantization") else "an export"
-    source = manifest.get("source")
-    hint = f" (this export was made from {source})" if source and source != "in-memory" else ""
-    return (f"{folder} is {what} folder (a deployment graph for Paddle Inference / ONNX Runtime, no trainable "
-            "weights); a PaddleHub module runs the dygraph model (it can be fine-tuned), so make it from the model "
-            f"folder or published name the export came from{hint}. To serve the export itself: "
-            f"paddle-electra serve --model {folder}")
-
-
 def _default_name(model: str, kind: str) -> str:
     base = os.path.basename(os.path.normpath(model)) if kind == "folder" else model.rsplit("/", 1)[-1]
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-._").lower()
@@ -118,17 +105,49 @@ def _role(arch: str) -> str:
             "ElectraForMultipleChoice": "multiple-choice model"}.get(arch, arch)
 
 
+def _export_spec(folder: str, weights: bool, backend: Optional[str]) -> Tuple[Dict[str, Any], str, ElectraConfig]:
+    """``(fields, arch, config)`` of an export folder's module; the backend is checked against its files."""
+    from ..export.manifest import TASKS as EXPORT_TASKS
+    from ..export.manifest import read_manifest
+    from .export_runtime import check_backend, default_backend, hub_task
+
+    if not weights:
+        raise ValueError(f"{folder} is an export folder: its files go into the module (weights=False is for "
+                         "published names, downloaded when the module is first loaded)")
+    manifest = read_manifest(folder)  # the files are checked against it when they are copied
+    task = hub_task(manifest, folder)
+    backend = check_backend(manifest, backend or default_backend(manifest), folder)
+    fields = dict(tasks=(task,), default_task=task, backend=backend,
+                  quantization=(manifest.get("quantization") or {}).get("type"),
+                  onnx=any(f.endswith(".onnx") for f in manifest.get("files") or {}))
+    return fields, EXPORT_TASKS[manifest["task"]], ElectraConfig.from_pretrained(folder)
+
+
 def module_spec(model: str, name: Optional[str] = None, version: str = DEFAULT_VERSION,
                 summary: Optional[str] = None, author: Optional[str] = None, author_email: Optional[str] = None,
-                weights: bool = True) -> Dict[str, Any]:
+                weights: bool = True, backend: Optional[str] = None) -> Dict[str, Any]:
     """Everything the module's files are rendered from; reads configs only, downloads nothing.
 
     Raises:
         ValueError: not a folder nor a published name, an unsupported class, a
-            bad module name or version, or ``weights=False`` for a local folder.
+            bad module name or version, ``weights=False`` for a local folder,
+            ``backend`` for a model (it is for export folders) or one the export
+            cannot run, an export of a task hub modules do not serve.
     """
-    kind, arch, config = _resolve(model)
-    model = os.fspath(model)
+    from ..pipelines import is_export_dir
+
+    model = os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
+    if is_export_dir(model):
+        kind = "export"
+        fields, arch, config = _export_spec(model, weights, backend)
+    else:
+        if backend is not None:
+            raise ValueError(f"backend={backend!r} picks how an export folder runs; {model} is a model (make an "
+                             "export with paddle-electra export, or leave backend out)")
+        kind, arch, config = _resolve(model)
+        generator = arch in _GENERATORS
+        fields = dict(tasks=GENERATOR_TASKS if generator else ENCODER_TASKS,
+                      default_task="fill-mask" if generator else _HEADS.get(arch), backend=None, quantization=None)
     if not weights and kind == "folder":
         raise ValueError(f"{model} is a local folder: its weights must go into the module (weights=False is for "
                          "published names, downloaded when the module is first loaded)")
@@ -138,18 +157,17 @@ def module_spec(model: str, name: Optional[str] = None, version: str = DEFAULT_V
                          "starting with a letter or digit)")
     if not isinstance(version, str) or not re.match(r"^\d+(\.\d+){0,3}$", version):
         raise ValueError(f"version must look like 1.0.0, got {version!r}")
-    generator = arch in _GENERATORS
-    tasks = GENERATOR_TASKS if generator else ENCODER_TASKS
-    default_task = "fill-mask" if generator else _HEADS.get(arch)
     n_params = registry.count_parameters(dataclasses.asdict(config), arch)
     shape = (f"{config.num_hidden_layers}-layer, {config.hidden_size}-hidden, {config.num_attention_heads}-heads, "
              f"{n_params / 1e6:.1f}M parameters")
     if summary is None:
-        summary = f"{name}, ELECTRA {_role(arch)}, {shape}, on paddle_electra"
+        how = f" export ({fields['backend']})" if kind == "export" else ""
+        summary = f"{name}, ELECTRA {_role(arch)}{how}, {shape}, on paddle_electra"
+    default_task = fields["default_task"]
     return dict(name=name, version=version, summary=" ".join(str(summary).split()),
                 author=author or DEFAULT_AUTHOR, author_email=author_email or "", source=model, source_kind=kind,
-                arch=arch, tasks=tasks, default_task=default_task, weights=bool(weights),
-                labels=config.id2label if default_task in ("seq-cls", "token-cls") else None)
+                arch=arch, weights=bool(weights),
+                labels=config.id2label if default_task in ("seq-cls", "token-cls") else None, **fields)
 
 
 def _docstring_text(text: str) -> str:
@@ -157,9 +175,50 @@ def _docstring_text(text: str) -> str:
     return textwrap.fill(text.replace("\\", "/").replace('"' * 3, "'" * 3), width=100)
 
 
+_EXPORT_EXAMPLES = {
+    "seq-cls": 'labels, probs = module.predict([["这部电影很好看"], ["太差了"]], return_prob=True)',
+    "token-cls": 'module.predict([["张三在北京工作"]])   # per text: the label of each token',
+    "fill-mask": 'module.predict([["经[MASK]审理查明"]], top_k=5)   # per text, per [MASK]: the candidates',
+    None: 'cls_vector, token_vectors = module.get_embedding([["这部电影很好看"]])[0]   # [H], [n_tokens, H]',
+}
+
+
+def _render_export(spec: Dict[str, Any], folder: str) -> Dict[str, str]:
+    """The text files of a module made from an export folder (see :mod:`.export_runtime`)."""
+    import paddle_electra
+
+    from ..pipelines import EXPORT_BACKENDS
+
+    task = spec["default_task"]
+    values = dict(
+        pe_version=paddle_electra.__version__, name=spec["name"], name_lit=repr(spec["name"]),
+        version=spec["version"], version_lit=repr(spec["version"]), summary=spec["summary"],
+        summary_lit=repr(spec["summary"]), summary_doc=_docstring_text(spec["summary"]),
+        author_lit=repr(spec["author"]), author_email_lit=repr(spec["author_email"]),
+        arch=spec["arch"], arch_note=f"An export of {spec['arch']} from {spec['source']}.",
+        tasks_doc="None (embeddings)" if task is None else repr(task), tasks_lit=repr(tuple(spec["tasks"])),
+        default_task_lit=repr(task), backend=spec["backend"], backend_lit=repr(spec["backend"]),
+        backends_doc=", ".join(repr(b) for b in EXPORT_BACKENDS),
+        quantization=spec["quantization"] or "none (fp32)", source=spec["source"], folder=folder,
+        use_example=_EXPORT_EXAMPLES[task], onnxruntime=" onnxruntime" if spec["onnx"] else "",
+    )
+    requirements = string.Template(templates.REQUIREMENTS_TXT).substitute(values)
+    if spec["onnx"]:  # the ONNX backends run on ONNX Runtime (the paddle_electra[export] extra has it)
+        requirements += "onnxruntime>=1.20\n"
+    return {
+        "module.py": string.Template(templates.EXPORT_MODULE_PY).substitute(values),
+        "__init__.py": "",
+        "README.md": string.Template(templates.EXPORT_README_MD).substitute(values),
+        "requirements.txt": requirements,
+    }
+
+
 def render(spec: Dict[str, Any], folder: str) -> Dict[str, str]:
     """The text files of the module (file name -> content); ``folder`` is how the README refers to it."""
     import paddle_electra
+
+    if spec["source_kind"] == "export":
+        return _render_export(spec, folder)
 
     name, tasks = spec["name"], spec["tasks"]
     tasks_doc = ", ".join("None (embeddings)" if t is None else repr(t) for t in tasks)
@@ -230,13 +289,33 @@ def _check_target(out_dir: str, overwrite: bool) -> None:
                              "(--overwrite) to replace it")
 
 
+def _copy_export(source: str, target: str) -> None:
+    """Copy the files an export's manifest lists (and the manifest), then check the copy against it."""
+    import shutil
+
+    from ..export.manifest import MANIFEST_FILE, check_export, read_manifest
+
+    manifest = read_manifest(source)
+    for rel in [MANIFEST_FILE, *(manifest.get("files") or {})]:
+        parts = rel.split("/")
+        if any(p in ("", ".", "..") for p in parts) or os.path.isabs(rel):
+            raise ValueError(f"{source}: the manifest lists {rel!r}, a path outside the export folder")
+        dst = os.path.join(target, *parts)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(os.path.join(source, *parts), dst)
+    check_export(target)  # sizes and sha256: what was copied is what the manifest describes
+
+
 def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, version: str = DEFAULT_VERSION,
                     summary: Optional[str] = None, author: Optional[str] = None, author_email: Optional[str] = None,
-                    weights: bool = True, overwrite: bool = False) -> Dict[str, Any]:
+                    weights: bool = True, overwrite: bool = False, backend: Optional[str] = None) -> Dict[str, Any]:
     """Write a PaddleHub module folder for ``model`` (see the module docstring).
 
     Args:
-        model: a model folder (any format paddle_electra reads) or a published name.
+        model: a model folder (any format paddle_electra reads), a published
+            name, or an export folder (``paddle_electra.export``; fp32 or int8):
+            its files are copied into ``out_dir/export`` and the module runs them
+            through a predictor (:mod:`.export_runtime`; it predicts, it does not train).
         out_dir: the module folder to create.
         name: the module's name (``hub.Module(name=...)``); default: the model's.
         version: module version, ``1.0.0`` style.
@@ -245,6 +324,9 @@ def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, versio
             published name is downloaded now). ``False`` (published names only):
             the module downloads the name when first loaded.
         overwrite: replace an existing non-empty ``out_dir``.
+        backend: export folders only: how the module runs it by default
+            (``"inference"``, ``"inference-bf16"``, ``"onnx"``, ``"onnx-int8"``);
+            default ``"onnx-int8"`` for a quantised export, else ``"inference"``.
 
     Returns:
         ``{"name", "version", "dir", "tasks", "default_task", "model_class", "source", "files"}``.
@@ -258,13 +340,15 @@ def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, versio
     remove_leftovers(os.path.dirname(out_dir), os.path.basename(out_dir))  # may restore an interrupted swap
     _check_target(out_dir, overwrite)
     spec = module_spec(model, name=name, version=version, summary=summary, author=author,
-                       author_email=author_email, weights=weights)
+                       author_email=author_email, weights=weights, backend=backend)
     files = render(spec, os.path.basename(out_dir))
     with atomic_folder(out_dir, carry_over=False) as tmp:
         for fname, text in files.items():
             with open(os.path.join(tmp, fname), "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
-        if weights:
+        if spec["source_kind"] == "export":
+            _copy_export(spec["source"], os.path.join(tmp, EXPORT_DIR))
+        elif weights:
             from ..tokenizer import ElectraTokenizer
 
             target = os.path.join(tmp, WEIGHTS_DIR)
@@ -275,7 +359,7 @@ def make_hub_module(model: str, out_dir: str, name: Optional[str] = None, versio
                      for root, _, names in os.walk(out_dir) for f in names)
     return {"name": spec["name"], "version": spec["version"], "dir": out_dir,
             "tasks": [t for t in spec["tasks"]], "default_task": spec["default_task"],
-            "model_class": spec["arch"], "source": spec["source"], "files": written}
+            "model_class": spec["arch"], "source": spec["source"], "backend": spec["backend"], "files": written}
 
 
 def make_shipped_sources(root: str, overwrite: bool = True) -> Dict[str, str]:

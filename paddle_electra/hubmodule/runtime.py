@@ -122,6 +122,30 @@ def _as_pairs(data, needs_pairs: bool) -> Tuple[List[str], Optional[List[str]]]:
     return first, second
 
 
+def check_predict_options(task: Optional[str], return_prob: bool, top_k: Optional[int]) -> None:
+    """Refuse ``predict`` options the module's task would not use (rather than ignore them)."""
+    if top_k is not None and task != "fill-mask":
+        raise ValueError(f"top_k is a fill-mask option; this module's task is {task!r}")
+    if return_prob and task in (None, "fill-mask"):
+        raise ValueError(f"return_prob is for the classification tasks; this module's task is {task!r} "
+                         "(fill-mask candidates carry their scores)")
+
+
+def label_row(task: str, probs: np.ndarray, special_tokens_mask: Sequence[int], label_map: Dict) -> Tuple[Any, list]:
+    """One input's answer: seq-cls ``probs`` ``[n_classes]`` -> ``(label, probs)``; token-cls ``probs``
+    ``[n_tokens, n_classes]`` (padding may follow) -> the labels and probabilities of its tokens, special tokens
+    left out."""
+    if task == "token-cls":
+        keep = [k for k, s in enumerate(special_tokens_mask) if not s]
+        return [label_map[int(c)] for c in probs[keep].argmax(-1)], probs[keep].tolist()
+    return label_map[int(probs.argmax())], probs.tolist()
+
+
+def embedding_row(hidden: np.ndarray) -> list:
+    """PaddleHub's ``[pooled, sequence]`` of one input's last hidden states ``[n_tokens, H]`` (padding removed)."""
+    return [hidden[0].tolist(), hidden.tolist()]
+
+
 class ElectraHubLayer(nn.Layer):
     """The model of a generated PaddleHub module (see the module docstring).
 
@@ -268,7 +292,7 @@ class ElectraHubLayer(nn.Layer):
 
     # ------------------------------------------------------------------ PaddleHub API
     def predict(self, data, max_seq_len: int = 128, split_char: str = "\002", batch_size: int = 1,
-                use_gpu: bool = False, return_prob: bool = False, top_k: int = 5):
+                use_gpu: bool = False, return_prob: bool = False, top_k: Optional[int] = None):
         """Predict, as PaddleHub's ``TransformerModule.predict``.
 
         Args:
@@ -279,7 +303,7 @@ class ElectraHubLayer(nn.Layer):
             batch_size: inputs per forward pass.
             use_gpu: run on the GPU.
             return_prob: classification tasks: also return the probabilities.
-            top_k: fill-mask: candidates per ``[MASK]``.
+            top_k: fill-mask: candidates per ``[MASK]`` (default 5).
 
         Returns:
             seq-cls / text-matching: the label per input (and ``[n_classes]``
@@ -288,6 +312,7 @@ class ElectraHubLayer(nn.Layer):
             ``task=None``: :meth:`get_embedding`'s result; fill-mask: per text and
             ``[MASK]`` the top-k ``{token, token_id, score, sequence}`` (paddle_electra's fill-mask pipeline).
         """
+        check_predict_options(self.task, return_prob, top_k)
         self._set_device(use_gpu)
         if self.task is None:
             return self.get_embedding(data, use_gpu=use_gpu, max_seq_len=max_seq_len, batch_size=batch_size)
@@ -299,7 +324,7 @@ class ElectraHubLayer(nn.Layer):
                 return []
             pipe = pipeline("fill-mask", model=self.model, tokenizer=self.tokenizer, batch_size=batch_size,
                             max_length=min(int(max_seq_len), self.model.config.max_position_embeddings),
-                            truncation=True, top_k=top_k)
+                            truncation=True, top_k=5 if top_k is None else top_k)
             return pipe(texts)
         texts, pairs = _as_pairs(data, self.task == "text-matching")
         if not texts:
@@ -322,13 +347,9 @@ class ElectraHubLayer(nn.Layer):
                 for rows, enc, ids, types, mask in self._batches(texts, pairs, max_seq_len, batch_size):
                     probs = self(ids, token_type_ids=types, attention_mask=mask).numpy()
                     for r, i in enumerate(rows):
-                        if self.task == "seq-cls":
-                            labels.append(self.label_map[int(probs[r].argmax())])
-                            probs_out.append(probs[r].tolist())
-                        else:  # token-cls: the tokens of the input, without [CLS] / [SEP] / padding
-                            keep = [k for k, s in enumerate(enc["special_tokens_mask"][i]) if not s]
-                            labels.append([self.label_map[int(c)] for c in probs[r, keep].argmax(-1)])
-                            probs_out.append(probs[r, keep].tolist())
+                        label, row = label_row(self.task, probs[r], enc["special_tokens_mask"][i], self.label_map)
+                        labels.append(label)
+                        probs_out.append(row)
         return (labels, probs_out) if return_prob else labels
 
     def get_embedding(self, data, use_gpu: bool = False, max_seq_len: int = 128, batch_size: int = 1):
@@ -350,9 +371,7 @@ class ElectraHubLayer(nn.Layer):
         with paddle.no_grad():
             for rows, enc, ids, types, mask in self._batches(texts, pairs, max_seq_len, batch_size):
                 hidden = encoder(ids, token_type_ids=types, attention_mask=mask).numpy()
-                for r, i in enumerate(rows):
-                    tokens = hidden[r, :len(enc["input_ids"][i])]
-                    out.append([tokens[0].tolist(), tokens.tolist()])
+                out += [embedding_row(hidden[r, :len(enc["input_ids"][i])]) for r, i in enumerate(rows)]
         return out
 
     def get_tokenizer(self, *args, **kwargs) -> HubTokenizer:
@@ -366,4 +385,4 @@ class ElectraHubLayer(nn.Layer):
         return self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
 
 
-__all__ = ["ElectraHubLayer", "HubTokenizer", "ENCODER_TASKS", "GENERATOR_TASKS"]
+__all__ = ["ElectraHubLayer", "HubTokenizer", "ENCODER_TASKS", "GENERATOR_TASKS", "label_row", "embedding_row"]

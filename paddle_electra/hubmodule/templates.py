@@ -109,3 +109,98 @@ $serve_line
 REQUIREMENTS_TXT = '''\
 paddle_electra>=$pe_version
 '''
+
+# ----------------------------------------------------------------------------- modules made from an export folder
+EXPORT_MODULE_PY = '''\
+# PaddleHub module written by paddle_electra $pe_version (`paddle-electra hub-module`) from an export folder.
+"""$summary_doc
+
+Runs the exported graph in ./export ($backend by default); it is a deployment, so it
+predicts but does not train. Load it with ``hub.Module(directory="<this folder>")``, or
+``hub install <this folder>`` then ``hub.Module(name=$name_lit)``. Needs paddle_electra
+(requirements.txt); see README.md.
+"""
+import os
+from typing import Dict, Optional
+
+from paddlehub.module.module import moduleinfo, serving
+
+from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
+
+# the export (manifest.json, Paddle Inference graph, ONNX models, tokenizer), checked against
+# its manifest when the module loads
+EXPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export")
+
+
+@moduleinfo(
+    name=$name_lit,
+    version=$version_lit,
+    summary=$summary_lit,
+    author=$author_lit,
+    author_email=$author_email_lit,
+    type="nlp/semantic_model",
+)
+class Electra(ElectraExportHubModule):
+    """$arch_note
+
+    Tasks: $tasks_doc. Backends: $backends_doc.
+    """
+
+    TASKS = $tasks_lit
+
+    def __init__(self, task: Optional[str] = $default_task_lit, backend: Optional[str] = $backend_lit,
+                 threads: Optional[int] = None, label_map: Optional[Dict] = None):
+        ElectraExportHubModule.__init__(self, EXPORT, task=task, backend=backend, threads=threads,
+                                        label_map=label_map)
+
+    @serving
+    def predict_method(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):
+        """`hub serving`: POST {"data": [[text], ...]} to /predict/$name."""
+        return self.serve(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+'''
+
+EXPORT_README_MD = '''\
+# $name
+
+$summary
+
+PaddleHub module (`type: nlp/semantic_model`, version $version) written by
+`paddle-electra hub-module` (paddle_electra $pe_version) from the export folder `$source`.
+It runs the exported graph in `export/` on the CPU and predicts; it does not train (for
+fine-tuning, make a module from the model folder instead).
+
+| | |
+|---|---|
+| model class | `$arch` |
+| task | $tasks_doc |
+| backend (default) | `$backend` |
+| quantisation | $quantization |
+
+Backends (`backend=` when loading): $backends_doc. The export's files are checked against
+its manifest (sizes and sha256) when the module loads.
+
+## Install
+
+paddle_electra runs the model (requirements.txt); it is installed from its source tree (it is not on
+PyPI). PaddleHub 2.4.0 imports only with these pins; in the paddle_electra source folder:
+
+```bash
+pip install -e . paddlepaddle==3.3.1 paddlehub==2.4.0 paddlenlp==2.8.1 protobuf==3.20.3 "gradio<5" "huggingface_hub<0.26" "aistudio-sdk<0.3" "datasets<3"$onnxruntime
+```
+
+## Use
+
+```python
+import paddlehub as hub
+
+module = hub.Module(directory="$folder")   # backend $backend_lit
+$use_example
+```
+
+## Serve
+
+```bash
+hub serving start -m $name   # after `hub install $folder`; POST {"data": [["text"]]} to /predict/$name
+paddle-electra serve --model $folder/export --backend $backend --port 8866   # paddle_electra's own server
+```
+'''
