@@ -21,7 +21,7 @@ from paddle_electra.export.cpu_info import bf16_support
 from paddle_electra.export.manifest import ExportError
 from paddle_electra.hubmodule import make_hub_module
 from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
-from paddle_electra.hubmodule.runtime import ElectraHubLayer
+from paddle_electra.hubmodule.runtime import GENERATOR_TASKS, ElectraHubLayer
 from paddle_electra.pipelines import pipeline
 
 from test_hub_module import (
@@ -67,8 +67,12 @@ def modules(exports, tmp_path_factory):
             for key in ("cls", "tok", "disc", "gen")}
 
 
+class _GeneratorLayer(ElectraHubLayer):
+    TASKS = GENERATOR_TASKS  # as a generated generator module sets it
+
+
 def _layer(exports, key, task):
-    return ElectraHubLayer(exports["models"][key], task=task)
+    return (_GeneratorLayer if key == "gen" else ElectraHubLayer)(exports["models"][key], task=task)
 
 
 # ----------------------------------------------------------------------------- the generator
@@ -199,7 +203,7 @@ def test_bf16_backend_runs_or_says_why(modules, exports):
     assert _maxdiff(probs, ref) <= 0.02
 
 
-@pytest.mark.parametrize("case", ["other-task", "label-map-size", "use-gpu", "top-k", "return-prob",
+@pytest.mark.parametrize("case", ["other-task", "label-map-size", "use-gpu", "top-k", "return-prob", "fill-mask-pairs",
                                   "embedding-of-classifier", "altered-module", "unknown-backend"])
 def test_export_module_refuses_what_it_cannot_do(tmp_path, modules, case):
     folder = str(Path(modules["cls"], "export"))
@@ -218,6 +222,9 @@ def test_export_module_refuses_what_it_cannot_do(tmp_path, modules, case):
     elif case == "return-prob":
         folder, kwargs = str(Path(modules["gen"], "export")), {"task": "fill-mask"}
         call, expect = (lambda m: m.predict(_data(MASKED), return_prob=True)), "return_prob is for the class"
+    elif case == "fill-mask-pairs":
+        folder, kwargs = str(Path(modules["gen"], "export")), {"task": "fill-mask"}
+        call, expect = (lambda m: m.predict([[MASKED[0], TEXTS[0]]])), "one text per item"
     elif case == "embedding-of-classifier":
         call, expect = (lambda m: m.get_embedding(_data(TEXTS))), "outputs no hidden states"
     else:
@@ -323,3 +330,15 @@ def test_hub_module_bench_tool_runs(tmp_path, exports):
         assert results[f"export module {backend}"]["agree_with_dygraph"] == 100.0
     assert results["export module onnx-int8"]["texts_per_s"] > 0
     assert isinstance(results["export module inference-bf16"], (dict, str))
+
+
+def test_dygraph_module_refuses_options_its_task_does_not_use(exports):
+    """The same checks in the dygraph module: nothing passed to predict is silently ignored."""
+    gen = _layer(exports, "gen", "fill-mask")
+    with pytest.raises(ValueError, match="one text per item"):
+        gen.predict([[MASKED[0], TEXTS[0]]])
+    with pytest.raises(ValueError, match="return_prob is for the class"):
+        gen.predict(_data(MASKED), return_prob=True)
+    assert len(gen.predict(_data(MASKED[:1]), top_k=2)[0][0]) == 2
+    with pytest.raises(ValueError, match="top_k is a fill-mask option"):
+        _layer(exports, "cls", "seq-cls").predict(_data(TEXTS), top_k=2)

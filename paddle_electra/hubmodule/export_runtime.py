@@ -141,7 +141,7 @@ class ElectraExportHubModule:
         self._check_device(use_gpu)
         if self.task is None:
             return self.get_embedding(data, max_seq_len=max_seq_len, batch_size=batch_size)
-        texts, pairs = _as_pairs(data, False)
+        texts, pairs = _as_pairs(data, False, single=self.task == "fill-mask")
         if not texts:
             return ([], []) if return_prob else []
         if self.task == "fill-mask":

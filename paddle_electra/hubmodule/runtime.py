@@ -101,8 +101,11 @@ class HubTokenizer:
         return list(self.tokenizer.convert_tokens_to_ids(tokens))
 
 
-def _as_pairs(data, needs_pairs: bool) -> Tuple[List[str], Optional[List[str]]]:
-    """PaddleHub's ``data`` (``[[text], ...]`` or ``[[text_a, text_b], ...]``; bare strings accepted) as two lists."""
+def _as_pairs(data, needs_pairs: bool, single: bool = False) -> Tuple[List[str], Optional[List[str]]]:
+    """PaddleHub's ``data`` (``[[text], ...]`` or ``[[text_a, text_b], ...]``; bare strings accepted) as two lists.
+
+    ``single``: the task reads one text per item (fill-mask), so pairs are an error.
+    """
     if isinstance(data, str) or not isinstance(data, (list, tuple)):
         raise TypeError(f"data must be a list of [text] or [text_a, text_b] lists, got {type(data).__name__}")
     rows = [[row] if isinstance(row, str) else row for row in data]
@@ -115,6 +118,8 @@ def _as_pairs(data, needs_pairs: bool) -> Tuple[List[str], Optional[List[str]]]:
         widths.add(len(row))
     if needs_pairs and widths - {2}:
         raise ValueError("text-matching needs two texts per item: [[query, title], ...]")
+    if single and 2 in widths:
+        raise ValueError("fill-mask reads one text per item: [[text], ...], not pairs")
     if len(widths) > 1:
         raise ValueError("data mixes single texts and pairs; send one kind per call")
     first = [r[0] for r in rows]
@@ -319,7 +324,7 @@ class ElectraHubLayer(nn.Layer):
         if self.task == "fill-mask":
             from ..pipelines import pipeline
 
-            texts, _ = _as_pairs(data, False)
+            texts, _ = _as_pairs(data, False, single=True)
             if not texts:
                 return []
             pipe = pipeline("fill-mask", model=self.model, tokenizer=self.tokenizer, batch_size=batch_size,
