@@ -15,12 +15,14 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict
 
-from ._cpu import set_num_threads, use_fast_mkl_kernels
+from ._cpu import keep_freed_memory, set_num_threads, use_fast_mkl_kernels
 
 # MKL reads MKL_DEBUG_CPU_TYPE at its first GEMM, so the variable has to be set before any Paddle matmul;
 # use_fast_mkl_kernels() only reads /proc/cpuinfo and sets the variable (no Paddle import), so it runs here,
 # at import, before any submodule that imports Paddle can be loaded (see _cpu.py)
 FAST_MKL_KERNELS = use_fast_mkl_kernels()
+# glibc keeps freed heap memory for reuse instead of page-faulting fresh memory for every large tensor
+KEPT_FREED_MEMORY = keep_freed_memory()
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,7 @@
-"""Training-step throughput: paddle_electra against HF transformers (torch eager), side by side in one process.
+"""Training-step throughput: paddle_electra against HF transformers (torch eager), side by side in one run.
 
     paddle-electra bench --train [--quick] [--threads 2] [--train-shapes 16x64,32x128] [--repeats 6]
+        [--torch-process own|same]
         [--hidden 256] [--layers 4] [--heads 4] [--intermediate 1024] [--embedding 128]
         [--generator-size 1.0] [--vocab-size 5870] [--json] [--out bench-train.json]
 
@@ -31,8 +32,18 @@ wall second over the timed steps, first and last loss; ``ratio`` is torch's
 median ms / paddle_electra's: paddle_electra's throughput relative to torch
 (> 1: faster). ``--quick`` (CI): a tiny model, one 4x16 shape, 2 repeats.
 
-Both OpenMP runtimes live in this process: Paddle's Intel OpenMP (libiomp5)
-keeps its worker threads spinning for ``KMP_BLOCKTIME`` (200 ms by default)
+Where torch runs (``torch_process``): by default in a worker process of its own
+(:mod:`._bench_train_torch`, run by path), so it has its users' defaults:
+importing paddle_electra makes glibc keep freed memory for reuse
+(``_cpu.keep_freed_memory``), a process-wide setting that speeds torch up too,
+and a torch user does not have it. ``"same"`` runs torch in this process, under
+that setting, as all earlier versions of this benchmark did. The steps still
+alternate one at a time and the timing of a worker step is the wall time of
+the request (a few hundred microseconds of it are the pipe); its CPU time is
+the worker's.
+
+Spinning OpenMP threads compete for the cores wherever the other framework runs: Paddle's Intel
+OpenMP (libiomp5) keeps its worker threads spinning for ``KMP_BLOCKTIME`` (200 ms by default)
 after its last parallel region, and a torch step started inside that window
 competes with them for the cores. Measured (2 threads, 2 busy cores, HF
 fine-tuning step 16x64): 598 ms alone, 4,985 ms right after Paddle work, 564 ms
@@ -49,11 +60,14 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import _bench_train_torch as torch_side
+from ._bench_train_torch import DISC_WEIGHT, EPSILON, LEARNING_RATE, MAX_GRAD_NORM, SCHEDULE_STEPS, WEIGHT_DECAY
 from ._io import atomic_path
 from .benchmark import BenchmarkError
 
@@ -67,33 +81,105 @@ WARMUP = 2
 DEFAULT_REPEATS = 6
 QUICK_REPEATS = 2
 MAX_SEQ = 512
-LEARNING_RATE = 1e-4
-WEIGHT_DECAY = 0.01
-EPSILON = 1e-6  # build_optimizer's AdamW epsilon, used on both sides
-MAX_GRAD_NORM = 1.0
-DISC_WEIGHT = 50.0  # ELECTRA's RTD loss weight (ElectraPretrainingCriterion's default)
 FINETUNE_DROPOUT = 0.1
 NUM_LABELS = 2
 SETTLE_S = 0.3  # > Intel OpenMP's default KMP_BLOCKTIME (200 ms): Paddle's idle threads stop spinning
-SCHEDULE_STEPS = 1_000_000  # no warmup, linear decay over far more steps than run: a constant rate
 PAD, UNK, CLS, SEP, MASK = range(5)  # special ids of the random vocabulary; ordinary tokens are 5 and up
 FRAMEWORKS = ("paddle_electra", "hf_torch")
 KINDS = ("pretrain", "finetune")
 RATIO_MEANING = ("hf_torch median ms / paddle_electra median ms: paddle_electra's training throughput "
                  "relative to torch (> 1 = faster)")
 # train-only options: keyword (= CLI dest) -> flag
-OPTION_FLAGS = {"train_shapes": "--train-shapes", "repeats": "--repeats", "hidden": "--hidden",
+TORCH_PROCESSES = ("own", "same")  # where the torch step runs (see the module doc)
+OPTION_FLAGS = {"train_shapes": "--train-shapes", "repeats": "--repeats", "torch_process": "--torch-process",
+                "hidden": "--hidden",
                 "layers": "--layers", "heads": "--heads", "intermediate": "--intermediate",
                 "embedding": "--embedding", "generator_size": "--generator-size", "vocab_size": "--vocab-size"}
 
 
 class StepPair(NamedTuple):
-    """One kind of training step on both frameworks; each callable runs one step and returns its loss."""
+    """One kind of training step on both frameworks; each callable runs one step and returns its loss.
+
+    ``torch_model`` is None when the torch step runs in a worker process (a
+    :class:`TorchWorker` step, whose ``cpu_time()`` is the worker's CPU clock).
+    """
 
     paddle_electra: Callable[[], float]
     hf_torch: Callable[[], float]
     paddle_model: object
     torch_model: object
+    hf_attn_implementation: Optional[str] = None
+
+
+class _RemoteStep:
+    """The torch step of a :class:`TorchWorker`: one request per step; ``cpu_time()`` sums the worker's CPU."""
+
+    def __init__(self, worker: "TorchWorker"):
+        self.worker, self.cpu = worker, 0.0
+
+    def __call__(self) -> float:
+        answer = self.worker.ask({"cmd": "step"})
+        self.cpu += answer["cpu_s"]
+        return float(answer["loss"])
+
+    def cpu_time(self) -> float:
+        return self.cpu
+
+
+class TorchWorker:
+    """``_bench_train_torch.py`` run by path in a process of its own: torch with its users' defaults.
+
+    Args:
+        threads: torch threads in the worker.
+        tmp_dir: where the batch is handed over (an ``.npz``).
+    """
+
+    def __init__(self, threads: int, tmp_dir: str):
+        import subprocess
+        import tempfile
+
+        self.threads, self.tmp_dir = threads, tmp_dir
+        self.stderr = tempfile.TemporaryFile(mode="w+", dir=tmp_dir)
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(torch_side.__file__)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1)
+
+    def ask(self, request: Dict) -> Dict:
+        """Send one request, return its answer; a BenchmarkError when the worker failed or died."""
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (OSError, ValueError):  # a broken pipe, or closed by close()
+            line = ""
+        if not line:
+            tail = ""
+            if not self.stderr.closed:
+                self.stderr.seek(0)
+                tail = self.stderr.read()[-3000:]
+            raise BenchmarkError(f"the torch worker exited (code {self.proc.poll()}):\n{tail}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise BenchmarkError(f"the torch worker failed: {answer['error']}")
+        return answer
+
+    def build(self, kind: str, disc: Dict, gen: Optional[Dict], batch: Dict[str, np.ndarray], seed: int):
+        """``(step, attn_implementation)`` of a new torch step in the worker."""
+        path = os.path.join(self.tmp_dir, "batch.npz")
+        np.savez(path, **batch)
+        answer = self.ask({"cmd": "build", "kind": kind, "disc": disc, "gen": gen, "batch": path, "seed": seed,
+                           "threads": self.threads})
+        return _RemoteStep(self), answer.get("attn_implementation")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, ValueError, Exception):  # noqa: BLE001 - a stuck worker is killed
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
 
 
 # ------------------------------------------------------------------ options
@@ -106,6 +192,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, metavar="N",
                         help=f"--train: timed steps per framework and shape (default {DEFAULT_REPEATS}; "
                              f"quick {QUICK_REPEATS})")
+    parser.add_argument("--torch-process", choices=TORCH_PROCESSES,
+                        help="--train: where the torch step runs: 'own' (default: a worker process with torch's "
+                             "defaults) or 'same' (this process, with paddle_electra's allocator setting)")
     for key, kind, what in (("hidden", int, "hidden size"), ("layers", int, "encoder layers"),
                             ("heads", int, "attention heads"), ("intermediate", int, "FFN size"),
                             ("embedding", int, "embedding size"),
@@ -190,17 +279,9 @@ def _paddle_config(model: Dict, max_positions: int, dropout: float, **extra):
                          attention_probs_dropout_prob=dropout, pad_token_id=PAD, **extra)
 
 
-def _hf_config(transformers, config, **extra):
-    """The HF config of the same shape as paddle_electra ``config``."""
-    return transformers.ElectraConfig(
-        vocab_size=config.vocab_size, embedding_size=config.embedding_size, hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size, hidden_act=config.hidden_act,
-        hidden_dropout_prob=config.hidden_dropout_prob,
-        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-        max_position_embeddings=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
-        layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-        pad_token_id=config.pad_token_id, **extra)
+def _fields(config) -> Dict:
+    """The fields of a paddle_electra config that the HF model of the same shape takes."""
+    return {k: getattr(config, k) for k in torch_side.CONFIG_FIELDS}
 
 
 def _max_positions(seq: int) -> int:
@@ -226,33 +307,35 @@ def make_batch(vocab_size: int, batch: int, seq: int, seed: int = 0) -> Dict[str
     return out
 
 
-def _torch_adamw(torch, module):
-    """torch AdamW grouped as build_optimizer groups Paddle's: no weight decay on biases and norms."""
-    decay, plain = [], []
-    for name, p in module.named_parameters():  # a shared parameter is listed once
-        (plain if p.ndim == 1 or name.endswith("bias") or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": plain, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=LEARNING_RATE, eps=EPSILON)
+def _paddle_optimizer(paddle_model):
+    """Paddle's optimizer + schedule from build_optimizer, as the trainers build them (constant rate here)."""
+    from .train.optim import build_optimizer
+
+    return build_optimizer(paddle_model, LEARNING_RATE, SCHEDULE_STEPS, 0, WEIGHT_DECAY,
+                           max_grad_norm=MAX_GRAD_NORM, epsilon=EPSILON)
 
 
-def _schedules(torch, paddle_model, torch_optimizer):
-    """Paddle's optimizer + schedule from build_optimizer (as the trainers), and the same schedule for torch."""
-    from .train.optim import build_optimizer, warmup_linear
+def _torch_step(kind: str, disc, gen, batch: Dict[str, np.ndarray], seed: int, worker: Optional["TorchWorker"]):
+    """``(step, module or None, attn_implementation)``: the torch side here, or in ``worker``."""
+    if worker is not None:
+        step, attn = worker.build(kind, _fields(disc), gen and _fields(gen), batch, seed)
+        return step, None, attn
+    _import_reference()
+    step, module = torch_side.build(kind, _fields(disc), gen and _fields(gen), batch, seed, num_labels=NUM_LABELS)
+    return step, module, getattr(getattr(module, "config", None), "_attn_implementation", None)
 
-    popt, psched = build_optimizer(paddle_model, LEARNING_RATE, SCHEDULE_STEPS, 0, WEIGHT_DECAY,
-                                   max_grad_norm=MAX_GRAD_NORM, epsilon=EPSILON)
-    tsched = torch.optim.lr_scheduler.LambdaLR(torch_optimizer, warmup_linear(SCHEDULE_STEPS, 0))
-    return popt, psched, tsched
 
+def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0,
+                  worker: Optional[TorchWorker] = None) -> StepPair:
+    """Build both pre-training setups for ``batch`` (see the module doc); no step is run.
 
-def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> StepPair:
-    """Build both pre-training setups for ``batch`` (see the module doc); no step is run."""
+    ``worker``: build the torch side there (else in this process).
+    """
     import paddle
 
     from .pretraining import ElectraForTotalPretraining, ElectraPretrainingCriterion, generator_config_for
     from .train.steps import step_losses
 
-    torch, transformers = _import_reference()
     seq = batch["input_ids"].shape[1]
     disc = _paddle_config(model, _max_positions(seq), 0.0)
     gen = generator_config_for(disc, model["generator_size"]).copy(num_hidden_layers=disc.num_hidden_layers)
@@ -261,17 +344,7 @@ def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> S
     pm = ElectraForTotalPretraining(disc, gen)
     pm.train()
     criterion = ElectraPretrainingCriterion(disc.vocab_size, 1.0, DISC_WEIGHT)
-
-    torch.manual_seed(seed)
-    tgen = transformers.ElectraForMaskedLM(_hf_config(transformers, gen))
-    tdisc = transformers.ElectraForPreTraining(_hf_config(transformers, disc))
-    # one word-embedding table for both, as in ELECTRA and on the Paddle side (the generator's
-    # output layer is already tied to it by HF)
-    tdisc.electra.embeddings.word_embeddings = tgen.electra.embeddings.word_embeddings
-    tm = torch.nn.ModuleDict({"generator": tgen, "discriminator": tdisc})
-    tm.train()
-    topt = _torch_adamw(torch, tm)
-    popt, psched, tsched = _schedules(torch, pm, topt)
+    popt, psched = _paddle_optimizer(pm)
     names = ("input_ids", "attention_mask", "raw_input_ids", "generator_labels")
 
     def paddle_step() -> float:
@@ -280,21 +353,8 @@ def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> S
         total, _, _, _ = step_losses(pm, criterion, inputs, generator_only=False)
         return _paddle_update(total, popt, psched)
 
-    def torch_step() -> float:
-        ids, mask, raw, labels = (torch.from_numpy(batch[k]) for k in names)
-        out = tgen(input_ids=ids, attention_mask=mask, labels=labels)
-        with torch.no_grad():  # Gumbel-max sampling, not differentiated through (as ELECTRA)
-            masked = labels != -100
-            noise = -torch.log(-torch.log(torch.rand_like(out.logits) + 1e-9) + 1e-9)
-            disc_ids = torch.where(masked, torch.argmax(out.logits + noise, dim=-1), ids)
-            disc_labels = ((disc_ids != raw) & masked).float()
-        logits = tdisc(input_ids=disc_ids, attention_mask=mask).logits
-        keep = mask.float()  # the RTD loss averages over real tokens, as the Paddle criterion does
-        rtd = (torch.nn.functional.binary_cross_entropy_with_logits(logits, disc_labels, reduction="none")
-               * keep).sum() / keep.sum()
-        return _torch_update(torch, out.loss + DISC_WEIGHT * rtd, tm, topt, tsched)
-
-    return StepPair(paddle_step, torch_step, pm, tm)
+    torch_step, tm, attn = _torch_step("pretrain", disc, gen, batch, seed, worker)
+    return StepPair(paddle_step, torch_step, pm, tm, attn)
 
 
 def _paddle_update(loss, optimizer, scheduler) -> float:
@@ -306,45 +366,27 @@ def _paddle_update(loss, optimizer, scheduler) -> float:
     return float(loss)
 
 
-def _torch_update(torch, loss, model, optimizer, scheduler) -> float:
-    """The same for torch: backward, clipping at :data:`MAX_GRAD_NORM`, step, scheduler step."""
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
-    optimizer.step()
-    optimizer.zero_grad()
-    scheduler.step()
-    return float(loss.detach())
-
-
-def finetune_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0) -> StepPair:
+def finetune_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0,
+                  worker: Optional[TorchWorker] = None) -> StepPair:
     """Build both sequence-classification setups (dropout 0.1) for ``batch``'s unmasked rows; no step is run."""
     import paddle
 
     from .modeling import ElectraForSequenceClassification
 
-    torch, transformers = _import_reference()
     config = _paddle_config(model, _max_positions(batch["raw_input_ids"].shape[1]), FINETUNE_DROPOUT,
                             num_labels=NUM_LABELS)
     paddle.seed(seed)
     pm = ElectraForSequenceClassification(config)
     pm.train()
-    torch.manual_seed(seed)
-    tm = transformers.ElectraForSequenceClassification(_hf_config(transformers, config, num_labels=NUM_LABELS))
-    tm.train()
-    topt = _torch_adamw(torch, tm)
-    popt, psched, tsched = _schedules(torch, pm, topt)
+    popt, psched = _paddle_optimizer(pm)
     names = ("raw_input_ids", "token_type_ids", "attention_mask", "labels")
 
     def paddle_step() -> float:
         ids, types, mask, labels = (paddle.to_tensor(batch[k]) for k in names)
         return _paddle_update(pm(ids, token_type_ids=types, attention_mask=mask, labels=labels)[0], popt, psched)
 
-    def torch_step() -> float:
-        ids, types, mask, labels = (torch.from_numpy(batch[k]) for k in names)
-        loss = tm(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels).loss
-        return _torch_update(torch, loss, tm, topt, tsched)
-
-    return StepPair(paddle_step, torch_step, pm, tm)
+    torch_step, tm, attn = _torch_step("finetune", config, None, batch, seed, worker)
+    return StepPair(paddle_step, torch_step, pm, tm, attn)
 
 
 BUILDERS = {"pretrain": pretrain_pair, "finetune": finetune_pair}
@@ -369,6 +411,8 @@ def time_pair(pair: StepPair, repeats: int, warmup: int = WARMUP, settle_s: Opti
     """
     settle_s = default_settle_s() if settle_s is None else settle_s
     steps = {"paddle_electra": pair.paddle_electra, "hf_torch": pair.hf_torch}
+    # CPU clock per side: this process's, or a worker's (what its step reports)
+    clock = {k: getattr(step, "cpu_time", time.process_time) for k, step in steps.items()}
     losses = {k: [] for k in FRAMEWORKS}
     wall = {k: [] for k in FRAMEWORKS}
     cpu = {k: [] for k in FRAMEWORKS}
@@ -378,10 +422,10 @@ def time_pair(pair: StepPair, repeats: int, warmup: int = WARMUP, settle_s: Opti
     for r in range(repeats):
         for k in FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]:
             time.sleep(settle_s)  # the other runtime's threads stop spinning (see the module doc)
-            c0, t0 = time.process_time(), time.perf_counter()
+            c0, t0 = clock[k](), time.perf_counter()
             losses[k].append(steps[k]())
             wall[k].append(time.perf_counter() - t0)
-            cpu[k].append(time.process_time() - c0)
+            cpu[k].append(clock[k]() - c0)
     out = {}
     for k in FRAMEWORKS:
         bad = [x for x in losses[k] if not math.isfinite(x)]
@@ -430,9 +474,28 @@ def machine_info(threads: int) -> Dict:
 
 
 # ------------------------------------------------------------------ the run
+def _time_shape(kind: str, model: Dict, b: int, s: int, seed: int, repeats: int, settle_s: float,
+                worker: Optional[TorchWorker], config: Dict, log) -> Dict:
+    """Build one kind of step at one shape on both sides, time it, print a line; the result entry."""
+    t = time.perf_counter()
+    pair = BUILDERS[kind](model, make_batch(model["vocab_size"], b, s, seed), seed, worker=worker)
+    timed = time_pair(pair, repeats, settle_s=settle_s)
+    config["hf_attn_implementation"] = pair.hf_attn_implementation  # HF picks its attention kernel (sdpa / eager)
+    del pair  # free this shape's models and optimizer state before the next
+    entry = {"tokens": b * s}
+    for fw in FRAMEWORKS:
+        entry[fw] = dict(timed[fw], tokens_per_s=b * s / (timed[fw]["median_ms"] / 1e3))
+    entry["ratio"] = entry["hf_torch"]["median_ms"] / entry["paddle_electra"]["median_ms"]
+    print(f"[{kind} {b}x{s}] paddle_electra {entry['paddle_electra']['median_ms']:.1f} ms, hf_torch "
+          f"{entry['hf_torch']['median_ms']:.1f} ms, ratio {entry['ratio']:.2f} ({time.perf_counter() - t:.1f} s)",
+          file=log, flush=True)
+    return entry
+
+
 def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
         train_shapes: Optional[Union[str, Sequence]] = None, repeats: Optional[int] = None,
-        settle_s: Optional[float] = None, log=None, seed: int = 0, **model_options) -> Dict:
+        settle_s: Optional[float] = None, log=None, seed: int = 0, torch_process: Optional[str] = None,
+        **model_options) -> Dict:
     """Time both step kinds on both frameworks for every shape; print a table, write JSON, return it.
 
     Args:
@@ -444,6 +507,9 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
         settle_s: idle seconds before each timed step (default :func:`default_settle_s`).
         log: a text stream for progress and the table (default ``sys.stdout``).
         seed: seeds the weights, the batch and the sampling.
+        torch_process: ``"own"`` (default): the torch step runs in a worker process
+            of its own, with torch's defaults (see :mod:`._bench_train_torch`);
+            ``"same"``: in this process, under paddle_electra's allocator setting.
         **model_options: ``hidden``, ``layers``, ``heads``, ``intermediate``, ``embedding``,
             ``generator_size``, ``vocab_size`` (see :data:`MODEL_DEFAULTS`).
 
@@ -460,6 +526,9 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
     settle_s = default_settle_s() if settle_s is None else settle_s
     if isinstance(settle_s, bool) or not isinstance(settle_s, (int, float)) or not 0 <= settle_s <= 60:
         raise ValueError(f"settle_s={settle_s!r} must be a number of seconds in [0, 60]")
+    torch_process = torch_process or TORCH_PROCESSES[0]
+    if torch_process not in TORCH_PROCESSES:
+        raise ValueError(f"torch_process={torch_process!r} must be one of {', '.join(TORCH_PROCESSES)}")
     model = resolve_model(quick, **model_options)
     if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):  # found out now, not after minutes
         raise ValueError(f"out={out!r}: the folder {os.path.dirname(os.path.abspath(out))} does not exist")
@@ -472,8 +541,10 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
     keys = [f"{b}x{s}" for b, s in shapes]
     res = {"config": {"quick": quick, "threads": threads, "warmup": WARMUP, "repeats": repeats, "seed": seed,
                       "shapes": keys, "model": model, "ratio": RATIO_MEANING, "settle_s": settle_s,
-                      "order": "one process; warm-up, then rounds alternating the frameworks (swapped every "
-                               "round), settle_s of idling before each timed step",
+                      "torch_process": torch_process,
+                      "order": ("torch in a worker process of its own" if torch_process == "own" else
+                                "one process") + "; warm-up, then rounds alternating the frameworks (swapped "
+                               "every round), settle_s of idling before each timed step",
                       "optimizer": {"name": "AdamW", "lr": LEARNING_RATE, "eps": EPSILON,
                                     "weight_decay": WEIGHT_DECAY, "max_grad_norm": MAX_GRAD_NORM},
                       "pretrain": {"dropout": 0.0, "disc_weight": DISC_WEIGHT, "masking": "MaskingCollator 15% "
@@ -484,23 +555,16 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
                       "finetune": {"dropout": FINETUNE_DROPOUT, "num_labels": NUM_LABELS}},
            "machine": machine_info(threads), "results": {k: {} for k in KINDS}}
     t_start = time.perf_counter()
-    for kind in KINDS:
-        for (b, s), key in zip(shapes, keys):
-            t = time.perf_counter()
-            pair = BUILDERS[kind](model, make_batch(model["vocab_size"], b, s, seed), seed)
-            timed = time_pair(pair, repeats, settle_s=settle_s)
-            hf_config = getattr(pair.torch_model, "config", None)  # HF picks its attention kernel (sdpa / eager)
-            if hf_config is not None:
-                res["config"]["hf_attn_implementation"] = getattr(hf_config, "_attn_implementation", None)
-            del pair  # free this shape's models and optimizer state before the next
-            entry = {"tokens": b * s}
-            for fw in FRAMEWORKS:
-                entry[fw] = dict(timed[fw], tokens_per_s=b * s / (timed[fw]["median_ms"] / 1e3))
-            entry["ratio"] = entry["hf_torch"]["median_ms"] / entry["paddle_electra"]["median_ms"]
-            res["results"][kind][key] = entry
-            print(f"[{kind} {key}] paddle_electra {entry['paddle_electra']['median_ms']:.1f} ms, hf_torch "
-                  f"{entry['hf_torch']['median_ms']:.1f} ms, ratio {entry['ratio']:.2f} "
-                  f"({time.perf_counter() - t:.1f} s)", file=log, flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        worker = TorchWorker(threads, tmp) if torch_process == "own" else None
+        try:
+            for kind in KINDS:
+                for (b, s), key in zip(shapes, keys):
+                    res["results"][kind][key] = _time_shape(kind, model, b, s, seed, repeats, settle_s, worker,
+                                                            res["config"], log)
+        finally:
+            if worker is not None:
+                worker.close()
     res["summary"] = {kind: _geomean([e["ratio"] for e in res["results"][kind].values()]) for kind in KINDS}
     res["machine"]["load_average_end"] = list(os.getloadavg())
     res["wall_s"] = round(time.perf_counter() - t_start, 1)

@@ -77,7 +77,8 @@ def _cmd_train(args, threads: int, log) -> str:
     try:
         res = bench_train.run(quick=args.quick, threads=threads,
                               out="bench-train.json" if args.out is None else args.out,
-                              train_shapes=args.train_shapes, repeats=args.repeats, log=log, **model)
+                              train_shapes=args.train_shapes, repeats=args.repeats,
+                              torch_process=args.torch_process, log=log, **model)
     except BenchmarkError as e:
         raise CLIError(str(e)) from None
     return _to_json(res) if args.json else ""

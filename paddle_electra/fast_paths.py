@@ -69,10 +69,13 @@ class Dropout(nn.Dropout):
 
     Paddle 3.3's CPU dropout draws its mask ~2.5x slower than numpy's PCG64
     (measured: a [32, 4, 128, 128] tensor, forward + backward, 28 ms vs 11 ms;
-    15 dropouts per fine-tuning step of a 4-layer model). The generator is
-    seeded from Paddle's, so ``paddle.seed`` still fixes every mask; the
-    scaling is Paddle's default ``upscale_in_train``. Other modes, devices,
-    static graphs and ``p == 0`` take ``nn.Dropout``'s own path.
+    15 dropouts per fine-tuning step of a 4-layer model). The mask compares 16
+    random bits per unit with ``p * 65536`` (raw generator bytes: 2.1 ms for
+    that tensor against 6.7 ms from uniform floats), so the drop rate is ``p``
+    rounded to 1/65536. The generator is seeded from Paddle's, so
+    ``paddle.seed`` still fixes every mask; the scaling is Paddle's default
+    ``upscale_in_train``. Other modes, devices, static graphs and ``p == 0``
+    take ``nn.Dropout``'s own path.
     """
 
     def forward(self, x):
@@ -81,8 +84,11 @@ class Dropout(nn.Dropout):
                 and paddle.in_dynamic_mode() and x.place.is_cpu_place() and x.dtype == paddle.float32):
             return super().forward(x)
         seed = int(paddle.randint(0, 2**31 - 1, [1]).item())
-        keep = np.random.default_rng(seed).random(x.shape, dtype=np.float32) >= p
-        return x * paddle.to_tensor(keep.astype(np.float32) * np.float32(1.0 / (1.0 - p)))
+        shape = x.shape
+        bits = np.frombuffer(np.random.default_rng(seed).bytes(2 * int(np.prod(shape))), dtype=np.uint16)
+        mask = np.multiply(bits.reshape(shape) >= min(round(p * 65536), 65535), np.float32(1.0 / (1.0 - p)),
+                           dtype=np.float32)
+        return x * paddle.to_tensor(mask)
 
 
 def expand_bias(bias, num_heads: int, max_elements: int = 1 << 25):

@@ -46,6 +46,7 @@ def test_run_quick_times_both_frameworks_for_both_steps(tmp_path):
     res = bench_train.run(quick=True, threads=1, out=str(out), log=log, settle_s=0.0)
     assert res["config"]["repeats"] == 2 and res["config"]["model"] == bench_train.QUICK_MODEL
     assert res["config"]["settle_s"] == 0.0
+    assert res["config"]["torch_process"] == "own" and "worker process" in res["config"]["order"]
     _check_result(res, ["4x16"])
     assert res["machine"]["threads"]["torch"] == 1  # set explicitly
     assert json.loads(out.read_text(encoding="utf-8")) == json.loads(json.dumps(res))
@@ -163,3 +164,32 @@ def test_steps_train_both_models(kind):
         assert (t["discriminator"].electra.embeddings.word_embeddings.weight
                 is t["generator"].electra.embeddings.word_embeddings.weight)
         assert "generator.electra.embeddings.word_embeddings.weight" in changed
+
+
+def test_torch_worker_runs_the_step_in_its_own_process(tmp_path):
+    """The worker is a separate process with glibc's defaults (it never imports paddle_electra); its steps train
+    the same model as the in-process torch step, from the same seed and batch."""
+    import os
+
+    model = dict(bench_train.QUICK_MODEL)
+    batch = bench_train.make_batch(model["vocab_size"], 2, 8, seed=5)
+    local = bench_train.finetune_pair(model, batch, seed=5)
+    worker = bench_train.TorchWorker(1, str(tmp_path))
+    try:
+        remote = bench_train.finetune_pair(model, batch, seed=5, worker=worker)
+        assert remote.torch_model is None and remote.hf_attn_implementation
+        losses = [remote.hf_torch() for _ in range(3)]
+        assert losses == pytest.approx([local.hf_torch() for _ in range(3)], rel=1e-5)  # same model, same steps
+        assert remote.hf_torch.cpu_time() > 0  # the worker's CPU clock, not this process's
+        maps = open(f"/proc/{worker.proc.pid}/maps").read()
+        assert "libpaddle" not in maps and "torch" in maps  # no Paddle in the torch process
+        assert worker.proc.pid != os.getpid()
+        with pytest.raises(bench_train.BenchmarkError, match="unknown step kind 'nope'"):
+            worker.build("nope", {k: 1 for k in bench_train.torch_side.CONFIG_FIELDS}, None, batch, 0)
+    finally:
+        worker.close()
+    assert worker.proc.returncode == 0
+    with pytest.raises(bench_train.BenchmarkError, match="the torch worker exited"):
+        worker.ask({"cmd": "step"})
+    with pytest.raises(ValueError, match="torch_process='elsewhere' must be one of own, same"):
+        bench_train.run(quick=True, torch_process="elsewhere")

@@ -1,5 +1,9 @@
 """Dygraph speed paths in modeling.py change no number: row-gathered attention heads equal strided views bit for bit."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import paddle
 import pytest
@@ -139,3 +143,30 @@ def test_contiguous_kernels_setting_respects_the_user(monkeypatch):
     monkeypatch.delenv("PADDLE_ELECTRA_KEEP_STRIDE_KERNELS")
     monkeypatch.setenv("FLAGS_use_stride_kernel", "1")
     assert _cpu.use_contiguous_kernels() is False
+
+
+_RSS_AFTER_FREE = """
+import os, numpy as np
+import paddle_electra
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+before = rss()
+block = np.ones(16 << 20, dtype=np.uint8)  # 16 MB, touched
+del block
+print(paddle_electra.KEPT_FREED_MEMORY, rss() - before)
+"""
+
+
+def test_freed_memory_is_kept_for_reuse_unless_the_user_opts_out():
+    """With the setting a freed 16 MB block stays mapped for the next tensor; without it glibc unmaps it."""
+    def run(**env):
+        out = subprocess.run([sys.executable, "-c", _RSS_AFTER_FREE], capture_output=True, text=True, check=True,
+                             env={**os.environ, **env}).stdout.split()
+        return out[0] == "True", int(out[1])
+
+    kept, grown = run()
+    assert kept and grown >= 15 << 20, grown
+    for opt_out in ({"PADDLE_ELECTRA_KEEP_MALLOC_DEFAULTS": "1"}, {"MALLOC_TRIM_THRESHOLD_": "131072"}):
+        kept, grown = run(**opt_out)
+        assert not kept and grown < 4 << 20, (opt_out, grown)
