@@ -59,6 +59,13 @@ def _schedule(torch, optimizer):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, (SCHEDULE_STEPS - step) / SCHEDULE_STEPS))
 
 
+def _training(torch, model, batch: Dict[str, np.ndarray], names):
+    """``(optimizer, scheduler, tensors)``: ``model`` in train mode with AdamW and the schedule, ``names`` of the batch."""
+    model.train()
+    optimizer = _adamw(torch, model)
+    return optimizer, _schedule(torch, optimizer), [torch.from_numpy(batch[k]) for k in names]
+
+
 def _update(torch, loss, model, optimizer, scheduler) -> float:
     """Backward, clipping at :data:`MAX_GRAD_NORM`, optimizer step, scheduler step; the loss as a float."""
     loss.backward()
@@ -78,11 +85,8 @@ def build(kind: str, disc: Dict, gen: Optional[Dict], batch: Dict[str, np.ndarra
     torch.manual_seed(seed)
     if kind == "finetune":
         model = transformers.ElectraForSequenceClassification(hf_config(transformers, disc, num_labels=num_labels))
-        model.train()
-        optimizer = _adamw(torch, model)
-        scheduler = _schedule(torch, optimizer)
-        ids, types, mask, labels = (torch.from_numpy(batch[k]) for k in
-                                    ("raw_input_ids", "token_type_ids", "attention_mask", "labels"))
+        optimizer, scheduler, (ids, types, mask, labels) = _training(
+            torch, model, batch, ("raw_input_ids", "token_type_ids", "attention_mask", "labels"))
 
         def finetune_step() -> float:
             loss = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels).loss
@@ -97,11 +101,8 @@ def build(kind: str, disc: Dict, gen: Optional[Dict], batch: Dict[str, np.ndarra
     # output layer is already tied to it by HF)
     tdisc.electra.embeddings.word_embeddings = tgen.electra.embeddings.word_embeddings
     model = torch.nn.ModuleDict({"generator": tgen, "discriminator": tdisc})
-    model.train()
-    optimizer = _adamw(torch, model)
-    scheduler = _schedule(torch, optimizer)
-    ids, mask, raw, labels = (torch.from_numpy(batch[k]) for k in
-                              ("input_ids", "attention_mask", "raw_input_ids", "generator_labels"))
+    optimizer, scheduler, (ids, mask, raw, labels) = _training(
+        torch, model, batch, ("input_ids", "attention_mask", "raw_input_ids", "generator_labels"))
 
     def pretrain_step() -> float:
         out = tgen(input_ids=ids, attention_mask=mask, labels=labels)

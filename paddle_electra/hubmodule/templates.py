@@ -6,6 +6,22 @@ because PaddleHub reads ``@moduleinfo``'s keywords with ``ast`` and needs plain
 string constants there.
 """
 
+# the @serving method and the README's first lines, the same in both kinds of module
+SERVING_METHOD = '''
+    @serving
+    def predict_method(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):
+        """`hub serving`: POST {"data": [[text], ...]} to /predict/$name."""
+        return self.serve(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+'''
+
+README_HEAD = '''\
+# $name
+
+$summary
+
+PaddleHub module (`type: nlp/semantic_model`, version $version) written by
+`paddle-electra hub-module` (paddle_electra $pe_version) from'''
+
 MODULE_PY = '''\
 # PaddleHub module written by paddle_electra $pe_version (`paddle-electra hub-module`).
 """$summary_doc
@@ -46,20 +62,9 @@ class Electra(ElectraHubLayer):
                  **kwargs):
         ElectraHubLayer.__init__(self, MODEL, task=task, load_checkpoint=load_checkpoint, label_map=label_map,
                                  num_classes=num_classes, suffix=suffix, **kwargs)
+''' + SERVING_METHOD
 
-    @serving
-    def predict_method(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):
-        """`hub serving`: POST {"data": [[text], ...]} to /predict/$name."""
-        return self.serve(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
-'''
-
-README_MD = '''\
-# $name
-
-$summary
-
-PaddleHub module (`type: nlp/semantic_model`, version $version) written by
-`paddle-electra hub-module` (paddle_electra $pe_version) from `$source`.
+README_MD = README_HEAD + ''' `$source`.
 $weights_note
 
 | | |
@@ -152,20 +157,9 @@ class Electra(ElectraExportHubModule):
                  threads: Optional[int] = None, label_map: Optional[Dict] = None):
         ElectraExportHubModule.__init__(self, EXPORT, task=task, backend=backend, threads=threads,
                                         label_map=label_map)
+''' + SERVING_METHOD
 
-    @serving
-    def predict_method(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):
-        """`hub serving`: POST {"data": [[text], ...]} to /predict/$name."""
-        return self.serve(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
-'''
-
-EXPORT_README_MD = '''\
-# $name
-
-$summary
-
-PaddleHub module (`type: nlp/semantic_model`, version $version) written by
-`paddle-electra hub-module` (paddle_electra $pe_version) from the export folder `$source`.
+EXPORT_README_MD = README_HEAD + ''' the export folder `$source`.
 It runs the exported graph in `export/` on the CPU and predicts; it does not train (for
 fine-tuning, make a module from the model folder instead).
 
