@@ -276,14 +276,21 @@ def test_cli_export_quantize_verify_prints_agreement(model_dir, tmp_path, capsys
     assert "ONNX graph not fused: turned off" in capsys.readouterr().out
 
 
-def test_hub_module_from_an_int8_export_is_a_clear_error(int8_export, model_dir, tmp_path):
+def test_hub_module_from_an_int8_export_runs_int8(int8_export, tmp_path):
+    """Hub modules accept quantised exports: the module runs model.int8.onnx by default, as OnnxPredictor does."""
     from paddle_electra.hubmodule import make_hub_module
+    from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
 
     folder, _ = int8_export
-    with pytest.raises(ValueError, match="is an int8-quantised export folder") as e:
-        make_hub_module(folder, str(tmp_path / "mod"))
-    assert model_dir in str(e.value) and "paddle-electra serve --model" in str(e.value)
-    assert not os.path.exists(tmp_path / "mod")
+    info = make_hub_module(folder, str(tmp_path / "mod"))
+    assert info["backend"] == "onnx-int8" and "export/model.int8.onnx" in info["files"]
+    module = ElectraExportHubModule(str(tmp_path / "mod" / "export"), task="seq-cls")
+    texts = ["我爱北京", "天安门"]
+    labels, probs = module.predict([[t] for t in texts], return_prob=True, batch_size=2)
+    ref = pipeline("text-classification", model=folder, backend="onnx-int8", top_k=None)(texts)
+    for label, row, ranked in zip(labels, probs, ref):
+        assert label == ranked[0]["label"]
+        assert max(row) == pytest.approx(ranked[0]["score"], abs=1e-6)
 
 
 # ----------------------------------------------------------------------------- helpers
