@@ -136,7 +136,6 @@ class TorchWorker:
 
     def __init__(self, threads: int, tmp_dir: str):
         import subprocess
-        import tempfile
 
         self.threads, self.tmp_dir = threads, tmp_dir
         self.stderr = tempfile.TemporaryFile(mode="w+", dir=tmp_dir)

@@ -27,16 +27,15 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..export.manifest import INT8_FILE, ONNX_FILE, load_export
-from ..pipeline_base import _softmax
+from ..export.manifest import INT8_FILE, load_export
+from ..export.predictor import ONNX_PRECISIONS
+from ..pipeline_base import _softmax, check_batch_size
 from ..pipelines import EXPORT_BACKENDS, pipeline
-from .runtime import _TASK_ALIASES, _as_pairs, check_predict_options, embedding_row, label_row
+from .runtime import _TASK_ALIASES, _as_pairs, check_predict_options, embedding_row, int_keys, label_row
 
 #: export task -> the PaddleHub task of the module made from it (``None``: embeddings)
 HUB_TASKS = {"text-classification": "seq-cls", "token-classification": "token-cls",
              "feature-extraction": None, "fill-mask": "fill-mask"}
-#: backend -> the file of the export it needs (beyond the Paddle Inference graph every export has)
-_BACKEND_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE}
 
 
 def default_backend(manifest: Dict[str, Any]) -> str:
@@ -49,7 +48,8 @@ def check_backend(manifest: Dict[str, Any], backend: str, folder: str) -> str:
     """``backend`` if the export can run it; a ``ValueError`` naming what is missing otherwise."""
     if backend not in EXPORT_BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; an export module runs one of {', '.join(EXPORT_BACKENDS)}")
-    needed = _BACKEND_FILES.get(backend)
+    cls, precision = EXPORT_BACKENDS[backend]  # ONNX backends need their model file; every export has the graph
+    needed = ONNX_PRECISIONS[precision] if cls == "OnnxPredictor" else None
     if needed and needed not in (manifest.get("files") or {}):
         how = "quantize='int8' (paddle-electra export --quantize int8)" if needed == INT8_FILE else "onnx=True"
         raise ValueError(f"backend={backend!r} runs {needed}, which the export {folder} does not have; export "
@@ -108,8 +108,7 @@ class ElectraExportHubModule:
             return dict(own) if own else None
         if own is None:
             raise ValueError(f"label_map is for the classification tasks; this module's task is {self.task!r}")
-        # hub serving's JSON config turns the keys into strings; PaddleHub converts them back
-        label_map = {int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v for k, v in label_map.items()}
+        label_map = int_keys(label_map)
         if sorted(label_map) != sorted(own):
             raise ValueError(f"label_map must name the export's {len(own)} label ids {sorted(own)}, got "
                              f"{sorted(label_map, key=str)}")
@@ -123,8 +122,7 @@ class ElectraExportHubModule:
 
     def _outputs(self, texts: List[str], pairs: Optional[List[str]], max_seq_len: int, batch_size: int):
         """``(encodings, outputs)`` per input, padding removed; over-long inputs are cut to ``max_seq_len``."""
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_batch_size(batch_size)
         limit = min(int(max_seq_len), self.pipe.max_positions)
         encoded = self.pipe.encode(texts, pairs, max_length=limit, truncation=True)
         return encoded, self.pipe.run(encoded, batch_size)
@@ -168,7 +166,7 @@ class ElectraExportHubModule:
         texts, pairs = _as_pairs(data, False)
         if not texts:
             return []
-        encoded, outs = self._outputs(texts, pairs, max_seq_len, batch_size)
+        _, outs = self._outputs(texts, pairs, max_seq_len, batch_size)
         return [embedding_row(np.asarray(out["last_hidden_state"])) for out in outs]
 
     def serve(self, data, max_seq_len: int = 128, batch_size: int = 1, use_gpu: bool = False):

@@ -31,6 +31,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ..pipeline_base import check_batch_size
 from ..safety import load_paddle_pickle
 from ..modeling import ElectraForSequenceClassification, ElectraForTokenClassification, ElectraGenerator, ElectraModel
 from ..tokenizer import ElectraTokenizer
@@ -127,6 +128,12 @@ def _as_pairs(data, needs_pairs: bool, single: bool = False) -> Tuple[List[str],
     return first, second
 
 
+def int_keys(label_map: Dict) -> Dict:
+    """``label_map`` with its integer-looking string keys as ints: hub serving's JSON config turns the ids into
+    strings, and PaddleHub converts them back."""
+    return {int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v for k, v in label_map.items()}
+
+
 def check_predict_options(task: Optional[str], return_prob: bool, top_k: Optional[int]) -> None:
     """Refuse ``predict`` options the module's task would not use (rather than ignore them)."""
     if top_k is not None and task != "fill-mask":
@@ -182,9 +189,7 @@ class ElectraHubLayer(nn.Layer):
             raise ValueError(f"unknown task {task!r}; this module supports {list(self.TASKS)}")
         self.task, self.source, self.suffix = task, source, suffix
         if label_map:
-            # hub serving's JSON config turns the keys into strings; PaddleHub converts them back
-            label_map = {int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k: v
-                         for k, v in label_map.items()}
+            label_map = int_keys(label_map)
             num_classes = num_classes or len(label_map)
         head_kwargs = dict(kwargs)
         if num_classes is not None:
@@ -275,8 +280,7 @@ class ElectraHubLayer(nn.Layer):
     # ------------------------------------------------------------------ batching
     def _batches(self, texts: List[str], pairs: Optional[List[str]], max_seq_len: int, batch_size: int):
         """``(rows, encodings, ids, types, mask)`` per batch, in input order, padded per batch."""
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_batch_size(batch_size)
         limit = min(int(max_seq_len), self.model.config.max_position_embeddings)
         enc = self.tokenizer(texts, pairs, max_length=limit, truncation=True, return_special_tokens_mask=True)
         n = len(texts)

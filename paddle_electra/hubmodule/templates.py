@@ -14,6 +14,16 @@ SERVING_METHOD = '''
         return self.serve(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
 '''
 
+# @moduleinfo's keywords, plain literals (PaddleHub reads them with ast); each template closes the call
+MODULEINFO = '''@moduleinfo(
+    name=$name_lit,
+    version=$version_lit,
+    summary=$summary_lit,
+    author=$author_lit,
+    author_email=$author_email_lit,
+    type="nlp/semantic_model",
+'''
+
 README_HEAD = '''\
 # $name
 
@@ -40,14 +50,7 @@ $model_comment
 MODEL = $model_expr
 
 
-@moduleinfo(
-    name=$name_lit,
-    version=$version_lit,
-    summary=$summary_lit,
-    author=$author_lit,
-    author_email=$author_email_lit,
-    type="nlp/semantic_model",
-    meta=TransformerModule,
+''' + MODULEINFO + '''    meta=TransformerModule,
 )
 class Electra(ElectraHubLayer):
     """$arch_note
@@ -137,14 +140,7 @@ from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
 EXPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export")
 
 
-@moduleinfo(
-    name=$name_lit,
-    version=$version_lit,
-    summary=$summary_lit,
-    author=$author_lit,
-    author_email=$author_email_lit,
-    type="nlp/semantic_model",
-)
+''' + MODULEINFO + ''')
 class Electra(ElectraExportHubModule):
     """$arch_note
 
