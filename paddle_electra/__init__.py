@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 _SUBMODULE_OF: Dict[str, str] = {
     "ElectraConfig": ".configuration",
     "ElectraPretrainedModel": ".modeling_utils",
-    "LoadReport": ".modeling_utils",
+    "LoadReport": ".model_files",
     "ElectraForCausalLM": ".causal_lm",
     "KVCache": ".kv_cache",
     "list_pretrained": ".registry",
@@ -42,6 +42,7 @@ _SUBMODULE_OF: Dict[str, str] = {
     "ErnieHealthForTotalPretraining": ".ernie_health",
     "ErnieHealthPretrainingCriterion": ".ernie_health",
     "ElectraTokenizer": ".tokenizer",
+    "AutoTokenizer": ".tokenizer.auto",
     "BatchEncoding": ".tokenizer",
     "ElectraPredictor": ".export",
     "OnnxPredictor": ".export",
@@ -58,7 +59,7 @@ _SUBMODULE_OF.update({name: ".modeling" for name in (
     "ElectraDiscriminator", "ElectraForPreTraining", "ElectraClassificationHead", "ElectraForSequenceClassification",
     "ElectraForTokenClassification", "ElectraForQuestionAnswering", "ElectraForMultipleChoice")})
 _SUBMODULE_OF.update({name: ".auto" for name in (
-    "AutoConfig", "AutoTokenizer", "AutoModel", "AutoModelForMaskedLM", "AutoModelForPreTraining",
+    "AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForPreTraining",
     "AutoModelForPretraining", "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
     "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "AutoGenerator", "AutoDiscriminator",
     "AutoModelForCausalLM")})

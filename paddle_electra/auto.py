@@ -1,6 +1,6 @@
 """Auto classes: pick the ELECTRA class from the name table or a folder's config.
 
-``AutoConfig``, ``AutoTokenizer`` and one ``AutoModel...`` class per task, with the
+``AutoConfig`` and one ``AutoModel...`` class per task (``AutoTokenizer`` is the tokenizer's), with the
 names PaddleNLP and HF transformers use. Which class a name or folder loads into is
 decided offline, from the name table (:mod:`paddle_electra.registry`) or the folder's
 ``config.json`` / PaddleNLP 2.4 ``model_config.json``, before anything is downloaded:
@@ -18,7 +18,6 @@ decided offline, from the name table (:mod:`paddle_electra.registry`) or the fol
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, Optional
 
@@ -35,7 +34,6 @@ from .modeling import (
     ElectraModel,
 )
 from .pretraining import ElectraForTotalPretraining
-from .tokenizer import ElectraTokenizer
 
 
 try:
@@ -239,7 +237,7 @@ AUTO_MODEL_CLASSES = tuple(
 )
 
 
-# ---------------------------------------------------------------- config and tokenizer
+# ---------------------------------------------------------------- config
 class AutoConfig:
     """``AutoConfig.from_pretrained(name_or_path)`` is :meth:`ElectraConfig.from_pretrained` (offline for names)."""
 
@@ -250,64 +248,3 @@ class AutoConfig:
     def from_pretrained(name_or_path: str, **kwargs) -> ElectraConfig:
         """The config of a name (from the name table), a folder (any layout) or a config file."""
         return ElectraConfig.from_pretrained(os.fspath(name_or_path), **kwargs)
-
-
-# tokenizer classes whose files ElectraTokenizer reads as they are meant (BERT WordPiece, HF and PaddleNLP names)
-WORDPIECE_TOKENIZER_CLASSES = (
-    "ElectraTokenizer",
-    "ElectraTokenizerFast",
-    "ElectraFastTokenizer",
-    "BertTokenizer",
-    "BertTokenizerFast",
-    "BertFastTokenizer",
-)
-_TOKENIZER_CONFIG = "tokenizer_config.json"
-
-
-class AutoTokenizer:
-    """``AutoTokenizer.from_pretrained(name_or_path)`` gives an :class:`ElectraTokenizer`.
-
-    A folder whose ``tokenizer_config.json`` names another tokenizer class (not a
-    BERT WordPiece one, see :data:`WORDPIECE_TOKENIZER_CLASSES`) is refused rather
-    than read with the wrong algorithm.
-    """
-
-    def __init__(self, *args, **kwargs):
-        raise TypeError("use AutoTokenizer.from_pretrained(name_or_path)")
-
-    @staticmethod
-    def tokenizer_class_of(name_or_path: str) -> str:
-        """The tokenizer class a folder's ``tokenizer_config.json`` names (``ElectraTokenizer`` if none)."""
-        file = os.path.join(os.fspath(name_or_path), _TOKENIZER_CONFIG)
-        if not os.path.isfile(file):
-            return "ElectraTokenizer"
-        try:
-            with open(file, encoding="utf-8") as f:
-                data = json.load(f)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise ValueError(f"{file} is not a valid JSON tokenizer config: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{file} must hold a JSON object, got {type(data).__name__}")
-        named = data.get("tokenizer_class") or data.get("init_class") or "ElectraTokenizer"  # init_class: 2.4
-        if not isinstance(named, str):
-            raise ValueError(f"{file}: tokenizer_class must be a class name (string), got {named!r}")
-        return named
-
-    @staticmethod
-    def from_pretrained(name_or_path: str, **kwargs) -> ElectraTokenizer:
-        """:meth:`ElectraTokenizer.from_pretrained` after checking a folder's tokenizer class.
-
-        Raises:
-            ValueError: the folder's ``tokenizer_config.json`` names a tokenizer
-                that is not BERT WordPiece, or is unreadable; or what
-                :meth:`ElectraTokenizer.from_pretrained` raises.
-        """
-        path = os.fspath(name_or_path)
-        if os.path.isdir(path):
-            named = AutoTokenizer.tokenizer_class_of(path)
-            if named not in WORDPIECE_TOKENIZER_CLASSES:
-                raise ValueError(
-                    f"{os.path.join(path, _TOKENIZER_CONFIG)} names the tokenizer class {named!r}; paddle_electra's "
-                    f"AutoTokenizer reads BERT WordPiece tokenizers only ({', '.join(WORDPIECE_TOKENIZER_CLASSES)})"
-                )
-        return ElectraTokenizer.from_pretrained(path, **kwargs)

@@ -50,6 +50,10 @@ fine-tuning step 16x64): 598 ms alone, 4,985 ms right after Paddle work, 564 ms
 after a 0.3 s pause. So every timed step starts after ``settle_s`` (0.3 s, or
 ``KMP_BLOCKTIME`` + 0.1 s when that is set higher) of idling, outside the timing:
 each framework then runs with its own threading defaults, as in a process of its own.
+
+The machine description and the results table are :mod:`.bench_train_report`'s
+(imported here, never the reverse; ``machine_info`` and ``print_table`` stay
+reachable from this module).
 """
 
 from __future__ import annotations
@@ -57,7 +61,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -69,6 +72,7 @@ import numpy as np
 from . import _bench_train_torch as torch_side
 from ._bench_train_torch import DISC_WEIGHT, EPSILON, LEARNING_RATE, MAX_GRAD_NORM, SCHEDULE_STEPS, WEIGHT_DECAY
 from ._io import atomic_path
+from .bench_train_report import geomean, machine_info, print_table  # also re-exported: the report part
 from .benchmark import BenchmarkError
 
 MODEL_DEFAULTS = {"hidden": 256, "layers": 4, "heads": 4, "intermediate": 1024, "embedding": 128,
@@ -437,41 +441,6 @@ def time_pair(pair: StepPair, repeats: int, warmup: int = WARMUP, settle_s: Opti
     return out
 
 
-def machine_info(threads: int) -> Dict:
-    """CPU model and ISA flags (first processor of /proc/cpuinfo), versions, threads, load average."""
-    import paddle
-    import torch
-    import transformers
-
-    from . import __version__
-
-    model, flags = "", None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:  # the first processor's entries are enough
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not model:
-                    model = value.strip()
-                elif key == "flags" and flags is None:
-                    flags = set(value.split())
-                if model and flags is not None:
-                    break
-    except OSError:
-        pass
-    flags = flags or set()
-    return {"cpu_model": model or platform.processor(),
-            "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "isa": {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
-                    "amx": bool({"amx_tile", "amx_bf16", "amx_int8"} & flags)},
-            "threads": {"requested": threads, "torch": torch.get_num_threads(), "paddle_set": threads,
-                        "env": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}},
-            "versions": {"python": platform.python_version(), "paddle_electra": __version__,
-                         "paddle": paddle.__version__, "torch": torch.__version__,
-                         "transformers": transformers.__version__},
-            "load_average_start": list(os.getloadavg())}
-
-
 # ------------------------------------------------------------------ the run
 def _time_shape(kind: str, model: Dict, b: int, s: int, seed: int, repeats: int, settle_s: float,
                 worker: Optional[TorchWorker], config: Dict, log) -> Dict:
@@ -564,7 +533,7 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
         finally:
             if worker is not None:
                 worker.close()
-    res["summary"] = {kind: _geomean([e["ratio"] for e in res["results"][kind].values()]) for kind in KINDS}
+    res["summary"] = {kind: geomean([e["ratio"] for e in res["results"][kind].values()]) for kind in KINDS}
     res["machine"]["load_average_end"] = list(os.getloadavg())
     res["wall_s"] = round(time.perf_counter() - t_start, 1)
     print_table(res, file=log)
@@ -574,29 +543,3 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
                 json.dump(res, f, indent=1)
         print(f"wrote {out}", file=log)
     return res
-
-
-def _geomean(values: Sequence[float]) -> float:
-    return float(math.exp(sum(math.log(v) for v in values) / len(values)))
-
-
-def print_table(res: Dict, file=None) -> None:
-    """The results as a small text table (ms per step at the median, tokens/s, CPU s per wall s)."""
-    file = file or sys.stdout
-    m = res["machine"]
-    print(f"\ntraining steps, {res['config']['threads']} threads, {res['config']['repeats']} repeats; "
-          f"{m['cpu_model'] or 'unknown CPU'}; paddle {m['versions']['paddle']}, torch {m['versions']['torch']}",
-          file=file)
-    head = ("kind", "shape", "paddle ms", "tok/s", "cpu/wall", "torch ms", "tok/s", "cpu/wall", "torch/paddle")
-    rows = []
-    for kind, per_shape in res["results"].items():
-        for key, e in per_shape.items():
-            p, t = e["paddle_electra"], e["hf_torch"]
-            rows.append((kind, key, f"{p['median_ms']:.1f}", f"{p['tokens_per_s']:.0f}", f"{p['cpu_per_wall']:.2f}",
-                         f"{t['median_ms']:.1f}", f"{t['tokens_per_s']:.0f}", f"{t['cpu_per_wall']:.2f}",
-                         f"{e['ratio']:.2f}"))
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    for r in [head] + rows:
-        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))), file=file)
-    print("torch/paddle = paddle_electra's throughput relative to torch (> 1: faster); geometric mean: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in res["summary"].items()), file=file)

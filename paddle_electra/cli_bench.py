@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from .cli_common import CLIError, to_json
+
 # deployment-only options (dest -> flag): an error with --train, where they would do nothing
 DEPLOY_FLAGS = {"sizes": "--sizes", "batches": "--batches", "seq": "--seq", "e2e_limit": "--e2e-limit",
                 "vocab": "--vocab", "paddlenlp_python": "--paddlenlp-python", "int8_accuracy": "--int8-accuracy"}
@@ -45,7 +47,6 @@ def cmd_bench(args) -> str:
     """Run the benchmark; with ``--json`` its progress goes to stderr and the results to stdout."""
     from .bench_train import OPTION_FLAGS
     from .benchmark import BenchmarkError, run
-    from .cli import CLIError, _to_json
 
     threads = getattr(args, "threads", None) or 2
     log = sys.stderr if args.json else sys.stdout
@@ -60,14 +61,13 @@ def cmd_bench(args) -> str:
                   paddlenlp_python=args.paddlenlp_python, int8_accuracy=args.int8_accuracy, log=log)
     except BenchmarkError as e:
         raise CLIError(str(e)) from None
-    return _to_json(res) if args.json else ""
+    return to_json(res) if args.json else ""
 
 
 def _cmd_train(args, threads: int, log) -> str:
     """``bench --train``: :func:`paddle_electra.bench_train.run` with the command's options."""
     from . import bench_train
     from .benchmark import BenchmarkError
-    from .cli import CLIError, _to_json
 
     given = [flag for dest, flag in DEPLOY_FLAGS.items() if getattr(args, dest) is not None]
     if given:
@@ -81,4 +81,4 @@ def _cmd_train(args, threads: int, log) -> str:
                               torch_process=args.torch_process, log=log, **model)
     except BenchmarkError as e:
         raise CLIError(str(e)) from None
-    return _to_json(res) if args.json else ""
+    return to_json(res) if args.json else ""

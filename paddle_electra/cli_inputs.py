@@ -11,8 +11,8 @@ its output line, so results can be matched to inputs. The texts run through the
 pipeline in chunks of a few batches (the pipeline sorts each chunk by length and
 pads per batch), which is what the progress bar (tqdm, on stderr) counts.
 
-This module imports only the standard library at the top, and nothing of the CLI (cli.py imports it): building the parser
-must not import Paddle (``paddle-electra --help`` stays fast).
+This module imports only the standard library at the top, and nothing of the CLI (cli_models.py imports
+it): building the parser must not import Paddle (``paddle-electra --help`` stays fast).
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+# the task tables of cli_common, not pipelines': building the parser must not import Paddle
+from .cli_common import TASK_ALIASES, TASKS, CLIError, native_output_filtered, to_json
+
 
 def model_task(model: str) -> str:
     """The task of an export folder (its manifest) or a model folder / name (its config's class)."""
@@ -26,7 +29,6 @@ def model_task(model: str) -> str:
 def cmd_serve(args) -> str:
     import logging
 
-    from .cli import CLIError, native_output_filtered
     from .pipelines import canonical_task
 
     task = canonical_task(args.task) if args.task else model_task(args.model)
@@ -50,14 +52,13 @@ def cmd_serve(args) -> str:
 
 
 def cmd_hub_module(args) -> str:
-    from .cli import _to_json
     from .hubmodule import make_hub_module
 
     info = make_hub_module(args.model, args.out, name=args.name, version=args.version, summary=args.summary,
                            author=args.author, author_email=args.author_email, weights=not args.no_weights,
                            overwrite=args.overwrite, backend=args.backend)
     if args.json:
-        return _to_json(info)
+        return to_json(info)
     tasks = ", ".join("None" if t is None else t for t in info["tasks"])
     runs = f"; export run by {info['backend']}" if info["backend"] else ""
     return (f"wrote PaddleHub module {info['name']} {info['version']} ({info['model_class']}; tasks: {tasks}{runs}) "
@@ -90,7 +91,6 @@ def _port(value: str) -> int:
 
 def register(sub, common) -> None:
     """Add ``serve`` and ``hub-module`` to the subcommand parser ``sub``."""
-    from .cli import TASK_ALIASES, TASKS  # not pipelines': building the parser must not import Paddle
     from .serving import SERVE_BACKENDS, Limits
 
     d = Limits()

@@ -13,6 +13,10 @@ from typing import Any, Dict, Optional
 
 CONFIG_NAME = "config.json"
 LEGACY_CONFIG_NAME = "model_config.json"  # PaddleNLP 2.4 and its community uploads
+# the weights files a model folder may hold beside its config (the readers know the other formats too);
+# PaddleNLP's model classes name the first as their resource file
+PADDLE_WEIGHTS = "model_state.pdparams"
+SAFETENSORS_WEIGHTS = "model.safetensors"
 
 # PaddleNLP spells a few fields differently; map them onto ours when reading,
 # in keyword arguments and (num_classes, PaddleNLP's attribute_map) as attributes.

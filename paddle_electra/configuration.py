@@ -17,7 +17,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from . import registry
 from ._io import write_text
 from .config_files import (  # noqa: F401 (CONFIG_NAME, LEGACY_CONFIG_NAME, MAX_JSON_DEPTH re-exported)
     CONFIG_NAME,
@@ -92,6 +91,8 @@ class NameTableConfigs:
     ``pretrained_init_configuration``), read when first accessed, a fresh copy each time."""
 
     def __get__(self, obj, owner=None) -> Dict[str, Dict[str, Any]]:
+        from . import registry  # the name table is loading's; read when the attribute is
+
         return {name: copy.deepcopy(registry.get_entry(name).config) for name in registry.names()}
 
 
@@ -376,6 +377,8 @@ class ElectraConfig:
         if file is not None:
             return cls.from_json_file(file, **overrides)
         # a published name: the config is in the name table, nothing is downloaded
+        from . import registry  # the name table is loading's, consulted only for a name
+
         entry = registry.get_entry(path)
         return cls.from_dict(entry.config, **{"architectures": [entry.architecture], **overrides})
 
@@ -388,6 +391,8 @@ class ElectraConfig:
         """
         file = _config_file(path)
         if file is None:
+            from . import registry  # the name table is loading's, consulted only for a name
+
             return frozenset(registry.get_entry(path).config) | {"architectures"}
         data = _read_json(file)
         return frozenset(flatten_config_dict(data)) if isinstance(data, dict) else frozenset()

@@ -16,9 +16,8 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from . import registry
 from .configuration import SIZE_LIMITS, ElectraConfig
-from .convert.readers import PADDLE_WEIGHTS
+from .config_files import PADDLE_WEIGHTS
 
 
 class _NameTable:
@@ -30,6 +29,8 @@ class _NameTable:
         self.what = what
 
     def __get__(self, obj, owner=None):
+        from . import registry  # the name table is loading's; read when the attribute is
+
         owner = owner or type(obj)
         entries = []
         for name in registry.names():
@@ -164,8 +165,14 @@ class ModelAPI:
         setattr(self, name, fresh)
 
 
-def _check_architecture(cls, entry: "registry.PretrainedEntry") -> None:
-    """A generator name loaded into a discriminator class (or the reverse) is an error."""
+def _check_architecture(cls, entry) -> None:
+    """A generator name loaded into a discriminator class (or the reverse) is an error.
+
+    Args:
+        cls: the model class asked to load ``entry``.
+        entry: the name table's ``PretrainedEntry``.
+    """
+    from . import registry  # the name table is loading's
     wanted, published = cls.__name__, entry.architecture
     pairs = (registry.GENERATOR_CLASSES, registry.DISCRIMINATOR_CLASSES)
     for mine, theirs in (pairs, pairs[::-1]):

@@ -16,7 +16,7 @@ import paddle
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import ElectraConfig, cli
+from paddle_electra import ElectraConfig, cli, cli_models
 from paddle_electra.configuration import MAX_JSON_DEPTH, MAX_PARAMETERS, SIZE_LIMITS
 from paddle_electra.pipelines import pipeline
 from conftest import TINY
@@ -289,7 +289,7 @@ def test_cli_unexpected_exception_is_still_one_line(monkeypatch, capsys):
     def broken(args):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(cli_models, "cmd_list", broken)  # where register() looks it up
     monkeypatch.delenv("PADDLE_ELECTRA_TRACEBACK", raising=False)
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err

@@ -272,17 +272,17 @@ def test_initialisation_statistics():
 
 def test_dygraph_fast_paths_equal_the_plain_layers(tiny_config, monkeypatch):
     """Fused qkv + addmm + a pre-expanded mask give the plain Linear / broadcast results."""
-    from paddle_electra import modeling
+    from paddle_electra import backbone, fast_paths, kv_cache
 
     model = _build("ElectraModel", tiny_config)
     ids, types, mask = _inputs("ElectraModel", 3)
-    bias = modeling.attention_bias(mask, ids, 0, paddle.float32)
-    assert modeling.expand_bias(bias, 4).shape == [3, 4, 7, 7]
-    assert modeling.expand_bias(bias, 4, max_elements=10).shape == [3, 1, 1, 7]  # too big: left broadcasting
+    bias = kv_cache.attention_bias(mask, ids, 0, paddle.float32)
+    assert fast_paths.expand_bias(bias, 4).shape == [3, 4, 7, 7]
+    assert fast_paths.expand_bias(bias, 4, max_elements=10).shape == [3, 1, 1, 7]  # too big: left broadcasting
     fast = model(ids, token_type_ids=types, attention_mask=mask).numpy()
-    monkeypatch.setattr(modeling, "dense", lambda layer, x: layer(x))
-    monkeypatch.setattr(modeling, "expand_bias", lambda bias, heads, max_elements=0: bias)
-    monkeypatch.setattr(modeling.ElectraSelfAttention, "_qkv", lambda self, h: [  # q comes scaled
+    monkeypatch.setattr(backbone, "dense", lambda layer, x: layer(x))
+    monkeypatch.setattr(backbone, "expand_bias", lambda bias, heads, max_elements=0: bias)
+    monkeypatch.setattr(backbone.ElectraSelfAttention, "_qkv", lambda self, h: [  # q comes scaled
         self._split_heads(p(h)) * (self.head_dim ** -0.5 if p is self.q_proj else 1.0)
         for p in (self.q_proj, self.k_proj, self.v_proj)])
     plain = model(ids, token_type_ids=types, attention_mask=mask).numpy()

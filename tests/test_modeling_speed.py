@@ -1,4 +1,4 @@
-"""Dygraph speed paths in modeling.py change no number: row-gathered attention heads equal strided views bit for bit."""
+"""Dygraph speed paths of the encoder (backbone.py, fast_paths.py) change no number: row-gathered attention heads equal strided views bit for bit."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import modeling
+from paddle_electra import backbone, fast_paths
 
 
 def _model(hidden, heads, embedding):
@@ -56,7 +56,7 @@ def test_training_keeps_strided_views(monkeypatch):
 
 
 def test_head_rows_are_the_transposes():
-    (q, k, v), back = modeling._head_rows(2, 3, 4)
+    (q, k, v), back = fast_paths._head_rows(2, 3, 4)
     b, t, h = np.meshgrid(np.arange(2), np.arange(3), np.arange(4), indexing="ij")
     # fused projection rows: token (b, t), part p, head h is row ((b*3 + t)*3 + p)*4 + h
     for part, rows in enumerate((q, k, v)):
@@ -89,8 +89,8 @@ def test_training_paths_give_the_plain_layers_values_and_gradients(monkeypatch):
     mask[1, 7:] = 0
     mask = paddle.to_tensor(mask)
     fast_out, fast = _grads(m, ids, mask)
-    monkeypatch.setattr(modeling, "dense", lambda layer, x: layer(x))
-    monkeypatch.setattr(modeling.ElectraSelfAttention, "_qkv", lambda self, h: [
+    monkeypatch.setattr(backbone, "dense", lambda layer, x: layer(x))
+    monkeypatch.setattr(backbone.ElectraSelfAttention, "_qkv", lambda self, h: [
         self._split_heads(p(h)) * (self.head_dim ** -0.5 if p is self.q_proj else 1.0)
         for p in (self.q_proj, self.k_proj, self.v_proj)])
     plain_out, plain = _grads(m, ids, mask)
@@ -105,7 +105,7 @@ def test_affine_gradient_flows_only_where_asked():
     x = paddle.randn([5, 4])
     w, b = paddle.randn([4, 3]), paddle.randn([3])
     w.stop_gradient = b.stop_gradient = False
-    y = modeling.affine(x, w, b)
+    y = fast_paths.affine(x, w, b)
     np.testing.assert_allclose(y.numpy(), x.numpy() @ w.numpy() + b.numpy(), atol=1e-5)
     (gw,) = paddle.grad((y ** 2).sum(), [w], retain_graph=True)
     np.testing.assert_allclose(gw.numpy(), x.numpy().T @ (2 * y.numpy()), rtol=1e-4, atol=1e-4)
@@ -115,7 +115,7 @@ def test_affine_gradient_flows_only_where_asked():
 
 
 def test_cpu_dropout_is_seeded_by_paddle_and_scales():
-    drop = modeling.Dropout(0.25)
+    drop = fast_paths.Dropout(0.25)
     drop.train()
     x = paddle.ones([64, 256])
     paddle.seed(5)

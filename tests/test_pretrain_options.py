@@ -10,9 +10,9 @@ import pytest
 
 from paddle_electra import ElectraGenerator, cli
 from paddle_electra.train.checkpoint import latest_checkpoint, read_state
-# config_from_args through pretrain.py on purpose: the names moved to pretrain_cli.py stay importable from there
-from paddle_electra.train.pretrain import PretrainConfig, config_from_args, pretrain
-from paddle_electra.train.pretrain_cli import config_from_json, configs_from_json, stages_from_args
+from paddle_electra.train.pretrain import PretrainConfig, pretrain
+# the command-line names live in pretrain_cli.py only: pretrain.py no longer reaches back into it (no import cycle)
+from paddle_electra.train.pretrain_cli import config_from_args, config_from_json, configs_from_json, stages_from_args
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(REPO, "recipes", "pretrain-peoples-daily-small.json")

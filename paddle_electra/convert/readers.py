@@ -14,8 +14,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-PADDLE_WEIGHTS = "model_state.pdparams"
-SAFETENSORS_WEIGHTS = "model.safetensors"
+from ..config_files import PADDLE_WEIGHTS, SAFETENSORS_WEIGHTS  # the model folder's own; re-exported for the loaders
+
 TORCH_WEIGHTS = "pytorch_model.bin"
 TF_H5_WEIGHTS = "tf_model.h5"  # HF transformers 4.x TF models; needs h5py
 # The order a folder is searched: safetensors first (it cannot run code, so a

@@ -1,4 +1,4 @@
-"""Extractive QA fine-tuning (SQuAD / CMRC2018): the :class:`~.finetune_tasks.TaskSpec` for question answering.
+"""Extractive QA fine-tuning (SQuAD / CMRC2018): the :class:`~.task_spec.TaskSpec` for question answering.
 
 Windows, answer labels and span decoding are :mod:`paddle_electra.qa`'s (doc
 stride, offset mapping, best span over all windows); this module adapts them
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from .finetune_tasks import TaskSpec
 from .metrics import qa_scores
+from .task_spec import TaskSpec
 
 
 class QuestionAnsweringSpec(TaskSpec):

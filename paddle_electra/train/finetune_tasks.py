@@ -1,55 +1,22 @@
 """What differs between fine-tuning tasks: head class, labels, encoding, output handling, metric.
 
-One :class:`TaskSpec` subclass per task; :func:`make_spec` picks it. The
-training loop in :mod:`.finetune` only talks to this interface.
+One :class:`~.task_spec.TaskSpec` subclass per task (question answering's is in
+:mod:`.finetune_qa`); :data:`TASK_SPECS` maps task names to them and
+:func:`make_spec` picks one. The training loop in :mod:`.finetune` only talks
+to this interface. Imports point one way: this module imports :mod:`.task_spec`
+and :mod:`.finetune_qa`, and neither imports it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Type
 
 import numpy as np
 
 from . import finetune_data as fd
+from .finetune_qa import QuestionAnsweringSpec
 from .metrics import accuracy, entity_scores
-
-
-class TaskSpec:
-    """Interface of one task.
-
-    Attributes:
-        task: the task name (a key of :data:`.finetune_data.TASKS`).
-        model_class: the head class to load / build.
-        main_metric: key of :meth:`score`'s result that selects the best checkpoint.
-        labels: label names (classification tasks) or ``None``.
-    """
-
-    task = ""
-    main_metric = ""
-    labels: Optional[List[str]] = None
-
-    def __init__(self, cfg, splits: Dict[str, List[Dict]], labels: Optional[List[str]] = None):
-        self.cfg = cfg
-
-    @property
-    def model_class(self):
-        raise NotImplementedError
-
-    def config_overrides(self) -> Dict[str, Any]:
-        """Config fields the head needs (``num_labels``, ``id2label``, ``num_choices``)."""
-        return {}
-
-    def encode(self, examples: List[Dict], tokenizer, train: bool) -> List[Dict]:
-        """Features (lists of ids, labels) of one split."""
-        raise NotImplementedError
-
-    def unpad(self, outputs: Sequence[np.ndarray], length: int) -> Any:
-        """One feature's model outputs (one batch row each, padded) -> what :meth:`score` needs."""
-        return outputs[0]
-
-    def score(self, examples: List[Dict], features: List[Dict], outputs: List[Any]) -> Dict[str, float]:
-        """The metrics of one split from its per-feature outputs."""
-        raise NotImplementedError
+from .task_spec import TaskSpec  # also re-exported: finetune.py names it ft.TaskSpec
 
 
 class _LabelledSpec(TaskSpec):
@@ -146,11 +113,20 @@ class MultipleChoiceSpec(TaskSpec):
         return {"accuracy": accuracy(preds, [f["label"] for f in features]), "count": len(features)}
 
 
-def make_spec(cfg, splits: Dict[str, List[Dict]], labels: Optional[List[str]] = None) -> TaskSpec:
-    """The :class:`TaskSpec` of ``cfg.task``."""
-    specs = {cls.task: cls for cls in (ClassificationSpec, TokenClassificationSpec, MultipleChoiceSpec)}
-    if cfg.task == "question-answering":
-        from .finetune_qa import QuestionAnsweringSpec
+# task name -> spec class: the one task table
+TASK_SPECS: Dict[str, Type[TaskSpec]] = {
+    cls.task: cls for cls in (ClassificationSpec, TokenClassificationSpec, MultipleChoiceSpec, QuestionAnsweringSpec)}
 
-        return QuestionAnsweringSpec(cfg, splits, labels)
-    return specs[cfg.task](cfg, splits, labels)
+
+def make_spec(cfg, splits: Dict[str, List[Dict]], labels: Optional[List[str]] = None) -> TaskSpec:
+    """The :class:`~.task_spec.TaskSpec` of ``cfg.task``.
+
+    Args:
+        cfg: the fine-tuning config (its ``task`` picks the spec).
+        splits: split name -> examples (labelled specs read their label names from ``"train"``).
+        labels: label names to use instead of those found in the training split.
+
+    Raises:
+        KeyError: ``cfg.task`` is not a key of :data:`TASK_SPECS`.
+    """
+    return TASK_SPECS[cfg.task](cfg, splits, labels)

@@ -10,6 +10,11 @@ at the end, ``generator/`` and ``discriminator/`` folders that
 load. Every step reseeds Paddle (dropout, Gumbel sampling) and the masking
 RNG from ``(seed, step)`` and the data order is a function of the step, so a
 resumed run repeats the uninterrupted run's losses exactly.
+
+The command line (flags, ``--config`` recipes, staged runs) is
+:mod:`.pretrain_cli`: it imports this module and this module never imports it,
+so its names (``config_from_args``, ``pretrain_from_args``, ...) are imported
+from there.
 """
 
 from __future__ import annotations
@@ -527,17 +532,3 @@ def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> D
     model.set_state_dict(load_paddle_pickle(os.path.join(checkpoint, "model.pdparams")))
     return save_split(model, ElectraTokenizer(os.path.join(checkpoint, "vocab.txt")), out_dir, dtype)
 
-
-# ---------------------------------------------------------------- command line
-# The command line lives in pretrain_cli.py, which imports this module (never the reverse); its names are
-# still reachable from here, imported on first use, for code written before the split.
-_CLI_NAMES = ("_HELP", "add_pretrain_arguments", "config_from_args", "config_from_json", "configs_from_json",
-              "pretrain_from_args", "stages_from_args")
-
-
-def __getattr__(name: str):
-    if name in _CLI_NAMES:
-        from . import pretrain_cli
-
-        return getattr(pretrain_cli, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
