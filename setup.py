@@ -64,7 +64,7 @@ setup(
         # reading HF tf_model.h5 (h5py) and fast checksums of TF1 checkpoints
         "tf": ["h5py>=3", "google-crc32c>=1.5"],
     },
-    entry_points={"console_scripts": ["paddle-electra = paddle_electra.cli:main"]},
+    entry_points={"console_scripts": ["paddle-electra = paddle_electra.cli.app:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

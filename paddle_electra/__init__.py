@@ -15,7 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict
 
+from . import _moved
 from ._cpu import keep_freed_memory, set_num_threads, use_fast_mkl_kernels
+
+_moved.install()  # the flat layout's module paths (paddle_electra.modeling, ...) stay importable
 
 # MKL reads MKL_DEBUG_CPU_TYPE at its first GEMM, so the variable has to be set before any Paddle matmul;
 # use_fast_mkl_kernels() only reads /proc/cpuinfo and sets the variable (no Paddle import), so it runs here,
@@ -28,43 +31,43 @@ __version__ = "0.1.0"
 
 # public name -> the submodule (relative to this package) that defines it
 _SUBMODULE_OF: Dict[str, str] = {
-    "ElectraConfig": ".configuration",
-    "ElectraPretrainedModel": ".modeling_utils",
-    "LoadReport": ".model_files",
-    "ElectraForCausalLM": ".causal_lm",
-    "KVCache": ".kv_cache",
-    "list_pretrained": ".registry",
-    "print_pretrained": ".registry",
-    "ElectraForPretraining": ".pretraining",
-    "ElectraForTotalPretraining": ".pretraining",
-    "ElectraPretrainingCriterion": ".pretraining",
-    "ErnieHealthDiscriminator": ".ernie_health",
-    "ErnieHealthForTotalPretraining": ".ernie_health",
-    "ErnieHealthPretrainingCriterion": ".ernie_health",
+    "ElectraConfig": ".model.configuration",
+    "ElectraPretrainedModel": ".model.base",
+    "LoadReport": ".loading.model_files",
+    "ElectraForCausalLM": ".model.causal_lm",
+    "KVCache": ".model.kv_cache",
+    "list_pretrained": ".loading.registry",
+    "print_pretrained": ".loading.registry",
+    "ElectraForPretraining": ".model.pretraining",
+    "ElectraForTotalPretraining": ".model.pretraining",
+    "ElectraPretrainingCriterion": ".model.pretraining",
+    "ErnieHealthDiscriminator": ".model.ernie_health",
+    "ErnieHealthForTotalPretraining": ".model.ernie_health",
+    "ErnieHealthPretrainingCriterion": ".model.ernie_health",
     "ElectraTokenizer": ".tokenizer",
     "AutoTokenizer": ".tokenizer.auto",
     "BatchEncoding": ".tokenizer",
-    "ElectraPredictor": ".export",
-    "OnnxPredictor": ".export",
-    "ExportError": ".export",
-    "ExportVerificationError": ".export",
-    "pipeline": ".pipelines",
-    "ChecksumError": ".hub",
-    "DownloadError": ".hub",
-    "OfflineError": ".hub",
-    "cache_root": ".hub",
+    "ElectraPredictor": ".inference.export",
+    "OnnxPredictor": ".inference.export",
+    "ExportError": ".inference.export",
+    "ExportVerificationError": ".inference.export",
+    "pipeline": ".inference.pipelines",
+    "ChecksumError": ".loading.hub",
+    "DownloadError": ".loading.hub",
+    "OfflineError": ".loading.hub",
+    "cache_root": ".loading.hub",
 }
-_SUBMODULE_OF.update({name: ".modeling" for name in (
+_SUBMODULE_OF.update({name: ".model.modeling" for name in (
     "ElectraEmbeddings", "ElectraLayer", "ElectraEncoder", "ElectraModel", "ElectraGenerator", "ElectraForMaskedLM",
     "ElectraDiscriminator", "ElectraForPreTraining", "ElectraClassificationHead", "ElectraForSequenceClassification",
     "ElectraForTokenClassification", "ElectraForQuestionAnswering", "ElectraForMultipleChoice")})
-_SUBMODULE_OF.update({name: ".auto" for name in (
+_SUBMODULE_OF.update({name: ".loading.auto" for name in (
     "AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForPreTraining",
     "AutoModelForPretraining", "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
     "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "AutoGenerator", "AutoDiscriminator",
     "AutoModelForCausalLM")})
 # names that are submodules themselves: `export` is a callable subpackage (pe.export(model, out_dir, ...))
-_SUBMODULES = ("export",)
+_SUBMODULES = {"export": ".inference.export"}
 
 __all__ = ["set_num_threads", "export"] + list(_SUBMODULE_OF)
 
@@ -72,9 +75,11 @@ __all__ = ["set_num_threads", "export"] + list(_SUBMODULE_OF)
 def __getattr__(name: str) -> Any:
     """Import the submodule behind a public name at its first use and cache the name here (PEP 562)."""
     if name in _SUBMODULES:
-        value = importlib.import_module("." + name, __name__)
+        value = importlib.import_module(_SUBMODULES[name], __name__)
     elif name in _SUBMODULE_OF:
         value = getattr(importlib.import_module(_SUBMODULE_OF[name], __name__), name)
+    elif name in _moved.MOVED:  # a flat-layout module as an attribute (pe.safety, pe.hub): the same module
+        value = importlib.import_module("." + name, __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later look-ups skip this function

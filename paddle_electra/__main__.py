@@ -1,8 +1,8 @@
-"""``python -m paddle_electra``: the ``paddle-electra`` command line (see :mod:`paddle_electra.cli`)."""
+"""``python -m paddle_electra``: the ``paddle-electra`` command line (see :mod:`paddle_electra.cli.app`)."""
 
 import sys
 
-from .cli import main
+from .cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -288,7 +288,7 @@ def use_local_hub(monkeypatch, cache_root, url: str) -> None:
     """
     import huggingface_hub.constants
 
-    from paddle_electra import _fetch
+    from paddle_electra.loading import fetch as _fetch
 
     monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(cache_root))
     monkeypatch.setenv("PADDLE_ELECTRA_MIRROR", url)

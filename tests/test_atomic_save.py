@@ -45,7 +45,7 @@ elif mode == "tokenizer":
     items = [pe.ElectraTokenizer.from_pretrained(s) for s in sources]
     save = lambda i: items[i].save_pretrained(target)
 else:
-    from paddle_electra.export import export
+    from paddle_electra.inference.export import export
     items = [pe.ElectraDiscriminator.from_pretrained(s).eval() for s in sources]
     save = lambda i: export(items[i], target, overwrite=True, tokenizer=False)
     export(items[1], target + "-warm", tokenizer=False)  # the first export in a process is the slow one
@@ -221,7 +221,7 @@ def test_killed_tokenizer_saves_leave_one_whole_tokenizer(tmp_path, versions):
 
 
 def test_killed_exports_leave_one_whole_export(tmp_path, versions):
-    from paddle_electra.export import check_export, export
+    from paddle_electra.inference.export import check_export, export
 
     target = str(tmp_path / "work" / "e")
     export(versions["gelu"][1], target, tokenizer=False)
@@ -240,9 +240,9 @@ def test_killed_exports_leave_one_whole_export(tmp_path, versions):
 # ------------------------------------------------------------ failures, leftovers, other files
 def test_failed_saves_leave_the_old_folder(tmp_path, versions, monkeypatch):
     import paddle_electra.tokenizer.saving as tokenizer_module
-    from paddle_electra.export import builder, check_export, export
-    from paddle_electra.hubmodule import generator, make_hub_module
-    from paddle_electra.train.finetune import save_best
+    from paddle_electra.inference.export import builder, check_export, export
+    from paddle_electra.apps.hubmodule import generator, make_hub_module
+    from paddle_electra.apps.train.finetune import save_best
 
     gelu, relu = versions["gelu"][1], versions["relu"][1]
     target = str(tmp_path / "m")
@@ -306,9 +306,9 @@ def test_failed_saves_leave_the_old_folder(tmp_path, versions, monkeypatch):
 
 
 def test_leftovers_of_dead_writers_are_removed_live_ones_kept(tmp_path, versions):
-    from paddle_electra.export import export
-    from paddle_electra.hubmodule import make_hub_module
-    from paddle_electra.train.finetune import save_best
+    from paddle_electra.inference.export import export
+    from paddle_electra.apps.hubmodule import make_hub_module
+    from paddle_electra.apps.train.finetune import save_best
 
     dead = dead_pid()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -389,7 +389,7 @@ def test_saves_keep_the_folders_other_files(tmp_path, versions, caplog):
 
 
 def test_save_into_the_working_directory_is_refused(tmp_path, versions, monkeypatch):
-    from paddle_electra.export import export
+    from paddle_electra.inference.export import export
 
     here = tmp_path / "here"
     here.mkdir()
@@ -408,7 +408,7 @@ def test_save_into_the_working_directory_is_refused(tmp_path, versions, monkeypa
 
 
 def test_checkpoint_saves_clean_up_after_killed_ones(tmp_path):
-    from paddle_electra.train.checkpoint import list_checkpoints, save_checkpoint
+    from paddle_electra.apps.train.checkpoint import list_checkpoints, save_checkpoint
 
     layer = paddle.nn.Linear(2, 2)
     opt = paddle.optimizer.AdamW(parameters=layer.parameters())

@@ -21,7 +21,7 @@ import torch
 import transformers
 
 import paddle_electra as pe
-from paddle_electra import auto, registry
+from paddle_electra.loading import auto, registry
 from conftest import TINY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "paddlenlp_helpers"))

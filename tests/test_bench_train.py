@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import transformers
 
-from paddle_electra import bench_train
-from paddle_electra.cli import main
+from paddle_electra.bench import train as bench_train
+from paddle_electra.cli.app import main
 
 # the HF classes load lazily (seconds): once, at collection, rather than inside the first test's timing
 HF_CLASSES = (transformers.ElectraForMaskedLM, transformers.ElectraForPreTraining,

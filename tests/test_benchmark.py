@@ -10,11 +10,12 @@ import sys
 
 import pytest
 
-from paddle_electra import ElectraTokenizer, bench_paths
-from paddle_electra import bench_deploy_goals as bgoals
-from paddle_electra import benchmark as bench
-from paddle_electra._bench_workers import generate_vocab, read_reviews
-from paddle_electra.export.cpu_info import bf16_support
+from paddle_electra import ElectraTokenizer
+from paddle_electra.bench import deploy_paths as bench_paths
+from paddle_electra.bench import deploy_goals as bgoals
+from paddle_electra.bench import deploy as bench
+from paddle_electra.bench.deploy_workers import generate_vocab, read_reviews
+from paddle_electra.inference.export.cpu_info import bf16_support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "tools", "benchmark.py")
@@ -274,7 +275,7 @@ def test_bf16_goal_and_a_cpu_without_bf16(monkeypatch):
     assert bench.goals(res, ["small"], [1, 32])["summary"][
         "end-to-end labels agree with HF: bf16 >= 99.5% (CPUs with bf16)"] is None
     # the benchmark's bf16 column on a CPU without AVX512-BF16 / AMX: skipped with the reason, not failed
-    from paddle_electra.export import cpu_info as ci
+    from paddle_electra.inference.export import cpu_info as ci
 
     monkeypatch.setattr(ci, "cpu_info", lambda path="/proc/cpuinfo": {
         "model": "AMD EPYC (AVX2)", "flags": {f: f == "avx2" for f in ci.FLAGS}})

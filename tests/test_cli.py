@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from paddle_electra import cli
+from paddle_electra.cli import app as cli
 from test_pipelines import make_task_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

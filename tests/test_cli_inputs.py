@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import cli, cli_inputs
+from paddle_electra.cli import app as cli, inputs as cli_inputs
 from test_pipelines import make_task_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,9 +31,9 @@ def test_help_of_every_command_and_import_do_not_import_paddle():
     proc = _python("-X", "importtime", "-m", "paddle_electra", "--help")
     assert proc.returncode == 0 and "--version" in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")}
-    assert "paddle_electra.cli" in imported and "paddle" not in imported
+    assert "paddle_electra.cli.app" in imported and "paddle" not in imported
     # every subcommand's --help, and the package's import, in one process
-    code = ("import os, sys\nimport paddle_electra as pe\nfrom paddle_electra import cli\n"
+    code = ("import os, sys\nimport paddle_electra as pe\nfrom paddle_electra.cli import app as cli\n"
             "mkl = os.environ.get('MKL_DEBUG_CPU_TYPE')\n"
             "sub = next(a for a in cli.build_parser()._actions if hasattr(a, 'choices') and a.choices and "
             "'fill-mask' in a.choices)\n"
@@ -60,7 +60,7 @@ def test_every_public_name_resolves_lazily():
 
 
 def test_cli_task_names_match_the_pipelines():
-    from paddle_electra import pipelines
+    from paddle_electra.inference import pipelines
 
     assert cli.TASKS == pipelines.TASKS and set(cli.TASK_ALIASES) == set(pipelines.TASK_ALIASES)
     assert cli.BACKENDS == pipelines.BACKENDS and cli.DEFAULT_MODELS == pipelines.DEFAULT_MODELS

@@ -10,9 +10,10 @@ import sys
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import cli, registry
-from paddle_electra import pipelines as pl
-from paddle_electra.pipelines import pipeline
+from paddle_electra.cli import app as cli
+from paddle_electra.loading import registry
+from paddle_electra.inference import pipelines as pl
+from paddle_electra.inference.pipelines import pipeline
 from test_pipelines import make_task_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

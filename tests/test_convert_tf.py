@@ -26,8 +26,8 @@ import torch
 import transformers
 
 import paddle_electra as pe
-from paddle_electra.convert.hf import paddle_to_hf
-from paddle_electra.convert.tf1 import (
+from paddle_electra.loading.convert.hf import paddle_to_hf
+from paddle_electra.loading.convert.tf1 import (
     TF1_KEY_TABLE,
     convert_tf_checkpoint,
     list_tf1_checkpoint,
@@ -35,7 +35,7 @@ from paddle_electra.convert.tf1 import (
     resolve_tf1_prefix,
     tf1_to_paddle,
 )
-from paddle_electra.convert.tf_h5 import read_tf_h5, tf_weight_name_to_hf
+from paddle_electra.loading.convert.tf_h5 import read_tf_h5, tf_weight_name_to_hf
 from conftest import make_batch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -312,7 +312,7 @@ def test_corrupt_and_truncated_files_are_clear_errors(tf_checkpoints, tmp_path):
 
 
 def test_format_primitives():
-    from paddle_electra.convert import tf1_bundle as tf1
+    from paddle_electra.loading.convert import tf1_bundle as tf1
 
     assert tf1._crc32c_python(b"123456789") == 0xE3069283  # the CRC-32C check value
     fast = tf1._fast_crc32c()
@@ -699,7 +699,7 @@ def test_genuine_transformers4_tf_h5(tf_class):
 
 
 def test_from_pretrained_on_a_tf_model_h5_folder(tmp_path):
-    """Needs paddle_electra.convert.readers to know tf_model.h5 (see the h5 section of the README)."""
+    """Needs paddle_electra.loading.convert.readers to know tf_model.h5 (see the h5 section of the README)."""
     for hf_name, model_name, cls in H5_CASES[:2]:
         hf_model = _hf_model(hf_name, seed=3)
         folder = tmp_path / hf_name

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save as save_safetensors
 
-from paddle_electra import _fetch, hub, registry
-from paddle_electra.cli import main as cli_main
+from paddle_electra.loading import fetch as _fetch, hub, registry
+from paddle_electra.cli.app import main as cli_main
 from hub_server import TINY_HUB_CONFIG as TINY_CFG
 from hub_server import TINY_HUB_VOCAB as VOCAB
 from hub_server import HubServer, use_local_hub
@@ -352,7 +352,7 @@ def test_cli_redirect_loop_exits_2_with_one_line(env, server, capfd):
 # ---------------------------------------------------------------- offline
 _OFFLINE_CHILD = r"""
 import sys
-from paddle_electra import registry
+from paddle_electra.loading import registry
 registry._CANDIDATE_DIRS = (sys.argv[1],)
 import paddle_electra as pe
 try:

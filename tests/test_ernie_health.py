@@ -5,7 +5,7 @@ import paddle
 import pytest
 
 from paddle_electra import ElectraConfig
-from paddle_electra.ernie_health import (
+from paddle_electra.model.ernie_health import (
     ErnieHealthDiscriminator,
     ErnieHealthForTotalPretraining,
     ErnieHealthPretrainingCriterion,

@@ -12,7 +12,7 @@ import pytest
 
 import paddle_electra as pe
 from conftest import TINY, make_batch
-from paddle_electra.export import (
+from paddle_electra.inference.export import (
     TASK_OUTPUTS,
     TASKS,
     ElectraPredictor,

@@ -12,14 +12,14 @@ import pytest
 
 import paddle_electra as pe
 from conftest import TINY
-from paddle_electra.cli import main as cli_main
-from paddle_electra.export import ElectraPredictor, ExportError, OnnxPredictor, export, load_export
-from paddle_electra.export import cpu_info as cpu_info_mod
-from paddle_electra.export import optimize as optimize_mod
-from paddle_electra.export.cpu_info import FLAGS, bf16_support, cpu_info
-from paddle_electra.export.quantize import agreement
-from paddle_electra.pipelines import pipeline
-from paddle_electra.serving import ServerThread, build_service
+from paddle_electra.cli.app import main as cli_main
+from paddle_electra.inference.export import ElectraPredictor, ExportError, OnnxPredictor, export, load_export
+from paddle_electra.inference.export import cpu_info as cpu_info_mod
+from paddle_electra.inference.export import optimize as optimize_mod
+from paddle_electra.inference.export.cpu_info import FLAGS, bf16_support, cpu_info
+from paddle_electra.inference.export.quantize import agreement
+from paddle_electra.inference.pipelines import pipeline
+from paddle_electra.apps.serving import ServerThread, build_service
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("我爱北京天安门张三在工作谁的是中国人民很好看电影这部太差"
                                                                "了一")
@@ -137,7 +137,7 @@ def test_int8_export_is_recorded_smaller_and_agrees(int8_export):
 
 def test_int8_of_the_unfused_graph_quantises_its_weights(tmp_path, monkeypatch):
     """paddle2onnx writes weights as Constant nodes, which the quantiser skips: they are made initializers first."""
-    from paddle_electra.export import quantize as quantize_mod
+    from paddle_electra.inference.export import quantize as quantize_mod
 
     model = pe.ElectraForSequenceClassification(pe.ElectraConfig(**TINY)).eval()
     manifest = export(model, str(tmp_path / "x"), quantize="int8", optimize_onnx=False, verify=True, tokenizer=False)
@@ -278,8 +278,8 @@ def test_cli_export_quantize_verify_prints_agreement(model_dir, tmp_path, capsys
 
 def test_hub_module_from_an_int8_export_runs_int8(int8_export, tmp_path):
     """Hub modules accept quantised exports: the module runs model.int8.onnx by default, as OnnxPredictor does."""
-    from paddle_electra.hubmodule import make_hub_module
-    from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
+    from paddle_electra.apps.hubmodule import make_hub_module
+    from paddle_electra.apps.hubmodule.export_runtime import ElectraExportHubModule
 
     folder, _ = int8_export
     info = make_hub_module(folder, str(tmp_path / "mod"))

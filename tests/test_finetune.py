@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import paddle_electra as pe
-from paddle_electra.train import finetune_data as fd
-from paddle_electra.train.finetune import FinetuneConfig, add_finetune_arguments, finetune
-from paddle_electra.train.optim import parameter_groups
+from paddle_electra.apps.train import finetune_data as fd
+from paddle_electra.apps.train.finetune import FinetuneConfig, add_finetune_arguments, finetune
+from paddle_electra.apps.train.optim import parameter_groups
 
 FILLER = list("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说")
 SUR, GIVEN, PLACE = list("张王李赵"), list("伟芳娜强"), list("京沪粤湘")
@@ -335,8 +335,8 @@ def test_cli_random_init_quick_mode(tmp_path, tiny_model, capsys):
 
 
 def test_builtin_datasets_limits(tmp_path):
-    from paddle_electra.train.corpora import NER_LABELS
-    from paddle_electra.train.finetune import load_splits
+    from paddle_electra.apps.train.corpora import NER_LABELS
+    from paddle_electra.apps.train.finetune import load_splits
 
     cfg = FinetuneConfig(task="ner", model="m", out="o", dataset="peoples-daily-ner", train_limit=30,
                          eval_limit=10).validate()
@@ -397,7 +397,7 @@ def _scripted_evaluate(monkeypatch, dev_scores):
 
     Returns the list of ``(split, model, n_examples)`` calls; the split is told by the dev file's size.
     """
-    import paddle_electra.train.finetune as ftm
+    import paddle_electra.apps.train.finetune as ftm
 
     calls, scores = [], list(dev_scores)
 
@@ -461,7 +461,7 @@ def test_without_early_stop_every_step_runs(tmp_path, tiny_model, monkeypatch, p
 
 
 def test_train_tokens_count_real_tokens_and_rates(tmp_path, tiny_model, tokenizer, capsys, monkeypatch):
-    from paddle_electra.train.finetune import batch_tokens
+    from paddle_electra.apps.train.finetune import batch_tokens
 
     monkeypatch.delenv("PADDLE_ELECTRA_DISABLE_PROGRESS_BARS", raising=False)
     files = _sentiment_files(tmp_path, 40)
@@ -487,7 +487,7 @@ def test_train_tokens_count_real_tokens_and_rates(tmp_path, tiny_model, tokenize
 
 
 def test_patience_must_be_positive(tmp_path, tiny_model, capsys):
-    from paddle_electra import cli
+    from paddle_electra.cli import app as cli
 
     with pytest.raises(ValueError, match=r"patience must be >= 1 \(or unset\), got 0"):
         FinetuneConfig(task="seq-cls", model=tiny_model, out=str(tmp_path / "o"), train_file="t.csv",

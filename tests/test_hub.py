@@ -1,4 +1,4 @@
-"""Published names -> cache folders: paddle_electra.hub and its plain-URL fetcher.
+"""Published names -> cache folders: paddle_electra.loading.hub and its plain-URL fetcher.
 
 Everything runs against tests/hub_server.py on 127.0.0.1 (no internet): a
 hub-like tree that huggingface_hub downloads from (HF_ENDPOINT) and a
@@ -21,7 +21,7 @@ import torch
 import transformers
 
 import paddle_electra as pe
-from paddle_electra import _fetch, hub, registry
+from paddle_electra.loading import fetch as _fetch, hub, registry
 from conftest import make_batch
 from hub_server import TINY_HUB_CONFIG as TINY_CFG
 from hub_server import TINY_HUB_VOCAB as VOCAB
@@ -454,7 +454,7 @@ def test_progress_is_shown_on_stderr(env, server, monkeypatch, capfd):
 _CHILD = r"""
 import json, sys
 import numpy as np, paddle
-from paddle_electra import registry
+from paddle_electra.loading import registry
 registry._CANDIDATE_DIRS = (sys.argv[1],)
 registry._table.cache_clear()
 import paddle_electra as pe

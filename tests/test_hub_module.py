@@ -2,7 +2,7 @@
 
 PaddleHub runs in its own interpreter (``tools/make_reference_envs.sh paddlehub`` installs
 paddlehub 2.4.0 into ``.venv-paddlenlp``; ``PADDLE_ELECTRA_PADDLEHUB_PYTHON`` may point at
-another one). One launch of ``python -m paddle_electra.hubmodule.hub_runner`` there serves
+another one). One launch of ``python -m paddle_electra.apps.hubmodule.hub_runner`` there serves
 every PaddleHub test: it loads the modules generated here from tiny models with
 ``hub.Module(directory=...)``, runs ``predict`` / ``get_embedding`` / hub serving's
 ``predict_v2`` / PaddleHub's own tokenizing and training step, and writes the answers;
@@ -30,10 +30,10 @@ from paddle_electra import (
     ElectraModel,
     ElectraTokenizer,
 )
-from paddle_electra.cli import main as cli_main
-from paddle_electra.hubmodule import SHIPPED, make_hub_module, make_shipped_sources
-from paddle_electra.hubmodule.runtime import HubTokenizer
-from paddle_electra.pipelines import pipeline
+from paddle_electra.cli.app import main as cli_main
+from paddle_electra.apps.hubmodule import SHIPPED, make_hub_module, make_shipped_sources
+from paddle_electra.apps.hubmodule.runtime import HubTokenizer
+from paddle_electra.inference.pipelines import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE_ENVS = "tools/make_reference_envs.sh"
@@ -290,7 +290,7 @@ def hub(modules, tmp_path_factory):
     env.update(PYTHONPATH=str(REPO), HUB_HOME=str(root / "hub_home"), CUDA_VISIBLE_DEVICES="",
                PADDLE_ELECTRA_OFFLINE="1")
     try:
-        proc = subprocess.run([python, "-m", "paddle_electra.hubmodule.hub_runner", str(root / "request.json"),
+        proc = subprocess.run([python, "-m", "paddle_electra.apps.hubmodule.hub_runner", str(root / "request.json"),
                                str(root / "response.json")], capture_output=True, text=True, env=env, timeout=600,
                               cwd=str(root))
     except subprocess.TimeoutExpired:

@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paddle_electra import export
-from paddle_electra.cli import main as cli_main
-from paddle_electra.export.cpu_info import bf16_support
-from paddle_electra.export.manifest import ExportError
-from paddle_electra.hubmodule import make_hub_module
-from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
-from paddle_electra.hubmodule.runtime import GENERATOR_TASKS, ElectraHubLayer
-from paddle_electra.pipelines import pipeline
+from paddle_electra.inference import export
+from paddle_electra.cli.app import main as cli_main
+from paddle_electra.inference.export.cpu_info import bf16_support
+from paddle_electra.inference.export.manifest import ExportError
+from paddle_electra.apps.hubmodule import make_hub_module
+from paddle_electra.apps.hubmodule.export_runtime import ElectraExportHubModule
+from paddle_electra.apps.hubmodule.runtime import GENERATOR_TASKS, ElectraHubLayer
+from paddle_electra.inference.pipelines import pipeline
 
 from test_hub_module import (
     CLS_LABELS,
@@ -263,7 +263,7 @@ def hub(modules, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME",)}
     env.update(PYTHONPATH=str(REPO), HUB_HOME=str(root / "hub_home"), CUDA_VISIBLE_DEVICES="",
                PADDLE_ELECTRA_OFFLINE="1")
-    proc = subprocess.run([python, "-m", "paddle_electra.hubmodule.hub_runner", str(root / "request.json"),
+    proc = subprocess.run([python, "-m", "paddle_electra.apps.hubmodule.hub_runner", str(root / "request.json"),
                            str(root / "response.json")], capture_output=True, text=True, env=env, timeout=600,
                           cwd=str(root))
     if proc.returncode != 0 or not (root / "response.json").exists():

@@ -16,9 +16,10 @@ import paddle
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import ElectraConfig, cli, cli_models
-from paddle_electra.configuration import MAX_JSON_DEPTH, MAX_PARAMETERS, SIZE_LIMITS
-from paddle_electra.pipelines import pipeline
+from paddle_electra import ElectraConfig
+from paddle_electra.cli import app as cli, models as cli_models
+from paddle_electra.model.configuration import MAX_JSON_DEPTH, MAX_PARAMETERS, SIZE_LIMITS
+from paddle_electra.inference.pipelines import pipeline
 from conftest import TINY
 from test_pipelines import make_task_folders
 

@@ -9,8 +9,8 @@ import paddle
 import pytest
 
 import paddle_electra as pe
-from paddle_electra._bench_workers import generate_vocab
-from paddle_electra.pipelines import pipeline
+from paddle_electra.bench.deploy_workers import generate_vocab
+from paddle_electra.inference.pipelines import pipeline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location("int8_accuracy", os.path.join(REPO, "tools", "int8_accuracy.py"))
@@ -87,7 +87,7 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
 
 
 def test_bf16_accuracy_against_paddle_inference_fp32(model_dir, tmp_path, monkeypatch, capsys):
-    from paddle_electra.export import cpu_info as ci
+    from paddle_electra.inference.export import cpu_info as ci
 
     missing = ci.bf16_support()
     if not missing:  # a CPU with AVX512-BF16 / AMX: bf16 measured against Paddle Inference fp32

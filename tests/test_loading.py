@@ -15,9 +15,9 @@ import torch
 import transformers
 
 import paddle_electra as pe
-from paddle_electra.convert.torch_bin import UnsafeCheckpointError
-from paddle_electra.ernie_health import ErnieHealthDiscriminator, ErnieHealthForTotalPretraining
-from paddle_electra.pretraining import ElectraForTotalPretraining
+from paddle_electra.loading.convert.torch_bin import UnsafeCheckpointError
+from paddle_electra.model.ernie_health import ErnieHealthDiscriminator, ErnieHealthForTotalPretraining
+from paddle_electra.model.pretraining import ElectraForTotalPretraining
 from conftest import TINY, TINY_EQUAL, make_batch
 
 HEADS = ["ElectraModel", "ElectraGenerator", "ElectraDiscriminator", "ElectraForSequenceClassification",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from paddle_electra.train.metrics import (
+from paddle_electra.apps.train.metrics import (
     accuracy,
     answer_tokens,
     entity_scores,

@@ -272,7 +272,7 @@ def test_initialisation_statistics():
 
 def test_dygraph_fast_paths_equal_the_plain_layers(tiny_config, monkeypatch):
     """Fused qkv + addmm + a pre-expanded mask give the plain Linear / broadcast results."""
-    from paddle_electra import backbone, fast_paths, kv_cache
+    from paddle_electra.model import backbone, fast_paths, kv_cache
 
     model = _build("ElectraModel", tiny_config)
     ids, types, mask = _inputs("ElectraModel", 3)

@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import backbone, fast_paths
+from paddle_electra.model import backbone, fast_paths
 
 
 def _model(hidden, heads, embedding):

@@ -1,4 +1,4 @@
-"""paddle_electra.paddlenlp_plugin: PaddleNLP's own classes load the names only paddle_electra serves.
+"""paddle_electra.loading.paddlenlp_plugin: PaddleNLP's own classes load the names only paddle_electra serves.
 
 One launch of tests/data/paddlenlp_plugin_check.py under the PaddleNLP 2.8.1 venv
 (``PADDLE_ELECTRA_PADDLENLP_PYTHON`` may point at another interpreter) serves every test.
@@ -38,7 +38,7 @@ import torch
 import transformers
 
 import paddle_electra as pe
-from paddle_electra import registry
+from paddle_electra.loading import registry
 from hub_server import TINY_HUB_CONFIG as TINY_CFG
 from hub_server import TINY_HUB_VOCAB as VOCAB
 from hub_server import HubServer
@@ -236,7 +236,7 @@ PREFETCHED = (HUB_GEN, HUB_DISC, GOOGLE_GEN)
 def _prefetch(world, env, names):
     import huggingface_hub.constants
 
-    from paddle_electra import hub
+    from paddle_electra.loading import hub
 
     with pytest.MonkeyPatch.context() as mp:
         for var in ("PADDLE_ELECTRA_HOME", "HF_ENDPOINT", "PADDLE_ELECTRA_MIRROR", "NO_PROXY", "no_proxy",
@@ -405,12 +405,12 @@ def test_glue_script_unchanged_runs_on_paddlenlp_with_the_plugin(run):
 
 def test_glue_script_runs_with_the_import_swapped_to_paddle_electra(run):
     """Needs ElectraTokenizer(max_seq_len=...) / .pad (DataCollatorWithPadding) and num_classes in paddle_electra."""
-    _check_glue(run, "swapped", "paddle_electra.modeling")
+    _check_glue(run, "swapped", "paddle_electra.model.modeling")
 
 
 # ---------------------------------------------------------------- without PaddleNLP (this venv)
 def test_register_without_paddlenlp_says_what_to_install(monkeypatch):
-    from paddle_electra import paddlenlp_plugin as plugin
+    from paddle_electra.loading import paddlenlp_plugin as plugin
 
     monkeypatch.setitem(sys.modules, "paddlenlp", None)  # import paddlenlp -> ImportError
     with pytest.raises(ImportError, match=r"needs PaddleNLP \(pip install paddlenlp\)"):
@@ -422,8 +422,8 @@ def test_register_without_paddlenlp_says_what_to_install(monkeypatch):
 
 def test_local_folders_offline(tmp_path, monkeypatch):
     """A shipped model becomes a float32 PaddleNLP folder once; a config needs no download."""
-    from paddle_electra import hub, paddlenlp_plugin as plugin
-    from paddle_electra.convert.readers import read_state_dict
+    from paddle_electra.loading import hub, paddlenlp_plugin as plugin
+    from paddle_electra.loading.convert.readers import read_state_dict
 
     monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("PADDLE_ELECTRA_OFFLINE", "1")
@@ -450,7 +450,7 @@ def test_local_folders_offline(tmp_path, monkeypatch):
 
 
 def test_redirect_leaves_paddlenlp_its_own_sources(tmp_path):
-    from paddle_electra import paddlenlp_plugin as plugin
+    from paddle_electra.loading import paddlenlp_plugin as plugin
 
     never = lambda name: False  # noqa: E731 - PaddleNLP "knows" nothing
     for kwargs in ({"from_hf_hub": True}, {"from_aistudio": True}):

@@ -204,7 +204,7 @@ def test_hf_to_paddle_to_hf_round_trip_is_exact(tmp_path, hf_name, pd_name, name
 
 
 def test_hf_export_refuses_classes_without_hf_counterpart(tmp_path):
-    from paddle_electra.pretraining import ElectraForTotalPretraining
+    from paddle_electra.model.pretraining import ElectraForTotalPretraining
     with pytest.raises(ValueError, match="no HF transformers counterpart"):
         ElectraForTotalPretraining(pe.ElectraConfig(**TINY)).save_pretrained(str(tmp_path), format="hf")
     with pytest.raises(ValueError, match="format must be"):

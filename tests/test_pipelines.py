@@ -1,4 +1,4 @@
-"""paddle_electra.pipelines: every task's output against the model run directly, batching, errors."""
+"""paddle_electra.inference.pipelines: every task's output against the model run directly, batching, errors."""
 
 import importlib
 import os
@@ -9,9 +9,8 @@ import numpy as np
 import paddle
 import pytest
 
-import paddle_electra
 from paddle_electra import ElectraConfig, ElectraTokenizer
-from paddle_electra.pipelines import TASK_CLASSES, TokenClassificationPipeline, pipeline
+from paddle_electra.inference.pipelines import TASK_CLASSES, TokenClassificationPipeline, pipeline
 
 VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir, "shared", "data",
                      "chinese-bert-vocab.txt")
@@ -269,7 +268,7 @@ def test_empty_text_and_bad_inputs(pipes, folders):
 
 # --------------------------------------------------- export-folder path
 class _FakePredictor:
-    """Stands in for paddle_electra.export.ElectraPredictor: runs the dygraph model of the folder."""
+    """Stands in for paddle_electra.ElectraPredictor: runs the dygraph model of the folder."""
 
     def __init__(self, export_dir, threads=None, precision="fp32"):
         import json
@@ -282,7 +281,7 @@ class _FakePredictor:
         self.model.eval()
 
     def __call__(self, input_ids, token_type_ids=None, attention_mask=None):
-        from paddle_electra.pipelines import TASK_OUTPUTS
+        from paddle_electra.inference.pipelines import TASK_OUTPUTS
 
         with paddle.no_grad():
             out = self.model(paddle.to_tensor(input_ids), token_type_ids=paddle.to_tensor(token_type_ids),
@@ -295,10 +294,12 @@ def test_export_folder_goes_through_the_predictor(folders, tmp_path, monkeypatch
     import json
     import shutil
 
-    fake = types.ModuleType("paddle_electra.export")
+    import paddle_electra.inference
+
+    fake = types.ModuleType("paddle_electra.inference.export")
     fake.ElectraPredictor = fake.OnnxPredictor = _FakePredictor
-    monkeypatch.setitem(sys.modules, "paddle_electra.export", fake)
-    monkeypatch.setattr(paddle_electra, "export", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "paddle_electra.inference.export", fake)
+    monkeypatch.setattr(paddle_electra.inference, "export", fake, raising=False)
     src = folders["text-classification"]
     exp = str(tmp_path / "exported")
     shutil.copytree(src, exp)

@@ -8,11 +8,17 @@ import random
 import numpy as np
 import pytest
 
-from paddle_electra import ElectraGenerator, cli
-from paddle_electra.train.checkpoint import latest_checkpoint, read_state
-from paddle_electra.train.pretrain import PretrainConfig, pretrain
+from paddle_electra import ElectraGenerator
+from paddle_electra.cli import app as cli
+from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
+from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
 # the command-line names live in pretrain_cli.py only: pretrain.py no longer reaches back into it (no import cycle)
-from paddle_electra.train.pretrain_cli import config_from_args, config_from_json, configs_from_json, stages_from_args
+from paddle_electra.apps.train.pretrain_cli import (
+    config_from_args,
+    config_from_json,
+    configs_from_json,
+    stages_from_args,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(REPO, "recipes", "pretrain-peoples-daily-small.json")

@@ -5,7 +5,7 @@ import paddle
 import pytest
 
 from paddle_electra import ElectraConfig
-from paddle_electra.pretraining import (
+from paddle_electra.model.pretraining import (
     ElectraForTotalPretraining,
     ElectraPretrainingCriterion,
     generator_config_for,

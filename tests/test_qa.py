@@ -1,4 +1,4 @@
-"""paddle_electra.qa: windows over long contexts, answer labels, span selection; the QA pipeline and CLI on top."""
+"""paddle_electra.inference.qa: windows over long contexts, answer labels, span selection; the QA pipeline and CLI on top."""
 
 import json
 import math
@@ -9,9 +9,11 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_electra import ElectraConfig, ElectraForQuestionAnswering, ElectraTokenizer, cli, qa
-from paddle_electra._bench_workers import generate_vocab
-from paddle_electra.pipelines import pipeline
+from paddle_electra import ElectraConfig, ElectraForQuestionAnswering, ElectraTokenizer
+from paddle_electra.cli import app as cli
+from paddle_electra.inference import qa
+from paddle_electra.bench.deploy_workers import generate_vocab
+from paddle_electra.inference.pipelines import pipeline
 
 SHARED_VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir, "shared", "data",
                             "chinese-bert-vocab.txt")

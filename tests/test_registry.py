@@ -8,8 +8,8 @@ import paddle
 import pytest
 
 import paddle_electra as pe
-from paddle_electra import registry
-from paddle_electra.ernie_health import ErnieHealthDiscriminator
+from paddle_electra.loading import registry
+from paddle_electra.model.ernie_health import ErnieHealthDiscriminator
 
 NAMES = registry.names()
 CLASSES = {"ErnieHealthDiscriminator": ErnieHealthDiscriminator}
@@ -115,7 +115,7 @@ EMBEDDED = ["electra-zh-peoples-daily-small-generator", "electra-zh-peoples-dail
 
 @pytest.mark.parametrize("name", EMBEDDED)
 def test_embedded_models_load_offline_as_float32(name, monkeypatch, tmp_path):
-    from paddle_electra import hub
+    from paddle_electra.loading import hub
 
     monkeypatch.setenv("PADDLE_ELECTRA_OFFLINE", "1")
     monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(tmp_path / "empty-cache"))
@@ -142,7 +142,7 @@ def test_embedded_models_fit_the_size_budget():
 def test_a_damaged_embedded_file_is_a_clear_error(monkeypatch, tmp_path):
     import shutil
 
-    from paddle_electra import hub
+    from paddle_electra.loading import hub
 
     src = os.path.join(hub.EMBEDDED_DIR, EMBEDDED[0])
     fake_root = tmp_path / "pm"

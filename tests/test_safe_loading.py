@@ -1,6 +1,6 @@
 """Loading files from strangers: no code runs, no shared state is poisoned, no small file allocates gigabytes.
 
-Each test here is an attack that worked before paddle_electra.safety existed
+Each test here is an attack that worked before paddle_electra.loading.safety existed
 (issue 10): a ``.pdparams`` whose pickle calls ``os.system`` (through
 ``from_pretrained``, the CLI, ``--resume`` and a mirror download), a
 ``pytorch_model.bin`` that rewires a shared storage class, memo / stride-0 /
@@ -24,17 +24,17 @@ import pytest
 import torch
 
 import paddle_electra as pe
-from paddle_electra import registry
-from paddle_electra.safety import limits
-from paddle_electra.convert.torch_bin import load_torch_bin
-from paddle_electra.safety import (
+from paddle_electra.loading import registry
+from paddle_electra.model import limits
+from paddle_electra.loading.convert.torch_bin import load_torch_bin
+from paddle_electra.loading.safety import (
     CheckpointTooLargeError,
     ModelTooLargeError,
     UnsafeCheckpointError,
     estimate_num_parameters,
     load_paddle_pickle,
 )
-from paddle_electra.train.checkpoint import load_checkpoint, save_checkpoint
+from paddle_electra.apps.train.checkpoint import load_checkpoint, save_checkpoint
 from conftest import TINY, make_batch
 from hub_server import HubServer
 

@@ -26,9 +26,9 @@ from paddle_electra import (
     ElectraModel,
     ElectraTokenizer,
 )
-from paddle_electra.cli import main as cli_main
-from paddle_electra.pipelines import pipeline
-from paddle_electra.serving import Limits, MicroBatcher, RequestError, ServerThread, build_service
+from paddle_electra.cli.app import main as cli_main
+from paddle_electra.inference.pipelines import pipeline
+from paddle_electra.apps.serving import Limits, MicroBatcher, RequestError, ServerThread, build_service
 
 REPO = Path(__file__).resolve().parents[1]
 VOCAB = REPO.parent / "shared" / "data" / "chinese-bert-vocab.txt"

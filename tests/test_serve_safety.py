@@ -18,7 +18,7 @@ import pytest
 
 import paddle_electra
 from paddle_electra import ElectraConfig, ElectraForSequenceClassification, ElectraTokenizer
-from paddle_electra.serving import ServerThread, build_service
+from paddle_electra.apps.serving import ServerThread, build_service
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("我爱北京天安门这部电影很好看")
 

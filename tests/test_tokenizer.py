@@ -342,7 +342,7 @@ def test_save_load_round_trip(zh, tmp_path, corpus):
 
 
 def test_from_pretrained_resolves_names(tmp_path, monkeypatch):
-    from paddle_electra import hub
+    from paddle_electra.loading import hub
 
     folder = str(tmp_path / "cached")
     ElectraTokenizer(str(ZH_VOCAB)).save_pretrained(folder)
@@ -353,7 +353,7 @@ def test_from_pretrained_resolves_names(tmp_path, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(ValueError, match="no-such-model"):  # hub.resolve's own error for unknown names
         ElectraTokenizer.from_pretrained("no-such-model")
-    monkeypatch.setitem(sys.modules, "paddle_electra.hub", None)  # as if the module did not exist
+    monkeypatch.setitem(sys.modules, "paddle_electra.loading.hub", None)  # as if the module did not exist
     with pytest.raises(ValueError, match="not a local folder"):
         ElectraTokenizer.from_pretrained("some-name")
 

@@ -21,7 +21,8 @@ import paddle
 import pytest
 from transformers import BertTokenizerFast, DataCollatorWithPadding
 
-from paddle_electra import ElectraTokenizer, registry
+from paddle_electra import ElectraTokenizer
+from paddle_electra.loading import registry
 from paddle_electra.tokenizer import AddedToken, BatchEncoding, SpecialTokensError, TokenizerInputError, Vocab
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 
 import paddle_electra as pe
 from conftest import TINY
-from paddle_electra.export import ElectraPredictor, export
+from paddle_electra.inference.export import ElectraPredictor, export
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "good", "bad", "movie"] + \
     [f"w{i}" for i in range(40)]
@@ -139,7 +139,7 @@ def test_feature_extraction_export_of_in_memory_head(tmp_path):
 
 
 def test_cli_export_names_its_tokenizer_flags(tmp_path, capsys):
-    from paddle_electra import cli
+    from paddle_electra.cli import app as cli
 
     bare = tmp_path / "bare"
     pe.ElectraForSequenceClassification(pe.ElectraConfig(**TINY)).save_pretrained(str(bare))

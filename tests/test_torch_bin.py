@@ -1,4 +1,4 @@
-"""Tests for paddle_electra.convert.torch_bin (torch is only used to make fixtures)."""
+"""Tests for paddle_electra.loading.convert.torch_bin (torch is only used to make fixtures)."""
 
 import collections
 import io
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import paddle_electra
-from paddle_electra.convert.torch_bin import UnsafeCheckpointError, load_torch_bin
+from paddle_electra.loading.convert.torch_bin import UnsafeCheckpointError, load_torch_bin
 
 FORMATS = ["zip", "legacy"]
 
@@ -135,7 +135,7 @@ def test_never_imports_torch(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(paddle_electra.__path__[0])))
     code = (
         "import sys; sys.modules['torch'] = None\n"  # any `import torch` now fails
-        "from paddle_electra.convert.torch_bin import load_torch_bin\n"
+        "from paddle_electra.loading.convert.torch_bin import load_torch_bin\n"
         f"sd = load_torch_bin({str(path)!r}); assert sd['w'].shape == (4, 5)\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))

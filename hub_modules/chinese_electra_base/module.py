@@ -10,7 +10,7 @@ from typing import Dict, Optional
 from paddlehub.module.module import moduleinfo, serving
 from paddlehub.module.nlp_module import TransformerModule
 
-from paddle_electra.hubmodule.runtime import ElectraHubLayer
+from paddle_electra.apps.hubmodule.runtime import ElectraHubLayer
 
 # a published name: paddle_electra downloads it at first use and caches it
 # (PADDLE_ELECTRA_HOME; mirrors: PADDLE_ELECTRA_MIRROR, HF_ENDPOINT)

@@ -3,7 +3,7 @@
 ``ElectraTokenizer.pretrained_resource_files_map["vocab_file"]`` (name ->
 vocabulary URL), ``pretrained_init_configuration`` (name -> ``__init__``
 arguments) and ``max_model_input_sizes`` (name -> longest input) list every
-name of :mod:`paddle_electra.registry`, PaddleNLP's six ELECTRA names first in
+name of :mod:`paddle_electra.loading.registry`, PaddleNLP's six ELECTRA names first in
 PaddleNLP's order (code that takes "the first English name", as PaddleNLP's
 tokenizer tests do, gets ``electra-small`` as there). The table is read on
 first use, not at import.
@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterator
 
-from .. import registry
+from ..loading import registry
 
 # PaddleNLP 2.8.1's ElectraTokenizer lists these, in this order.
 PADDLENLP_ORDER = ("electra-small", "electra-base", "electra-large", "chinese-electra-base", "chinese-electra-small",

@@ -129,7 +129,7 @@ class SavingMixin:
         """Load from a folder (``vocab.txt`` + the optional JSON files), a ``vocab.txt`` file, or a published name.
 
         A name that is not a local path is resolved by
-        :func:`paddle_electra.hub.resolve` (``kind="tokenizer"``), which returns
+        :func:`paddle_electra.loading.hub.resolve` (``kind="tokenizer"``), which returns
         a folder holding the files. ``kwargs`` are ``__init__`` arguments and
         override the saved ones (``padding_side="left"``, ``model_max_length=128``,
         ``additional_special_tokens=[...]`` ...).
@@ -163,10 +163,10 @@ class SavingMixin:
             return cls(path, **kwargs)
         if not os.path.isdir(path):
             try:
-                from ..hub import resolve
+                from ..loading.hub import resolve
             except ImportError as e:
                 raise ValueError(f"{path!r} is not a local folder or vocab file, and published names cannot be "
-                                 f"resolved here (paddle_electra.hub is unavailable: {e})") from e
+                                 f"resolved here (paddle_electra.loading.hub is unavailable: {e})") from e
             path = resolve(path, kind="tokenizer")
         if subfolder:
             path = os.path.join(path, subfolder)

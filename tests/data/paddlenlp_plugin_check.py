@@ -37,8 +37,8 @@ from paddlenlp.transformers.auto import tokenizer as pnlp_auto_tokenizer  # noqa
 from paddlenlp.transformers.electra import modeling as pnlp_electra  # noqa: E402
 
 import paddle_electra as pe  # noqa: E402
-from paddle_electra import paddlenlp_plugin as plugin  # noqa: E402
-from paddle_electra import registry  # noqa: E402
+from paddle_electra.loading import paddlenlp_plugin as plugin  # noqa: E402
+from paddle_electra.loading import registry  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "paddlenlp_helpers"))
 import interop_common as common  # noqa: E402

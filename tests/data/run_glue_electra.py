@@ -8,7 +8,7 @@ so it runs offline.
 
 docs/migration-from-paddlenlp.md runs it two ways (tests/test_paddlenlp_plugin.py):
 
-* unchanged, after ``paddle_electra.paddlenlp_plugin.register()``, so PaddleNLP's
+* unchanged, after ``paddle_electra.loading.paddlenlp_plugin.register()``, so PaddleNLP's
   classes load names only paddle_electra serves;
 * with the one line marked ``MODEL-IMPORT`` swapped for
   ``from paddle_electra import ElectraForSequenceClassification, ElectraTokenizer``.

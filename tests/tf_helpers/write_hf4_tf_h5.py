@@ -2,7 +2,7 @@
 
 Not run by the test suite (transformers 5 has no TF models, and 4.x + tf-keras is
 a heavy extra venv). It documents how the h5 layout that
-``paddle_electra.convert.tf_h5`` reads was verified:
+``paddle_electra.loading.convert.tf_h5`` reads was verified:
 
     python3 -m venv /tmp/tfhf
     /tmp/tfhf/bin/pip install tensorflow-cpu==2.21.0 tf-keras==2.21.0 "transformers>=4.50,<5"

@@ -1,0 +1,153 @@
+"""Pre-training data: a WordPiece vocab from the corpus, and lines packed into fixed-length blocks.
+
+Blocks are ``[CLS] line [SEP] line [SEP] ... [PAD]``: consecutive lines are
+packed greedily until the block is full (a line longer than a block is cut
+into several), so little compute goes to padding. The order of blocks each
+epoch is a seeded permutation, which makes the data position of any step
+computable from the step number alone (exact resume, and each
+``paddle.distributed`` rank reads its own share of every global batch).
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from typing import Iterable, List, Optional, Sequence
+
+import numpy as np
+
+from ..._io import atomic_path
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def read_lines(paths: Sequence[str]) -> List[str]:
+    """Non-empty, stripped lines of UTF-8 text files (one sentence or document per line)."""
+    lines: List[str] = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"training text file not found: {path}")
+        with open(path, encoding="utf-8") as f:
+            try:
+                lines.extend(s for s in (line.strip() for line in f) if s)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path} is not UTF-8 text: {e}") from e
+    if not lines:
+        raise ValueError(f"no text found in {', '.join(paths)}")
+    return lines
+
+
+def train_vocab(lines: Iterable[str], out_file: str, vocab_size: int = 8000, min_frequency: int = 2,
+                lowercase: bool = True) -> str:
+    """Train a BERT WordPiece vocab with the ``tokenizers`` trainer and write ``vocab.txt``.
+
+    BERT's normaliser and pre-tokeniser are used, so every CJK character is a
+    word of its own, exactly as :class:`~paddle_electra.ElectraTokenizer` splits
+    text. ``limit_alphabet`` is lifted so no Chinese character seen
+    ``min_frequency`` times is dropped from the alphabet.
+
+    Returns:
+        ``out_file``. Ids 0-4 are ``[PAD] [UNK] [CLS] [SEP] [MASK]``.
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                                strip_accents=None, lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # ASCII letters, digits and punctuation are always in: text outside the corpus (reviews,
+    # URLs) then never turns into [UNK] for want of a basic character
+    ascii_chars = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                        special_tokens=SPECIAL_TOKENS, limit_alphabet=100000,
+                                        initial_alphabet=ascii_chars, continuing_subword_prefix="##",
+                                        show_progress=False)
+    tok.train_from_iterator(lines, trainer=trainer)
+    vocab = tok.get_vocab()
+    tokens = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
+    if tokens[:len(SPECIAL_TOKENS)] != SPECIAL_TOKENS:
+        raise RuntimeError(f"unexpected special-token order from the trainer: {tokens[:5]}")
+    # and their word-continuation forms, so any ASCII word splits into known pieces ("abc" -> a ##b ##c)
+    known = set(tokens)
+    tokens += [f"##{c}" for c in ascii_chars if f"##{c}" not in known]
+    os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
+    with atomic_path(out_file) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(t + "\n" for t in tokens)
+    return out_file
+
+
+def pack_blocks(lines: Iterable[str], tokenizer, max_length: int = 128) -> np.ndarray:
+    """Tokenize ``lines`` and pack them into int32 blocks [N, max_length].
+
+    The lines are one stream, ``line [SEP] line [SEP] ...``, cut every
+    ``max_length - 2`` tokens and framed as ``[CLS] ... [SEP]``; only the last
+    block is padded. (Greedy whole-line packing left ~28 % padding on
+    People's Daily; the stream wastes none, at the cost of blocks that start
+    mid-sentence, as in RoBERTa's "full sentences".)
+    """
+    if max_length < 8:
+        raise ValueError(f"max_length must be >= 8, got {max_length}")
+    vocab = tokenizer.get_vocab()
+    cls_id, sep_id, pad_id = vocab["[CLS]"], vocab["[SEP]"], vocab["[PAD]"]
+    stream: List[int] = []
+    for line in lines:
+        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
+        if ids:
+            if stream:
+                stream.append(sep_id)
+            stream.extend(ids)
+    if not stream:
+        raise ValueError("no tokens: every line tokenized to nothing")
+    room = max_length - 2
+    n = -(-len(stream) // room)
+    body = np.full(n * room, pad_id, dtype=np.int32)
+    body[:len(stream)] = stream
+    out = np.full((n, max_length), pad_id, dtype=np.int32)
+    out[:, 0] = cls_id
+    out[:, 1:-1] = body.reshape(n, room)
+    last = len(stream) - (n - 1) * room  # tokens in the final block
+    out[:-1, -1] = sep_id
+    out[-1, last + 1] = sep_id
+    return out
+
+
+class BlockSampler:
+    """Which blocks form global batch ``step``: a seeded permutation per epoch, no state to save.
+
+    Args:
+        num_blocks: dataset size.
+        batch_size: blocks per global batch (all ranks, all accumulation steps).
+        seed: permutation seed; epoch ``e`` uses ``seed + e``.
+    """
+
+    def __init__(self, num_blocks: int, batch_size: int, seed: int):
+        if num_blocks < 1 or batch_size < 1:
+            raise ValueError(f"need num_blocks >= 1 and batch_size >= 1, got {num_blocks}, {batch_size}")
+        self.num_blocks, self.batch_size, self.seed = num_blocks, batch_size, seed
+        self._perm_epoch = -1
+        self._perm: Optional[np.ndarray] = None
+
+    def _perm_for(self, epoch: int) -> np.ndarray:
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng(self.seed + epoch).permutation(self.num_blocks)
+            self._perm_epoch = epoch
+        return self._perm
+
+    def indices(self, step: int) -> np.ndarray:
+        """Block indices of global batch ``step`` (0-based), ``batch_size`` of them."""
+        start = step * self.batch_size
+        out = np.empty(self.batch_size, dtype=np.int64)
+        for i in range(self.batch_size):
+            epoch, pos = divmod(start + i, self.num_blocks)
+            out[i] = self._perm_for(epoch)[pos]
+        return out
+
+    def epoch_of(self, step: int) -> float:
+        """Epochs completed (fractional) after ``step`` batches."""
+        return step * self.batch_size / self.num_blocks
+
+    def position(self, step: int) -> dict:
+        """The data position after ``step`` global batches (recorded in checkpoints)."""
+        epoch, offset = divmod(step * self.batch_size, self.num_blocks)
+        return {"epoch": int(epoch), "offset": int(offset), "blocks_seen": int(step * self.batch_size)}

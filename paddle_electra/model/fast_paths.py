@@ -1,0 +1,138 @@
+"""Dygraph speed paths of the encoder; each gives the plain layers' numbers.
+
+* :func:`dense` / :func:`affine`: a Linear as one ``addmm`` when no gradient is recorded;
+* :func:`expand_bias`: the attention-mask bias broadcast once per forward, not in every layer;
+* :func:`_head_rows` / :func:`_use_row_gather`: attention heads reordered by gathering rows
+  instead of through strided views.
+
+Measured in docs/dygraph-cpu-speed.md; tests/test_modeling_speed.py proves the outputs equal.
+Static graphs (export) always take the plain path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Tuple
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from .._cpu import use_contiguous_kernels
+
+use_contiguous_kernels()  # once, when the layers are first imported
+
+Tensor = paddle.Tensor
+
+
+def dense(layer: nn.Linear, x):
+    """``layer(x)``; in dygraph on the 2-D view, as one ``addmm`` when no gradient is recorded.
+
+    Paddle's CPU ``F.linear`` adds the bias in a separate pass that costs up to
+    a third of the GEMM (docs/dygraph-cpu-speed.md); static graphs keep the
+    plain Linear so export and inference fuse passes see the usual pattern.
+    """
+    if not paddle.in_dynamic_mode():
+        return layer(x)
+    if paddle.is_grad_enabled() and x.place.is_cpu_place():
+        return affine(x, layer.weight, layer.bias)  # N-D as is: Paddle's reshape gradient copies
+    shape = x.shape
+    out = affine(x.reshape([-1, shape[-1]]), layer.weight, layer.bias)
+    return out.reshape(shape[:-1] + [out.shape[-1]])
+
+
+def affine(x2d, weight, bias):
+    """``x2d @ weight + bias`` for a 2-D input, in as few passes as Paddle's CPU kernels allow.
+
+    No gradient recorded: one ``addmm``. Training on CPU: one GEMM of ``[x, 1]``
+    by ``[weight; bias]``, so the bias gradient comes out of the weight
+    gradient's GEMM instead of Paddle's broadcast-add gradient, which costs as
+    much as the GEMM itself (measured: a [1024, 256] x [256, 1024] Linear,
+    forward + backward, 33 ms plain vs 18 ms). ``addmm``'s own backward is not
+    used: Paddle 3.3's CPU kernel for it crashes the process under
+    ``paddle.grad(..., retain_graph=True)`` (reproduced in tests/test_pretraining.py),
+    nor a PyLayer: Paddle requires its backward to know which inputs
+    ``paddle.grad`` asked for, which it cannot. Elsewhere (GPU): ``matmul + bias``.
+    """
+    if not paddle.is_grad_enabled():
+        return paddle.addmm(bias, x2d, weight)
+    if paddle.in_dynamic_mode() and x2d.place.is_cpu_place():  # (any leading axes: [..., K])
+        ones = paddle.ones(x2d.shape[:-1] + [1], x2d.dtype)
+        return paddle.matmul(paddle.concat([x2d, ones], axis=-1),
+                             paddle.concat([weight, bias.astype(weight.dtype).unsqueeze(0)], axis=0))
+    return paddle.matmul(x2d, weight) + bias
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose CPU training mask comes from numpy's generator.
+
+    Paddle 3.3's CPU dropout draws its mask ~2.5x slower than numpy's PCG64
+    (measured: a [32, 4, 128, 128] tensor, forward + backward, 28 ms vs 11 ms;
+    15 dropouts per fine-tuning step of a 4-layer model). The mask compares 16
+    random bits per unit with ``p * 65536`` (raw generator bytes: 2.1 ms for
+    that tensor against 6.7 ms from uniform floats), so the drop rate is ``p``
+    rounded to 1/65536. The generator is seeded from Paddle's, so
+    ``paddle.seed`` still fixes every mask; the scaling is Paddle's default
+    ``upscale_in_train``. Other modes, devices, static graphs and ``p == 0``
+    take ``nn.Dropout``'s own path.
+    """
+
+    def forward(self, x):
+        p = float(self.p) if isinstance(self.p, (int, float)) else None
+        if not (self.training and p and 0 < p < 1 and self.mode == "upscale_in_train" and self.axis is None
+                and paddle.in_dynamic_mode() and x.place.is_cpu_place() and x.dtype == paddle.float32):
+            return super().forward(x)
+        seed = int(paddle.randint(0, 2**31 - 1, [1]).item())
+        shape = x.shape
+        bits = np.frombuffer(np.random.default_rng(seed).bytes(2 * int(np.prod(shape))), dtype=np.uint16)
+        mask = np.multiply(bits.reshape(shape) >= min(round(p * 65536), 65535), np.float32(1.0 / (1.0 - p)),
+                           dtype=np.float32)
+        return x * paddle.to_tensor(mask)
+
+
+def expand_bias(bias, num_heads: int, max_elements: int = 1 << 25):
+    """Broadcast a [B, 1, 1|L, L] mask bias to [B, heads, L, L] once per forward (dygraph).
+
+    Paddle's CPU kernel for a broadcasting add is ~15x slower than a same-shape
+    add (measured), and the bias is added in every layer. Expanding once costs
+    one tensor of B*heads*L*L floats, so it is skipped above ``max_elements``.
+    """
+    if bias is None or not paddle.in_dynamic_mode():
+        return bias
+    batch, _, rows, seq = bias.shape
+    shape = [batch if batch > 0 else 1, num_heads, seq, seq]
+    if shape[0] * num_heads * seq * seq > max_elements or list(bias.shape) == shape:
+        return bias
+    return paddle.expand(bias, shape).clone()
+
+
+@functools.lru_cache(maxsize=8)
+def _head_rows(batch: int, seq: int, heads: int) -> Tuple[Tuple[Tensor, ...], Tensor]:
+    """Row indices that reorder attention tensors by gathering rows of ``head_dim`` floats.
+
+    Returns ``((q, k, v), back)``: row ``i`` of ``[B, heads, L, d]`` q (k, v) is row
+    ``q[i]`` of the fused projection viewed as ``[B*L*3*heads, d]``; row ``i`` of
+    ``[B*L*heads, d]`` (the context back in token order) is row ``back[i]`` of
+    ``[B*heads*L, d]``. CPU tensors, cached per shape: the layers of a forward share them.
+    """
+    b, h, t = np.meshgrid(np.arange(batch), np.arange(heads), np.arange(seq), indexing="ij")
+    base = ((b * seq + t) * 3 * heads + h).reshape(-1)  # (b, h, t) -> row of token t, part q, head h
+    parts = tuple(paddle.to_tensor(base + part * heads, dtype="int64", place=paddle.CPUPlace()) for part in range(3))
+    b, t, h = np.meshgrid(np.arange(batch), np.arange(seq), np.arange(heads), indexing="ij")
+    back = paddle.to_tensor(((b * heads + h) * seq + t).reshape(-1), dtype="int64", place=paddle.CPUPlace())
+    return parts, back
+
+
+def _use_row_gather(x) -> bool:
+    """Reorder heads by gathering rows (dygraph, CPU, inference) instead of through strided views.
+
+    A transposed view is a strided tensor in Paddle 3; the elementwise op or
+    matmul that consumes it first copies it with the generic strided-copy
+    kernel, ~7.5 ms per [8, 12, 128, 64] tensor on this CPU, four times per
+    layer (q scaled, k, v, the context). Gathering whole ``head_dim`` rows moves
+    the same floats (bit-identical results) in ~2 ms (docs/dygraph-cpu-speed.md).
+    Kept to inference (no autograd), where it was measured.
+    """
+    return (paddle.in_dynamic_mode() and not paddle.is_grad_enabled() and x.place.is_cpu_place()
+            and os.environ.get("PADDLE_ELECTRA_STRIDED_HEADS") != "1")
