@@ -201,7 +201,7 @@ def _check_setup(block: Block, workdir: Path) -> None:
             _run(["bash", "-n", str(script)], workdir, block)
         elif words[:3] == ["python", "-m", "pytest"]:
             # the whole suite is CI's own job; one fast test file shows the command works
-            _run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(REPO / "tests" / "test_config.py")],
+            _run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(REPO / "tests" / "model" / "test_config.py")],
                  workdir, block)
         elif words[0] == "paddle-electra":
             assert shutil.which("paddle-electra", path=_env(workdir)["PATH"]), "paddle-electra does not resolve"

@@ -26,7 +26,7 @@ activations per batch, so an int8 answer depends on which texts share its
 micro-batch (about 2e-3 in ELECTRA-small's logits), and bf16 rounds sums whose
 blocking depends on the batch shape.
 
-tests/test_serve.py imports :func:`build_plan`, :func:`fire` and :func:`check`.
+tests/apps/test_serve.py imports :func:`build_plan`, :func:`fire` and :func:`check`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Create the reference virtual environments the cross-library tests run against.
 #
-#   .venv-paddlenlp  paddlepaddle 3.3.1 + paddlenlp 2.8.1   tests/test_paddlenlp_interop.py
+#   .venv-paddlenlp  paddlepaddle 3.3.1 + paddlenlp 2.8.1   tests/loading/test_paddlenlp_interop.py
 #                    (override with PADDLE_ELECTRA_PADDLENLP_PYTHON)
-#   .venv-tf         tensorflow-cpu 2.21.0                  tests/test_convert_tf.py
+#   .venv-tf         tensorflow-cpu 2.21.0                  tests/loading/test_convert_tf.py
 #                    (override with PADDLE_ELECTRA_TF_PYTHON)
-#   .venv-paddlenlp  + paddlehub 2.4.0 and this checkout    tests/test_hub_module.py
+#   .venv-paddlenlp  + paddlehub 2.4.0 and this checkout    tests/apps/test_hub_module.py
 #                    (target "paddlehub"; override with PADDLE_ELECTRA_PADDLEHUB_PYTHON)
 #
 # Usage: tools/make_reference_envs.sh [paddlenlp] [tf] [paddlehub]     (no argument: all of them)
@@ -54,7 +54,7 @@ from paddlenlp.transformers.electra.modeling import ElectraModel" \
 }
 
 # ---------------------------------------------------------------- TensorFlow 2.21.0
-# (owned by the TF converter tests: tests/test_convert_tf.py, tests/tf_helpers/)
+# (owned by the TF converter tests: tests/loading/test_convert_tf.py, tests/tf_helpers/)
 tf_env() {
     make_env .venv-tf \
         "import tensorflow as tf; assert tf.__version__ == '2.21.0', tf.__version__" \
@@ -62,7 +62,7 @@ tf_env() {
 }
 
 # ---------------------------------------------------------------- PaddleHub 2.4.0
-# (owned by the PaddleHub module tests: tests/test_hub_module.py)
+# (owned by the PaddleHub module tests: tests/apps/test_hub_module.py)
 # Installed into the PaddleNLP venv: paddlehub depends on paddlenlp, and the PaddleNLP tests pass
 # with the protobuf it needs (3.20.3: paddlehub imports visualdl's protobuf-3 generated code;
 # gradio 5 dropped APIs paddlehub imports). paddle_electra goes in editable, because generated

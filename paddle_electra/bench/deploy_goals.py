@@ -2,7 +2,7 @@
 
 :mod:`paddle_electra.bench.deploy` measures and calls :func:`goals` and
 :func:`print_report`; nothing here imports Paddle, so the goal rules can be
-checked on hand-written results (tests/test_benchmark.py).
+checked on hand-written results (tests/bench/test_benchmark.py).
 
 A goal is ``True`` (met), ``False`` (missed) or ``None`` (not decidable from
 this run: a path that did not run, HF not installed, or the end-to-end part

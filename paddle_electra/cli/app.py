@@ -48,7 +48,7 @@ from . import bench as cli_bench, models as cli_models, serve as cli_serve, trai
 from .common import CLIError, stdout_to_stderr
 
 # names that lived here before the commands moved to their group modules, still imported from here
-# (tests/test_cli_inputs.py, tests/test_cli_ux.py, tools/convert_tf_checkpoint.py)
+# (tests/cli/test_cli_inputs.py, tests/cli/test_cli_ux.py, tools/convert_tf_checkpoint.py)
 from .common import BACKENDS, DEFAULT_MODELS, TASK_ALIASES, TASKS, native_output_filtered  # noqa: F401
 from .models import add_convert_arguments  # noqa: F401
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``paddle-electra`` parser: the options every command takes, then each group's subcommands.
 
     Building it imports the group modules' argument helpers but not Paddle, so
-    ``--help`` stays fast (tests/test_cli_inputs.py checks it).
+    ``--help`` stays fast (tests/cli/test_cli_inputs.py checks it).
 
     Returns:
         The parser; a parsed command's ``func`` runs it and returns what to print.

@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 # paddle_electra.inference.pipelines' TASKS, TASK_ALIASES, BACKENDS and DEFAULT_MODELS, repeated so that building the
-# parser (``--help``) does not import pipelines.py and Paddle with it; tests/test_cli_inputs.py checks they match
+# parser (``--help``) does not import pipelines.py and Paddle with it; tests/cli/test_cli_inputs.py checks they match
 TASKS = ("fill-mask", "replaced-token-detection", "text-classification", "token-classification",
          "question-answering", "feature-extraction")
 TASK_ALIASES = ("sentiment-analysis", "seq-cls", "sequence-classification", "ner", "token-cls", "mask-filling",

@@ -5,7 +5,7 @@
 * :func:`_head_rows` / :func:`_use_row_gather`: attention heads reordered by gathering rows
   instead of through strided views.
 
-Measured in docs/dygraph-cpu-speed.md; tests/test_modeling_speed.py proves the outputs equal.
+Measured in docs/dygraph-cpu-speed.md; tests/model/test_modeling_speed.py proves the outputs equal.
 Static graphs (export) always take the plain path.
 """
 
@@ -51,7 +51,7 @@ def affine(x2d, weight, bias):
     much as the GEMM itself (measured: a [1024, 256] x [256, 1024] Linear,
     forward + backward, 33 ms plain vs 18 ms). ``addmm``'s own backward is not
     used: Paddle 3.3's CPU kernel for it crashes the process under
-    ``paddle.grad(..., retain_graph=True)`` (reproduced in tests/test_pretraining.py),
+    ``paddle.grad(..., retain_graph=True)`` (reproduced in tests/model/test_pretraining.py),
     nor a PyLayer: Paddle requires its backward to know which inputs
     ``paddle.grad`` asked for, which it cannot. Elsewhere (GPU): ``matmul + bias``.
     """

@@ -33,7 +33,7 @@ The pipeline (BERT's, as implemented by ``tokenizers``):
 CJK Extension E from U+2B920 instead of U+2B820. The pure-Python backend uses
 the same data (``_OTHER_SPEC``, ``_MN_SPEC``, ``_PUNCT_SPEC`` below: hex
 code-point ranges read off ``tokenizers`` one code point at a time), so both
-backends agree on every code point; ``tests/test_tokenizer.py`` checks that
+backends agree on every code point; ``tests/tokenizer/test_tokenizer.py`` checks that
 against ``tokenizers``. What remains is where Python's and Rust's Unicode
 versions disagree on case mapping or NFD: with Python 3.11, 55 letters new in
 Unicode 15-16 (Rust lower-cases them) and U+11938 (Python decomposes it).

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""The PaddleNLP 2.8.1 side of tests/test_paddlenlp_plugin.py (run with the PaddleNLP venv's python).
+"""The PaddleNLP 2.8.1 side of tests/loading/test_paddlenlp_plugin.py (run with the PaddleNLP venv's python).
 
     .venv-paddlenlp/bin/python tests/data/paddlenlp_plugin_check.py REQUEST.json RESPONSE.json
     .venv-paddlenlp/bin/python tests/data/paddlenlp_plugin_check.py glue {plugin|swapped} REQUEST.json RESPONSE.json
 
 REQUEST.json: ``table`` (a folder of name-table entries the registry is pointed at, as
-tests/test_hub.py does), ``inputs`` (the fixed batch, .npz), ``served`` (names with their
+tests/loading/test_hub.py does), ``inputs`` (the fixed batch, .npz), ``served`` (names with their
 class and sample texts), ``known`` (names PaddleNLP publishes itself), ``cache_dir``
 (a folder for the ``cache_dir=`` check) and ``glue`` (the fine-tuning script and its
 arguments). Every check is recorded in RESPONSE.json (errors per job, never raised);
@@ -249,7 +249,7 @@ def main(request_path, response_path):
         req = json.load(f)
     response = {"versions": {"paddlenlp": paddlenlp.__version__, "paddle": paddle.__version__}}
     run_job(response, "served_names_real", lambda: {k: plugin.served_names(k) for k in plugin.KINDS})
-    registry._CANDIDATE_DIRS = (req["table"],)  # the test's tiny name table (see tests/test_hub.py)
+    registry._CANDIDATE_DIRS = (req["table"],)  # the test's tiny name table (see tests/loading/test_hub.py)
     registry._table.cache_clear()
     with np.load(req["inputs"]) as data:
         batch = {k: data[k] for k in data.files}

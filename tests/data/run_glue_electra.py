@@ -6,7 +6,7 @@ AdamW loop with linear warm-up/decay -> evaluation -> ``save_pretrained``. It re
 tab-separated file ``label<TAB>sentence`` (or ``label<TAB>sentence1<TAB>sentence2``),
 so it runs offline.
 
-docs/migration-from-paddlenlp.md runs it two ways (tests/test_paddlenlp_plugin.py):
+docs/migration-from-paddlenlp.md runs it two ways (tests/loading/test_paddlenlp_plugin.py):
 
 * unchanged, after ``paddle_electra.loading.paddlenlp_plugin.register()``, so PaddleNLP's
   classes load names only paddle_electra serves;

@@ -1,4 +1,4 @@
-"""Code shared by the PaddleNLP-venv helper and tests/test_paddlenlp_interop.py.
+"""Code shared by the PaddleNLP-venv helper and tests/loading/test_paddlenlp_interop.py.
 
 Both interpreters import this file (it needs numpy and paddle only, never paddlenlp or
 paddle_electra), so the two sides feed every model the same batch in the same way:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The PaddleNLP 2.8.1 side of tests/test_paddlenlp_interop.py (run with the PaddleNLP venv's python).
+"""The PaddleNLP 2.8.1 side of tests/loading/test_paddlenlp_interop.py (run with the PaddleNLP venv's python).
 
     .venv-paddlenlp/bin/python tests/paddlenlp_helpers/paddlenlp_interop.py REQUEST.json RESPONSE.json
 

@@ -1,4 +1,4 @@
-"""Write and read TF1 checkpoints with real TensorFlow, for tests/test_convert_tf.py.
+"""Write and read TF1 checkpoints with real TensorFlow, for tests/loading/test_convert_tf.py.
 
 Runs inside the separate TensorFlow venv (``.venv-tf``), never in the main one:
 

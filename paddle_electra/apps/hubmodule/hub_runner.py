@@ -2,7 +2,7 @@
 
     python -m paddle_electra.apps.hubmodule.hub_runner request.json response.json
 
-tests/test_hub_module.py runs this under the PaddleHub 2.4 reference
+tests/apps/test_hub_module.py runs this under the PaddleHub 2.4 reference
 interpreter and compares the answers with paddle_electra run directly in the
 test's own environment. It is also a quick way to check a module folder in a
 PaddleHub install. The request::

@@ -20,7 +20,7 @@ from paddle_electra.apps.train.pretrain_cli import (
     stages_from_args,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPE = os.path.join(REPO, "recipes", "pretrain-peoples-daily-small.json")
 STAGED = os.path.join(REPO, "recipes", "pretrain-peoples-daily.json")
 

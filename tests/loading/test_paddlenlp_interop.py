@@ -52,8 +52,8 @@ import pytest
 import paddle_electra
 from paddle_electra import ElectraConfig
 
-REPO = Path(__file__).resolve().parents[1]
-HELPERS = Path(__file__).resolve().parent / "paddlenlp_helpers"
+REPO = Path(__file__).resolve().parents[2]
+HELPERS = Path(__file__).resolve().parents[1] / "paddlenlp_helpers"
 HELPER = HELPERS / "paddlenlp_interop.py"
 sys.path.insert(0, str(HELPERS))
 import interop_common as common  # noqa: E402

@@ -15,7 +15,7 @@ from paddle_electra.inference import qa
 from paddle_electra.bench.deploy_workers import generate_vocab
 from paddle_electra.inference.pipelines import pipeline
 
-SHARED_VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir, "shared", "data",
+SHARED_VOCAB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), os.pardir, "shared", "data",
                             "chinese-bert-vocab.txt")
 WORDS = ["北京", "天安门", "张三", "在", "工作", "的", "中国人民", "很好看", "Café", "ELECTRA", "hello", "world",
          "running", "2024", "3.14", "，", "。", "！", "(", ")", "x", "abc", "über", "Qu'est", "数据集", "模型"]

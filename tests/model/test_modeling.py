@@ -215,7 +215,7 @@ def test_aliases():
     ("mask_shape", r"attention_mask has shape \[2, 5\] but input_ids has shape \[2, 4\]"),
     ("type_range", r"token_type_ids contains 2, outside \[0, type_vocab_size=2\)"),
     ("one_d", r"input_ids must be 2-D"),
-    # both input_ids and inputs_embeds: input_ids wins, PaddleNLP's rule (tests/test_paddlenlp_compat_models.py)
+    # both input_ids and inputs_embeds: input_ids wins, PaddleNLP's rule (tests/loading/test_paddlenlp_compat_models.py)
     ("neither", r"exactly one of input_ids or inputs_embeds"),
 ])
 def test_bad_inputs_raise_clear_value_errors(tiny_config, case, match):

@@ -472,7 +472,7 @@ print("RESULT" + json.dumps(out))
 
 def test_four_processes_loading_one_name_end_with_one_copy(env, server, table, artifacts):
     server.chunk_delay = 0.03  # slow transfers so the processes overlap
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    tests_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     procs = [subprocess.Popen([sys.executable, "-c", _CHILD, table, tests_dir], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=dict(os.environ)) for _ in range(4)]
     results = [p.communicate(timeout=120) for p in procs]

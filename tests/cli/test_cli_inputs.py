@@ -10,9 +10,9 @@ import pytest
 
 import paddle_electra as pe
 from paddle_electra.cli import app as cli, inputs as cli_inputs
-from test_pipelines import make_task_folders
+from task_folders import make_task_folders
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMBEDDED_DISC = "electra-zh-peoples-daily-small-discriminator"
 
 

@@ -35,7 +35,7 @@ from paddle_electra.apps.hubmodule import SHIPPED, make_hub_module, make_shipped
 from paddle_electra.apps.hubmodule.runtime import HubTokenizer
 from paddle_electra.inference.pipelines import pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MAKE_ENVS = "tools/make_reference_envs.sh"
 TOL = 1e-5
 VOCAB = REPO.parent / "shared" / "data" / "chinese-bert-vocab.txt"

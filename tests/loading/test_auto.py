@@ -24,7 +24,7 @@ import paddle_electra as pe
 from paddle_electra.loading import auto, registry
 from conftest import TINY
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "paddlenlp_helpers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "paddlenlp_helpers"))
 import interop_common as common  # noqa: E402
 
 EXACT = 1e-6  # Paddle -> Paddle: the same weights, the same kernels

@@ -25,7 +25,7 @@ from paddle_electra import ElectraTokenizer
 from paddle_electra.loading import registry
 from paddle_electra.tokenizer import AddedToken, BatchEncoding, SpecialTokensError, TokenizerInputError, Vocab
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BACKENDS = ("fast", "python")
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",",
          ".", "low", "lowest", "the", "cat", "sat", "on", "mat", "a", "dog", "hello", "world", "!"]

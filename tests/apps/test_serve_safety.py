@@ -1,7 +1,7 @@
 """paddle-electra serve against hostile clients: quiet about clients that leave mid-body, no paths in /metadata.
 
 The server runs in a thread on 127.0.0.1 (``serving.ServerThread``, as in
-tests/test_serve.py); the misbehaving clients are raw sockets; every record the
+tests/apps/test_serve.py); the misbehaving clients are raw sockets; every record the
 server's loggers (``paddle_electra`` and uvicorn's) emit is captured.
 """
 

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from paddle_electra.cli import app as cli
-from test_pipelines import make_task_folders
+from task_folders import make_task_folders
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

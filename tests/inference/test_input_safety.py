@@ -21,9 +21,9 @@ from paddle_electra.cli import app as cli, models as cli_models
 from paddle_electra.model.configuration import MAX_JSON_DEPTH, MAX_PARAMETERS, SIZE_LIMITS
 from paddle_electra.inference.pipelines import pipeline
 from conftest import TINY
-from test_pipelines import make_task_folders
+from task_folders import make_task_folders
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def write_config(folder, **changes):

@@ -25,7 +25,7 @@ import paddle_electra as pe
 from paddle_electra import ElectraConfig, ElectraModel
 from conftest import TINY
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "paddlenlp_helpers"))
 import interop_common as common  # noqa: E402
 

@@ -30,7 +30,7 @@ from paddle_electra.cli.app import main as cli_main
 from paddle_electra.inference.pipelines import pipeline
 from paddle_electra.apps.serving import Limits, MicroBatcher, RequestError, ServerThread, build_service
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VOCAB = REPO.parent / "shared" / "data" / "chinese-bert-vocab.txt"
 SMALL_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("我爱北京天安门张三在工作谁的是中国人民很好看电影这部")
 TEXTS = ["我爱北京天安门", "张三在北京工作", "这部电影很好看", "中国人民"]

@@ -24,7 +24,7 @@ from transformers import BertTokenizerFast
 from paddle_electra.tokenizer.wordpiece import PythonWordPiece
 from paddle_electra.tokenizer import ElectraTokenizer
 
-ZH_VOCAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "chinese-bert-vocab.txt"
+ZH_VOCAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "chinese-bert-vocab.txt"
 BACKENDS = ("fast", "python")
 EDGE_TEXTS = [
     "", " ", "   \t\n\r  ", "\x00\x01abc\x7f\u200bdef\ufffd", "a" * 150, "我" + "b" * 101 + " c",

@@ -38,7 +38,7 @@ from paddle_electra.apps.train.checkpoint import load_checkpoint, save_checkpoin
 from conftest import TINY, make_batch
 from hub_server import HubServer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class _Evil:

@@ -14,9 +14,9 @@ from paddle_electra.cli import app as cli
 from paddle_electra.loading import registry
 from paddle_electra.inference import pipelines as pl
 from paddle_electra.inference.pipelines import pipeline
-from test_pipelines import make_task_folders
+from task_folders import make_task_folders
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMBEDDED_GEN = "electra-zh-peoples-daily-small-generator"
 
 

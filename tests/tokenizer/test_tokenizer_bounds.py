@@ -25,7 +25,7 @@ from transformers import BertTokenizerFast
 from paddle_electra.tokenizer import wordpiece as _wordpiece
 from paddle_electra.tokenizer import ElectraTokenizer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ZH_VOCAB = REPO.parent / "shared" / "data" / "chinese-bert-vocab.txt"
 BACKENDS = ("fast", "python")
 # pieces that make cutting hard: whitespace runs, removed characters, accents and marks after

@@ -2,7 +2,7 @@
 
 One launch of tests/data/paddlenlp_plugin_check.py under the PaddleNLP 2.8.1 venv
 (``PADDLE_ELECTRA_PADDLENLP_PYTHON`` may point at another interpreter) serves every test.
-Its registry is pointed at a tiny name table written here (as tests/test_hub.py does):
+Its registry is pointed at a tiny name table written here (as tests/loading/test_hub.py does):
 
 * ``hfl/chinese-legal-electra-small-generator`` (hub, ``pytorch_model.bin``) and
   ``hfl/chinese-electra-180g-small-discriminator`` (hub, ``model.safetensors``): real names,
@@ -43,7 +43,7 @@ from hub_server import TINY_HUB_CONFIG as TINY_CFG
 from hub_server import TINY_HUB_VOCAB as VOCAB
 from hub_server import HubServer
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]
 REPO = HERE.parent
 HELPER = HERE / "data" / "paddlenlp_plugin_check.py"
 GLUE_SCRIPT = HERE / "data" / "run_glue_electra.py"

@@ -22,7 +22,7 @@ from conftest import TINY, TINY_EQUAL, make_batch
 
 HEADS = ["ElectraModel", "ElectraGenerator", "ElectraDiscriminator", "ElectraForSequenceClassification",
          "ElectraForTokenClassification", "ElectraForQuestionAnswering", "ElectraForMultipleChoice"]
-REF_KEYS = os.path.join(os.path.dirname(__file__), "data", "paddlenlp_reference", "paddlenlp_electra_keys.json")
+REF_KEYS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "paddlenlp_reference", "paddlenlp_electra_keys.json")
 
 
 def _ids(name):
@@ -212,7 +212,7 @@ out = m(paddle.to_tensor(np.load({str(tmp_path / 'ids.npy')!r})),
 np.save({str(tmp_path / 'out.npy')!r}, out.numpy())
 assert "torch" not in sys.modules
 """
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
 
 

@@ -305,7 +305,7 @@ def test_cli_random_init_quick_mode(tmp_path, tiny_model, capsys):
     import argparse
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "finetune.py")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools", "finetune.py")
     spec = importlib.util.spec_from_file_location("finetune_tool", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)

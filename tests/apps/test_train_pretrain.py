@@ -17,7 +17,7 @@ from paddle_electra.apps.train.collator import IGNORE_INDEX, MaskingCollator
 from paddle_electra.apps.train.optim import build_optimizer, layer_depth, parameter_groups, warmup_linear
 from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain, split_checkpoint
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

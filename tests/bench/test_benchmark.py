@@ -17,7 +17,7 @@ from paddle_electra.bench import deploy as bench
 from paddle_electra.bench.deploy_workers import generate_vocab, read_reviews
 from paddle_electra.inference.export.cpu_info import bf16_support
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "tools", "benchmark.py")
 ISSUE14_GOALS = 8
 #: None where this CPU runs bf16 natively (then the bf16 column must have run), else why not

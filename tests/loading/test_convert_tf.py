@@ -38,7 +38,7 @@ from paddle_electra.loading.convert.tf1 import (
 from paddle_electra.loading.convert.tf_h5 import read_tf_h5, tf_weight_name_to_hf
 from conftest import make_batch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HELPER = REPO / "tests" / "tf_helpers" / "write_tf1_checkpoint.py"
 GENUINE_H5 = REPO / "tests" / "tf_helpers" / "hf4_h5"
 CLI = REPO / "tools" / "convert_tf_checkpoint.py"

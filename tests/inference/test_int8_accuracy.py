@@ -12,7 +12,7 @@ import paddle_electra as pe
 from paddle_electra.bench.deploy_workers import generate_vocab
 from paddle_electra.inference.pipelines import pipeline
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location("int8_accuracy", os.path.join(REPO, "tools", "int8_accuracy.py"))
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
