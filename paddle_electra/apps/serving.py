@@ -183,14 +183,14 @@ def build_service(model: str, task: str, batch_size: int = 32, max_wait_ms: floa
     Raises:
         ValueError: unknown task, a model that does not exist or fit the task, bad settings.
     """
+    from ..inference.pipeline_base import check_batch_size
     from ..inference.pipelines import TASKS, export_options, is_export_dir, pipeline
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
     if backend not in SERVE_BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(SERVE_BACKENDS)}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_batch_size(batch_size)  # before any export work (True is no batch size, as for the pipelines)
     if not isinstance(max_wait_ms, (int, float)) or not 0 <= max_wait_ms <= 1000:
         raise ValueError(f"max_wait_ms must be between 0 and 1000, got {max_wait_ms!r}")
     limits = limits or Limits()

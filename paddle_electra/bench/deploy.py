@@ -73,7 +73,7 @@ import numpy as np
 from . import deploy_workers as workers
 from .deploy_workers import VOCAB_SIZE, cpu_per_wall, time_fn
 from .deploy_goals import goals, print_report, read_int8_accuracy
-from .deploy_paths import EXPORT_PATHS, export_info, merge_paths, skipped_paths
+from .deploy_paths import export_info, export_predictors, merge_paths, skipped_paths
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # paddle_electra/bench/ -> repo
 DEFAULT_VOCAB = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "chinese-bert-vocab.txt"))
@@ -307,7 +307,7 @@ def resolve_vocab(vocab: Optional[str], tmp: str) -> str:
 
 
 def _worker(python: str, kind: str, req: Dict, tmp: str, timeout: Optional[float] = None) -> Dict:
-    """Run a :mod:`_bench_workers` worker by file path (so it never imports Paddle) and read its response."""
+    """Run a :mod:`.deploy_workers` worker by file path (so it never imports Paddle) and read its response."""
     req_path, resp_path = os.path.join(tmp, f"{kind}_req.json"), os.path.join(tmp, f"{kind}_resp.json")
     with open(req_path, "w", encoding="utf-8") as f:
         json.dump(req, f)
@@ -406,7 +406,7 @@ def run_benchmark(quick: bool = False, threads: int = 2, out: Optional[str] = "b
         for size in sizes:
             pm = models[size]
             runners = {name: getattr(pe, cls)(exports[size], threads=threads, **kw)
-                       for name, (cls, kw) in EXPORT_PATHS.items() if name not in skipped}
+                       for name, (cls, kw) in export_predictors().items() if name not in skipped}
             mres = {"config": dict(SIZES[size], vocab_size=VOCAB_SIZE), "export": exported[size], "shapes": {}}
             for B, key in zip(batches, keys):
                 ids, tt, mask = (inputs[f"{key}_{n}"] for n in ("ids", "tt", "mask"))

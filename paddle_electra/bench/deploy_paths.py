@@ -13,13 +13,26 @@ from typing import Dict
 import numpy as np
 
 PATHS = ("dygraph", "inference", "onnxruntime", "onnx_int8", "inference_bf16", "hf_torch", "paddlenlp")
-#: the paths timed in this process on the export: name -> ``(predictor class name, keyword arguments)``
-EXPORT_PATHS = {"inference": ("ElectraPredictor", {}), "onnxruntime": ("OnnxPredictor", {}),
-                "onnx_int8": ("OnnxPredictor", {"precision": "int8"}),
-                "inference_bf16": ("ElectraPredictor", {"precision": "bf16"})}
+#: the paths timed in this process on the export: the result's path name -> the pipelines' backend name
+EXPORT_PATHS = {"inference": "inference", "onnxruntime": "onnx", "onnx_int8": "onnx-int8",
+                "inference_bf16": "inference-bf16"}
 #: reduced-precision paths -> (their fp32 path, the suffix of their agreement keys, what runs)
 LOW_PRECISION_PATHS = {"onnx_int8": ("onnxruntime", "onnx", "dynamic int8 model.int8.onnx"),
                        "inference_bf16": ("inference", "inference", "Paddle Inference, oneDNN bf16 kernels")}
+
+def export_predictors() -> Dict[str, tuple]:
+    """Each export path -> ``(predictor class name, keyword arguments)``, from the pipelines' backend table.
+
+    Imported when the benchmark runs (it loads Paddle): building the CLI parser imports this module.
+    """
+    from ..inference.pipelines import EXPORT_BACKENDS
+
+    out = {}
+    for name, backend in EXPORT_PATHS.items():
+        cls, precision = EXPORT_BACKENDS[backend]
+        out[name] = (cls, {} if precision == "fp32" else {"precision": precision})
+    return out
+
 
 def skipped_paths() -> Dict[str, str]:
     """The export paths this CPU cannot run natively -> why (bf16 without AVX512-BF16 / AMX)."""

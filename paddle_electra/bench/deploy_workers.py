@@ -2,8 +2,8 @@
 
 :mod:`paddle_electra.bench.deploy` runs this file *by path* in child processes::
 
-    python .../_bench_workers.py hf REQUEST.json RESPONSE.json          # torch eager timings + HF pipeline
-    .venv-paddlenlp/bin/python .../_bench_workers.py paddlenlp REQ RESP  # PaddleNLP dygraph timings
+    python .../bench/deploy_workers.py hf REQUEST.json RESPONSE.json          # torch eager timings + HF pipeline
+    .venv-paddlenlp/bin/python .../bench/deploy_workers.py paddlenlp REQ RESP  # PaddleNLP dygraph timings
 
 Run by path (not ``-m paddle_electra.bench.deploy_workers``), the package ``__init__``
 and with it Paddle are never loaded: torch's OpenMP runtime and Paddle's slow

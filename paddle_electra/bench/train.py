@@ -33,7 +33,7 @@ median ms / paddle_electra's: paddle_electra's throughput relative to torch
 (> 1: faster). ``--quick`` (CI): a tiny model, one 4x16 shape, 2 repeats.
 
 Where torch runs (``torch_process``): by default in a worker process of its own
-(:mod:`._bench_train_torch`, run by path), so it has its users' defaults:
+(:mod:`.train_torch`, run by path), so it has its users' defaults:
 importing paddle_electra makes glibc keep freed memory for reuse
 (``_cpu.keep_freed_memory``), a process-wide setting that speeds torch up too,
 and a torch user does not have it. ``"same"`` runs torch in this process, under
@@ -51,7 +51,7 @@ after a 0.3 s pause. So every timed step starts after ``settle_s`` (0.3 s, or
 ``KMP_BLOCKTIME`` + 0.1 s when that is set higher) of idling, outside the timing:
 each framework then runs with its own threading defaults, as in a process of its own.
 
-The machine description and the results table are :mod:`.bench_train_report`'s
+The machine description and the results table are :mod:`.train_report`'s
 (imported here, never the reverse; ``machine_info`` and ``print_table`` stay
 reachable from this module).
 """
@@ -131,7 +131,7 @@ class _RemoteStep:
 
 
 class TorchWorker:
-    """``_bench_train_torch.py`` run by path in a process of its own: torch with its users' defaults.
+    """``train_torch.py`` run by path in a process of its own: torch with its users' defaults.
 
     Args:
         threads: torch threads in the worker.
@@ -476,7 +476,7 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
         log: a text stream for progress and the table (default ``sys.stdout``).
         seed: seeds the weights, the batch and the sampling.
         torch_process: ``"own"`` (default): the torch step runs in a worker process
-            of its own, with torch's defaults (see :mod:`._bench_train_torch`);
+            of its own, with torch's defaults (see :mod:`.train_torch`);
             ``"same"``: in this process, under paddle_electra's allocator setting.
         **model_options: ``hidden``, ``layers``, ``heads``, ``intermediate``, ``embedding``,
             ``generator_size``, ``vocab_size`` (see :data:`MODEL_DEFAULTS`).

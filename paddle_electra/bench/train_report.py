@@ -2,7 +2,7 @@
 
 :func:`machine_info` describes where a run happened (CPU model and ISA flags,
 versions, threads, load), :func:`geomean` gives the per-kind summary ratio and
-:func:`print_table` prints a finished result. Split from :mod:`.bench_train`
+:func:`print_table` prints a finished result. Split from :mod:`.train`
 to keep that module about building and timing the steps; it imports this
 module, never the reverse, and re-exports these names.
 """

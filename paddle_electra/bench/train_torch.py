@@ -3,7 +3,7 @@
 :mod:`paddle_electra.bench.train` builds the Paddle step in its own process and,
 by default, runs this file *by path* as a worker for the torch step::
 
-    python .../_bench_train_torch.py      # JSON lines on stdin, one JSON answer per line on stdout
+    python .../bench/train_torch.py      # JSON lines on stdin, one JSON answer per line on stdout
 
 Run by path, the package ``__init__`` is never loaded, so torch runs as it does
 for its users: with glibc's allocator defaults (importing paddle_electra makes
@@ -27,7 +27,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-# the training settings both sides use (bench_train imports them from here)
+# the training settings both sides use (bench/train.py imports them from here)
 LEARNING_RATE = 1e-4
 WEIGHT_DECAY = 0.01
 EPSILON = 1e-6  # build_optimizer's AdamW epsilon, used on both sides
@@ -78,7 +78,7 @@ def _update(torch, loss, model, optimizer, scheduler) -> float:
 
 def build(kind: str, disc: Dict, gen: Optional[Dict], batch: Dict[str, np.ndarray], seed: int = 0,
           num_labels: int = 2) -> Tuple[Callable[[], float], object]:
-    """``(step, module)``: one HF training step of ``kind`` on ``batch`` (see bench_train's module doc)."""
+    """``(step, module)``: one HF training step of ``kind`` on ``batch`` (see bench/train.py's module doc)."""
     import torch
     import transformers
 

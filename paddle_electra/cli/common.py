@@ -1,8 +1,8 @@
 """What the ``paddle-electra`` command modules share: the error type, JSON output, stream plumbing, task tables.
 
 The command line is one main module (:mod:`paddle_electra.cli.app`: the parser and
-``main``) and one module per command group (``cli_models``, ``cli_bench``,
-``cli_train``, ``cli_serve``), which the main module alone imports. What more
+``main``) and one module per command group (``models``, ``bench``,
+``train``, ``serve``), which the main module alone imports. What more
 than one of them needs lives here, so that no group imports another or the main
 module and the imports stay a tree.
 

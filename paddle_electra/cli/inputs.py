@@ -11,7 +11,7 @@ its output line, so results can be matched to inputs. The texts run through the
 pipeline in chunks of a few batches (the pipeline sorts each chunk by length and
 pads per batch), which is what the progress bar (tqdm, on stderr) counts.
 
-This module imports only the standard library at the top, and nothing of the CLI (cli_models.py imports
+This module imports only the standard library at the top, and nothing of the CLI (models.py imports
 it): building the parser must not import Paddle (``paddle-electra --help`` stays fast).
 """
 

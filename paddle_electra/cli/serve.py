@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-# the task tables of cli_common, not pipelines': building the parser must not import Paddle
+# the task tables of cli/common.py, not pipelines': building the parser must not import Paddle
 from .common import TASK_ALIASES, TASKS, CLIError, native_output_filtered, to_json
 
 

@@ -147,3 +147,10 @@ def test_metadata_shows_no_paths(folders, tmp_path, source):
         assert (meta["source"], meta["export_dir"], meta["temporary_export"]) == ("tiny-classifier", None, True)
         assert len(temporary) == 1 and temporary[0] not in r.text  # nor the temporary folder's name
     assert meta["model"] == model.name and json.loads(r.text)["task"] == "text-classification"
+
+
+@pytest.mark.parametrize("batch_size", [True, 0, -1, "8", 2.0])
+def test_a_bad_batch_size_is_refused_before_any_work(tmp_path, batch_size):
+    # checked first, so the folder need not exist: nothing is exported or loaded for a request that cannot run
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        build_service(str(tmp_path / "missing"), "text-classification", batch_size=batch_size)

@@ -359,3 +359,14 @@ def test_paddlenlp_worker_times_both_implementations_alternating(tmp_path):
     assert len(r["times_ms"]) == len(r["paired_paddle_electra"]["times_ms"]) == 3
     assert _positive(r["paired_ratio"]) and r["paired_max_abs_diff"] < 1e-5
     assert np.asarray(r["logits"]).shape == (2, 2)
+
+
+def test_export_paths_run_the_pipelines_backends():
+    from paddle_electra.inference.pipelines import EXPORT_BACKENDS
+
+    predictors = bench_paths.export_predictors()
+    assert list(predictors) == list(bench_paths.EXPORT_PATHS)
+    for name, backend in bench_paths.EXPORT_PATHS.items():
+        cls, precision = EXPORT_BACKENDS[backend]
+        assert predictors[name] == (cls, {} if precision == "fp32" else {"precision": precision})
+    assert predictors["onnx_int8"] == ("OnnxPredictor", {"precision": "int8"})
