@@ -17,7 +17,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
-from .fast_paths import Dropout, _head_rows, _use_row_gather, affine, dense, expand_bias
+from .fast_paths import Dropout, LayerNorm, _head_rows, _use_row_gather, affine, dense, expand_bias
 from .inputs import check_inputs, prepare_inputs
 from .kv_cache import KVCache, as_cache, attention_bias
 from .base import ElectraPretrainedModel
@@ -56,7 +56,7 @@ class ElectraEmbeddings(nn.Layer):
         self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
-        self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
+        self.layer_norm = LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None, past_length=0):
@@ -151,12 +151,12 @@ class ElectraLayer(nn.Layer):
         super().__init__()
         self.self_attn = ElectraSelfAttention(config)
         self.dropout1 = Dropout(config.hidden_dropout_prob)
-        self.norm1 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
+        self.norm1 = LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
         self.linear1 = nn.Linear(config.hidden_size, config.intermediate_size)
         self.activation = ACT2FN[config.hidden_act]
         self.linear2 = nn.Linear(config.intermediate_size, config.hidden_size)
         self.dropout2 = Dropout(config.hidden_dropout_prob)
-        self.norm2 = nn.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
+        self.norm2 = LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps)
 
     def forward(self, hidden_states, bias=None, output_attentions=False, past=None, use_cache=False):
         attn_out, probs, present = self.self_attn(hidden_states, bias, output_attentions, past, use_cache)

@@ -1,6 +1,7 @@
 """Dygraph speed paths of the encoder; each gives the plain layers' numbers.
 
 * :func:`dense` / :func:`affine`: a Linear as one ``addmm`` when no gradient is recorded;
+* :class:`LayerNorm`: in CPU training, row statistics by GEMM instead of Paddle's one-thread kernel;
 * :func:`expand_bias`: the attention-mask bias broadcast once per forward, not in every layer;
 * :func:`_head_rows` / :func:`_use_row_gather`: attention heads reordered by gathering rows
   instead of through strided views.
@@ -18,6 +19,7 @@ from typing import Tuple
 import numpy as np
 import paddle
 import paddle.nn as nn
+from paddle.autograd import PyLayer
 
 from .._cpu import use_contiguous_kernels
 
@@ -89,6 +91,71 @@ class Dropout(nn.Dropout):
         mask = np.multiply(bits.reshape(shape) >= min(round(p * 65536), 65535), np.float32(1.0 / (1.0 - p)),
                            dtype=np.float32)
         return x * paddle.to_tensor(mask)
+
+
+class _Normalize(PyLayer):
+    """``(x - mean) * rsqrt(var + eps)`` over the last axis of a 2-D ``x``, with its analytic gradient.
+
+    Row means are GEMMs with a ``[H, 1]`` column of ``1 / H`` (MKL, all threads) and are
+    expanded to ``[N, H]`` before the elementwise ops, which Paddle's CPU kernels run
+    several times faster without broadcasting. One tensor input: a PyLayer must return
+    ``None`` for every input ``paddle.grad`` did not ask for, and it cannot know which
+    (see :func:`affine`); the affine part is left to autograd in :func:`layer_norm`.
+    """
+
+    @staticmethod
+    def forward(ctx, x2d, eps):
+        n, h = x2d.shape
+        avg = paddle.full([h, 1], 1.0 / h, dtype=x2d.dtype)
+        centred = x2d - paddle.matmul(x2d, avg).expand([n, h])
+        rstd = paddle.rsqrt(paddle.matmul(centred * centred, avg) + eps).expand([n, h])
+        xhat = centred * rstd
+        ctx.save_for_backward(xhat, rstd, avg)
+        return xhat
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, rstd, avg = ctx.saved_tensor()
+        n, h = xhat.shape
+        mean_grad = paddle.matmul(grad, avg).expand([n, h])
+        mean_grad_xhat = paddle.matmul(grad * xhat, avg).expand([n, h])
+        return (grad - mean_grad - xhat * mean_grad_xhat) * rstd
+
+
+def layer_norm(x, weight, bias, epsilon: float):
+    """LayerNorm over the last axis, for training on CPU: equal to Paddle's kernel within float32 rounding.
+
+    Paddle 3.3's CPU LayerNorm runs its forward and gradient on one thread
+    (measured: [32, 128, 256], forward + backward, ~8-9 ms against torch's ~1 ms
+    on two threads). Here the statistics are GEMMs and every elementwise op is
+    same-shape; ``weight`` and ``bias`` are spread over the rows by a K=1 GEMM, so
+    their gradients come back as GEMMs too instead of Paddle's slow broadcast
+    reductions. Measured in docs/performance.md.
+    """
+    shape = x.shape
+    h = shape[-1]
+    x2d = x.reshape([-1, h])
+    ones = paddle.ones([x2d.shape[0], 1], x.dtype)
+    out = _Normalize.apply(x2d, epsilon) * paddle.matmul(ones, weight.unsqueeze(0)) + \
+        paddle.matmul(ones, bias.unsqueeze(0))
+    return out.reshape(shape)
+
+
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` (same parameters, same state-dict names) whose CPU training pass is :func:`layer_norm`.
+
+    Only while training with gradients on, in dygraph, on CPU, in float32, with a
+    weight and a bias over one axis; everything else (inference, export, GPU,
+    other dtypes) runs Paddle's kernel, so inference numbers do not move.
+    ``PADDLE_ELECTRA_PADDLE_LAYERNORM=1`` keeps Paddle's kernel for training too.
+    """
+
+    def forward(self, x):
+        if (self.training and paddle.in_dynamic_mode() and paddle.is_grad_enabled() and x.place.is_cpu_place()
+                and x.dtype == paddle.float32 and self.weight is not None and self.bias is not None
+                and len(self._normalized_shape) == 1 and os.environ.get("PADDLE_ELECTRA_PADDLE_LAYERNORM") != "1"):
+            return layer_norm(x, self.weight, self.bias, self._epsilon)
+        return super().forward(x)
 
 
 def expand_bias(bias, num_heads: int, max_elements: int = 1 << 25):

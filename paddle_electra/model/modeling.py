@@ -14,7 +14,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
-from .fast_paths import Dropout
+from .fast_paths import Dropout, LayerNorm
 from .inputs import prepare_inputs, to_input_tensor
 from .model_api import require_tied_embeddings
 from .backbone import (  # noqa: F401 (the encoder's classes are PaddleNLP's modeling names too)
@@ -62,7 +62,7 @@ class ElectraGeneratorPredictions(nn.Layer):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.embedding_size)
-        self.layer_norm = nn.LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
+        self.layer_norm = LayerNorm(config.embedding_size, epsilon=config.layer_norm_eps)
 
     def forward(self, hidden_states):
         # gelu regardless of hidden_act, as in the TF original and HF

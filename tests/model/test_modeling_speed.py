@@ -1,5 +1,6 @@
 """Dygraph speed paths of the encoder (backbone.py, fast_paths.py) change no number: row-gathered attention heads equal strided views bit for bit."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -112,6 +113,69 @@ def test_affine_gradient_flows_only_where_asked():
     (y ** 2).sum().backward()
     np.testing.assert_allclose(b.grad.numpy(), (2 * y.numpy()).sum(0), rtol=1e-4, atol=1e-4)
     assert x.grad is None
+
+
+def _layer_norm_pair(width=24):
+    paddle.seed(5)
+    fast, plain = fast_paths.LayerNorm(width, epsilon=1e-12), paddle.nn.LayerNorm(width, epsilon=1e-12)
+    fast.weight.set_value(paddle.rand([width]) + 0.5)
+    fast.bias.set_value(paddle.rand([width]))
+    plain.set_state_dict(fast.state_dict())
+    return fast, plain
+
+
+def test_training_layer_norm_equals_paddles_kernel_with_gradients(monkeypatch):
+    fast, plain = _layer_norm_pair()
+    x = paddle.randn([3, 7, 24]) * 3 + 1
+    dy = paddle.randn([3, 7, 24])
+    got = {}
+    for name, layer in (("fast", fast), ("plain", plain)):
+        xi = x.clone()
+        xi.stop_gradient = False
+        y = layer(xi)
+        (y * dy).sum().backward()
+        got[name] = [y.numpy(), xi.grad.numpy(), layer.weight.grad.numpy(), layer.bias.grad.numpy()]
+    for a, b in zip(got["fast"], got["plain"]):
+        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-5)
+    seen = []
+    monkeypatch.setattr(fast_paths, "layer_norm", lambda *a: seen.append(a) or paddle.zeros([1]))
+    fast(x)
+    assert len(seen) == 1  # the training path ran above, not the kernel
+
+
+@pytest.mark.parametrize("how", ["eval", "no_grad", "opt_out"])
+def test_layer_norm_keeps_paddles_kernel_outside_cpu_training(monkeypatch, how):
+    fast, plain = _layer_norm_pair()
+    monkeypatch.setattr(fast_paths, "layer_norm", lambda *a: pytest.fail("the training path ran"))
+    x = paddle.randn([2, 5, 24])
+    if how == "eval":
+        fast.eval()
+    if how == "opt_out":
+        monkeypatch.setenv("PADDLE_ELECTRA_PADDLE_LAYERNORM", "1")
+    with paddle.no_grad() if how == "no_grad" else contextlib.nullcontext():
+        assert np.array_equal(fast(x).numpy(), plain(x).numpy())  # bit for bit: the same kernel
+
+
+def test_layer_norm_gradient_flows_only_where_asked():
+    """paddle.grad on a subset, frozen weights, inputs without gradient: the one-input PyLayer serves them all."""
+    fast, _ = _layer_norm_pair(8)
+    x = paddle.randn([4, 8])
+    x.stop_gradient = False
+    (gx,) = paddle.grad((fast(x) ** 2).sum(), [x])
+    (gw,) = paddle.grad((fast(x) ** 2).sum(), [fast.weight])
+    assert gx.shape == [4, 8] and gw.shape == [8]
+    upstream = paddle.create_parameter([4, 8], "float32")
+    loss = (fast(x * upstream) ** 2).sum()
+    (gu,) = paddle.grad(loss, [upstream], retain_graph=True)
+    loss.backward()
+    assert gu.shape == [4, 8] and fast.bias.grad is not None
+    fast.weight.stop_gradient = fast.bias.stop_gradient = True
+    frozen = paddle.randn([4, 8])
+    frozen.stop_gradient = False
+    (fast(frozen) ** 2).sum().backward()
+    assert frozen.grad is not None
+    still = paddle.randn([4, 8])  # no gradient anywhere: runs, records nothing
+    assert fast(still).stop_gradient
 
 
 def test_cpu_dropout_is_seeded_by_paddle_and_scales():
