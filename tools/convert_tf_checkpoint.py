@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddle_electra.cli.app import add_convert_arguments  # noqa: E402
+from paddle_electra.cli.models import add_convert_arguments  # noqa: E402
 
 
 def _parse(argv):

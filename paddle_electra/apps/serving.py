@@ -35,8 +35,7 @@ import time
 from typing import Any, Callable, Optional, Tuple
 
 from .._io import numpy_json_default
-# the split-out half, re-exported: `from paddle_electra.apps.serving import Limits` (CLI, tests, docs) keeps working
-from .serving_requests import HUB_KEYS, MAX_TOP_K  # noqa: F401 - unused here; importable as before the split
+# the split-out half; the names in __all__ import from here (CLI, tests, docs)
 from .serving_requests import TOP_K_TASKS, Limits, MicroBatcher, RequestError, Service, decode_body, parse_inputs
 
 logger = logging.getLogger("paddle_electra.serving")

@@ -47,11 +47,6 @@ from typing import List, Optional
 from . import bench as cli_bench, models as cli_models, serve as cli_serve, train as cli_train
 from .common import CLIError, stdout_to_stderr
 
-# names that lived here before the commands moved to their group modules, still imported from here
-# (tests/cli/test_cli_inputs.py, tests/cli/test_cli_ux.py, tools/convert_tf_checkpoint.py)
-from .common import BACKENDS, DEFAULT_MODELS, TASK_ALIASES, TASKS, native_output_filtered  # noqa: F401
-from .models import add_convert_arguments  # noqa: F401
-
 PROG = "paddle-electra"
 NETWORK_HINT = ("Use a local model folder instead (--model DIR), or a mirror: PADDLE_ELECTRA_MIRROR=<base URL> "
                 "for the PaddleNLP (bcebos) files, HF_ENDPOINT=<url> for the Hugging Face hub.")

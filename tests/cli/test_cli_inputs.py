@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import paddle_electra as pe
-from paddle_electra.cli import app as cli, inputs as cli_inputs
+from paddle_electra.cli import app as cli, common as cli_common, inputs as cli_inputs
 from task_folders import make_task_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,8 +62,8 @@ def test_every_public_name_resolves_lazily():
 def test_cli_task_names_match_the_pipelines():
     from paddle_electra.inference import pipelines
 
-    assert cli.TASKS == pipelines.TASKS and set(cli.TASK_ALIASES) == set(pipelines.TASK_ALIASES)
-    assert cli.BACKENDS == pipelines.BACKENDS and cli.DEFAULT_MODELS == pipelines.DEFAULT_MODELS
+    assert cli_common.TASKS == pipelines.TASKS and set(cli_common.TASK_ALIASES) == set(pipelines.TASK_ALIASES)
+    assert cli_common.BACKENDS == pipelines.BACKENDS and cli_common.DEFAULT_MODELS == pipelines.DEFAULT_MODELS
 
 
 def test_input_file_stdin_and_jsonl(folders, tmp_path, capsys, monkeypatch):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import paddle_electra as pe
-from paddle_electra.cli import app as cli
+from paddle_electra.cli import app as cli, common as cli_common
 from paddle_electra.loading import registry
 from paddle_electra.inference import pipelines as pl
 from paddle_electra.inference.pipelines import pipeline
@@ -84,12 +84,12 @@ def test_fill_mask_and_detect_name_their_model_and_version(folders, capsys):
 
 
 def test_native_output_is_kept_off_stdout_and_noise_is_dropped(capfd):
-    with cli.stdout_to_stderr():
+    with cli_common.stdout_to_stderr():
         os.write(1, b"printed by native code\n")
         print("printed by python")
     captured = capfd.readouterr()
     assert captured.out == "" and "printed by native code" in captured.err and "printed by python" in captured.err
-    with cli.native_output_filtered():
+    with cli_common.native_output_filtered():
         os.write(1, b"[Paddle2ONNX] Start parsing the Paddle model file...\n")
         os.write(2, b"W1201 20:25:19.991165  2713 eager_utils.cc:3584] Paddle static graph(PIR) not support "
                     b"input out tensor for now!!!!!\n")

@@ -11,7 +11,7 @@ import pytest
 
 from paddle_electra.inference.pipelines import TASK_CLASSES, TokenClassificationPipeline, pipeline
 
-from task_folders import CLS_LABELS, MAX_POS, NER_LABELS, SMALL_VOCAB, TEXTS, VOCAB, make_task_folders  # noqa: F401
+from task_folders import CLS_LABELS, NER_LABELS, TEXTS, make_task_folders
 
 
 @pytest.fixture(scope="module")
