@@ -52,8 +52,7 @@ after a 0.3 s pause. So every timed step starts after ``settle_s`` (0.3 s, or
 each framework then runs with its own threading defaults, as in a process of its own.
 
 The machine description and the results table are :mod:`.train_report`'s
-(imported here, never the reverse; ``machine_info`` and ``print_table`` stay
-reachable from this module).
+(imported here for :func:`run`, never the reverse).
 """
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ import numpy as np
 from . import train_torch as torch_side
 from .train_torch import DISC_WEIGHT, EPSILON, LEARNING_RATE, MAX_GRAD_NORM, SCHEDULE_STEPS, WEIGHT_DECAY
 from .._io import atomic_path
-from .train_report import geomean, machine_info, print_table  # also re-exported: the report part
+from .train_report import geomean, machine_info, print_table
 from .deploy import BenchmarkError
 
 MODEL_DEFAULTS = {"hidden": 256, "layers": 4, "heads": 4, "intermediate": 1024, "embedding": 128,

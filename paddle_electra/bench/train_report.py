@@ -4,7 +4,7 @@
 versions, threads, load), :func:`geomean` gives the per-kind summary ratio and
 :func:`print_table` prints a finished result. Split from :mod:`.train`
 to keep that module about building and timing the steps; it imports this
-module, never the reverse, and re-exports these names.
+module, never the reverse.
 """
 
 from __future__ import annotations
@@ -17,32 +17,21 @@ from typing import Dict, Sequence
 
 
 def machine_info(threads: int) -> Dict:
-    """CPU model and ISA flags (first processor of /proc/cpuinfo), versions, threads, load average."""
+    """CPU model and ISA flags (:func:`~paddle_electra.inference.export.cpu_info.cpu_info`), versions, threads, load."""
     import paddle
     import torch
     import transformers
 
     from .. import __version__
+    from ..inference.export.cpu_info import cpu_info
 
-    model, flags = "", None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:  # the first processor's entries are enough
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not model:
-                    model = value.strip()
-                elif key == "flags" and flags is None:
-                    flags = set(value.split())
-                if model and flags is not None:
-                    break
-    except OSError:
-        pass
-    flags = flags or set()
-    return {"cpu_model": model or platform.processor(),
+    info = cpu_info()  # the first processor of /proc/cpuinfo; flags None where it cannot be read
+    flags = info["flags"]
+    return {"cpu_model": info["model"] or platform.processor(),
             "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "isa": {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
-                    "amx": bool({"amx_tile", "amx_bf16", "amx_int8"} & flags)},
+            # AMX tiles always come with AMX-INT8 or AMX-BF16, the two cpu_info records
+            "isa": {"avx2": bool(flags["avx2"]), "avx512f": bool(flags["avx512f"]),
+                    "amx": bool(flags["amx_int8"] or flags["amx_bf16"])},
             "threads": {"requested": threads, "torch": torch.get_num_threads(), "paddle_set": threads,
                         "env": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}},
             "versions": {"python": platform.python_version(), "paddle_electra": __version__,
