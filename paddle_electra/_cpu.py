@@ -93,7 +93,23 @@ def set_num_threads(n: int) -> None:
         raise ValueError(f"thread count must be a positive integer, got {n!r}")
     import paddle
 
+    global _threads
     paddle.base.core.set_num_threads(n)
+    _threads = n
+
+
+_threads = None  # the count last given to set_num_threads
+
+
+def num_threads() -> int:
+    """Paddle's CPU thread count as this package knows it: the last :func:`set_num_threads`, else
+    ``OMP_NUM_THREADS``, else 1 (Paddle's default); the fused training kernels use as many."""
+    if _threads is not None:
+        return _threads
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
+    except ValueError:
+        return 1
 
 
 def use_contiguous_kernels() -> bool:

@@ -1,6 +1,10 @@
 """Shared fixtures: tiny configs and deterministic inputs."""
 
+import atexit
 import logging
+import os
+import shutil
+import tempfile
 
 import numpy as np
 import paddle
@@ -9,6 +13,13 @@ import pytest
 from paddle_electra import ElectraConfig
 
 paddle.set_device("cpu")
+
+# The fused CPU training kernels build once per test session into a temporary folder (not
+# ~/.cache); CLI and trainer subprocesses inherit the variable and load that build.
+if "PADDLE_ELECTRA_CPU_OPS_DIR" not in os.environ:
+    _ops_dir = tempfile.mkdtemp(prefix="paddle-electra-cpu-ops-")
+    os.environ["PADDLE_ELECTRA_CPU_OPS_DIR"] = _ops_dir
+    atexit.register(shutil.rmtree, _ops_dir, True)
 
 # embedding_size != hidden_size exercises embeddings_project; the other variant has none.
 TINY = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,

@@ -22,7 +22,7 @@ from paddle_electra import _moved
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(paddle_electra.__file__))
 LAYERS = ("model", "loading", "tokenizer", "inference", "apps", "cli", "bench")
-BASE = ("_io", "_cpu", "_moved")  # below every layer
+BASE = ("_io", "_cpu", "_cpu_ops", "_moved")  # below every layer
 MAX_LINES = 600
 
 # (importer layer, imported layer): upward imports allowed inside functions, each for one reason

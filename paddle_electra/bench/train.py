@@ -505,10 +505,13 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
 
     set_num_threads(threads)
     torch.set_num_threads(threads)
+    from .. import _cpu_ops
+
+    _cpu_ops.prepare()  # build (once per machine) or load the fused CPU kernels before any step is timed
     keys = [f"{b}x{s}" for b, s in shapes]
     res = {"config": {"quick": quick, "threads": threads, "warmup": WARMUP, "repeats": repeats, "seed": seed,
                       "shapes": keys, "model": model, "ratio": RATIO_MEANING, "settle_s": settle_s,
-                      "torch_process": torch_process,
+                      "torch_process": torch_process, "fused_cpu_kernels": _cpu_ops.status(),
                       "order": ("torch in a worker process of its own" if torch_process == "own" else
                                 "one process") + "; warm-up, then rounds alternating the frameworks (swapped "
                                "every round), settle_s of idling before each timed step",

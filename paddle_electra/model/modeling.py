@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
-from .fast_paths import Dropout, LayerNorm
+from .fast_paths import Dropout, LayerNorm, gelu
 from .inputs import prepare_inputs, to_input_tensor
 from .model_api import require_tied_embeddings
 from .backbone import (  # noqa: F401 (the encoder's classes are PaddleNLP's modeling names too)
@@ -66,7 +65,7 @@ class ElectraGeneratorPredictions(nn.Layer):
 
     def forward(self, hidden_states):
         # gelu regardless of hidden_act, as in the TF original and HF
-        return self.layer_norm(F.gelu(self.dense(hidden_states)))
+        return self.layer_norm(gelu(self.dense(hidden_states)))
 
 
 class ElectraDiscriminator(ElectraPretrainedModel):
@@ -156,7 +155,7 @@ class ElectraClassificationHead(nn.Layer):
     def forward(self, sequence_output):
         x = self.dropout(sequence_output[:, 0])
         # gelu, not BERT's tanh: what the ELECTRA authors used (and HF / PaddleNLP)
-        x = self.dropout(F.gelu(self.dense(x)))
+        x = self.dropout(gelu(self.dense(x)))
         return self.out_proj(x)
 
 
@@ -282,7 +281,7 @@ class ElectraSequenceSummary(nn.Layer):
         self.dropout = Dropout(config.classifier_dropout_prob)
 
     def forward(self, sequence_output):
-        return self.dropout(F.gelu(self.dense(sequence_output[:, 0])))
+        return self.dropout(gelu(self.dense(sequence_output[:, 0])))
 
 
 class ElectraForMultipleChoice(ElectraPretrainedModel):

@@ -101,6 +101,38 @@ def test_training_paths_give_the_plain_layers_values_and_gradients(monkeypatch):
         np.testing.assert_allclose(fast[name], plain[name], atol=5e-5, rtol=1e-4, err_msg=name)
 
 
+@pytest.mark.parametrize("with_segments", [True, False])
+def test_training_embeddings_look_up_one_row_per_token(monkeypatch, with_segments):
+    """CPU training looks positions (and absent segment ids) up per token: same values and table gradients."""
+    m = _train_model()
+    ids = paddle.to_tensor(np.random.RandomState(1).randint(5, 300, (4, 9)).astype("int64"))
+    segments = paddle.to_tensor(np.random.RandomState(2).randint(0, 2, (4, 9)).astype("int64")) if with_segments else None
+    seen = []
+    real = backbone.cpu_training
+    monkeypatch.setattr(backbone, "cpu_training", lambda x: seen.append(real(x)) or real(x))
+    emb = m.embeddings
+
+    def run():
+        emb.clear_gradients()
+        out = emb(ids, segments)
+        (out * paddle.linspace(-1, 1, out.shape[-1])).sum().backward()
+        return out.numpy(), emb.position_embeddings.weight.grad.numpy().copy(), \
+            emb.token_type_embeddings.weight.grad.numpy().copy()
+
+    fast = run()
+    assert seen == [True]
+    monkeypatch.setattr(backbone, "cpu_training", lambda x: False)  # the broadcast [1, L] path
+    plain = run()
+    for a, b in zip(fast, plain):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert np.abs(fast[1][9:]).max() == 0 and np.abs(fast[1][:9]).sum(1).min() > 0  # the 9 used positions
+    with paddle.no_grad():
+        seen.clear()
+        monkeypatch.setattr(backbone, "cpu_training", lambda x: seen.append(real(x)) or real(x))
+        emb(ids, segments)
+    assert seen == [False]  # inference keeps the broadcast
+
+
 def test_affine_gradient_flows_only_where_asked():
     """paddle.grad on a subset (retain_graph) works through the fused-bias GEMM; frozen inputs get none."""
     x = paddle.randn([5, 4])
@@ -125,6 +157,8 @@ def _layer_norm_pair(width=24):
 
 
 def test_training_layer_norm_equals_paddles_kernel_with_gradients(monkeypatch):
+    """The GEMM-statistics path (used where the fused kernels are not built; test_fused_kernels covers them)."""
+    monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "0")
     fast, plain = _layer_norm_pair()
     x = paddle.randn([3, 7, 24]) * 3 + 1
     dy = paddle.randn([3, 7, 24])
@@ -156,8 +190,11 @@ def test_layer_norm_keeps_paddles_kernel_outside_cpu_training(monkeypatch, how):
         assert np.array_equal(fast(x).numpy(), plain(x).numpy())  # bit for bit: the same kernel
 
 
-def test_layer_norm_gradient_flows_only_where_asked():
-    """paddle.grad on a subset, frozen weights, inputs without gradient: the one-input PyLayer serves them all."""
+@pytest.mark.parametrize("fused", ["1", "0"])
+def test_layer_norm_gradient_flows_only_where_asked(monkeypatch, fused):
+    """paddle.grad on a subset, frozen weights, inputs without gradient: the one-input PyLayer (and the
+    fused kernel) serve them all."""
+    monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", fused)
     fast, _ = _layer_norm_pair(8)
     x = paddle.randn([4, 8])
     x.stop_gradient = False

@@ -334,6 +334,9 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
         from ..._cpu import set_num_threads
 
         set_num_threads(cfg.threads)
+    from ... import _cpu_ops
+
+    _cpu_ops.prepare()  # the fused CPU kernels: built once per machine, before the first step
     best_dir = os.path.join(cfg.out, BEST_DIR)
     if os.path.exists(best_dir) and not cfg.overwrite:
         raise ValueError(f"{best_dir} already exists; pass overwrite=True to replace it or choose another out_dir")

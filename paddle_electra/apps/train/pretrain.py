@@ -304,6 +304,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     import paddle.distributed as dist
 
     from ... import ElectraTokenizer
+    from ... import _cpu_ops as cpu_ops
     from ..._cpu import set_num_threads
     from ...model.pretraining import ElectraForTotalPretraining, ElectraPretrainingCriterion
     from .checkpoint import (
@@ -321,6 +322,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
 
     if cfg.threads:
         set_num_threads(cfg.threads)
+    cpu_ops.prepare()  # the fused CPU kernels: built once per machine, before the first step
     if cfg.amp and not paddle.is_compiled_with_cuda():
         raise ValueError("amp=True needs a GPU build of Paddle (float16 autocast is not used on CPU)")
     env_world = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))

@@ -1,0 +1,203 @@
+"""Fused CPU training kernels (exact GELU, LayerNorm, softmax), compiled once per machine with Paddle's extension builder.
+
+Paddle 3.3's CPU kernels for GELU, LayerNorm and softmax (and above all their
+gradients) run on one thread, element by element; they cost more of a fine-tuning step than the rest of the encoder's
+elementwise work together (docs/performance.md). ``ops.cc`` computes the same
+functions in one pass per tensor on every thread, with glibc's vector ``erf`` /
+``exp``. The model's training paths (``model/fast_paths.py``) use them when
+:func:`kernels` returns a module; inference, export, GPU and other dtypes never do.
+
+The first CPU training step in a process builds (~15 s, once per machine: Paddle
+version, source, compiler flags and CPU features name the build) or loads the
+library from ``$PADDLE_ELECTRA_CPU_OPS_DIR`` (default ``~/.cache/paddle_electra/cpu_ops``).
+The compiler runs in a child process with a time limit, under a file lock, into a
+temporary folder renamed into place only when the build is complete. Anything
+that fails (no C++ compiler, a Paddle without headers, a build error, a load
+error) leaves Paddle's own kernels in use, with one warning that says why.
+``PADDLE_ELECTRA_CPU_OPS=0`` turns the kernels off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+logger = logging.getLogger("paddle_electra.cpu_ops")
+
+SOURCE = Path(__file__).with_name("ops.cc")
+ENV_SWITCH = "PADDLE_ELECTRA_CPU_OPS"
+ENV_DIR = "PADDLE_ELECTRA_CPU_OPS_DIR"
+BUILD_TIMEOUT_S = 600
+# -ffast-math turns on glibc's vector erf / exp (not with -fno-finite-math-only: GCC then
+# calls the scalar ones). The kernels test no value for inf / NaN, so nothing is folded
+# away: a -inf in an additive mask still gives 0 (tested).
+CXX_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp")
+
+_lock = threading.Lock()
+_state = {"tried": False, "module": None, "error": None}
+
+
+def enabled() -> bool:
+    """False when ``PADDLE_ELECTRA_CPU_OPS=0`` (or ``false`` / ``off`` / ``no``)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def cache_root() -> Path:
+    """Where builds live: ``$PADDLE_ELECTRA_CPU_OPS_DIR`` or ``~/.cache/paddle_electra/cpu_ops``."""
+    given = os.environ.get(ENV_DIR)
+    return Path(given).expanduser() if given else Path.home() / ".cache" / "paddle_electra" / "cpu_ops"
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def build_name() -> str:
+    """The build's name: a digest of the source, the flags, Paddle's version and this CPU's features.
+
+    ``-march=native`` ties the library to the CPU it was built on, so another CPU
+    (a shared home folder) builds its own.
+    """
+    import paddle
+
+    digest = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), " ".join(CXX_FLAGS).encode(), paddle.__version__.encode(),
+                 platform.machine().encode(), " ".join(platform.libc_ver()).encode(), _cpu_flags().encode(),
+                 sys.version.encode()):
+        digest.update(part)
+        digest.update(b"\0")
+    return f"paddle_electra_cpu_ops_{digest.hexdigest()[:16]}"
+
+
+def _load_arguments(name: str, folder: Path) -> dict:
+    import paddle
+
+    libs = Path(paddle.__file__).parent / "libs"
+    # link Paddle's own Intel OpenMP runtime, so these loops and MKL's GEMMs share one thread pool
+    return dict(name=name, sources=[str(SOURCE)], extra_cxx_cflags=list(CXX_FLAGS),
+                extra_ldflags=[f"-L{libs}", "-l:libiomp5.so"], build_directory=str(folder), verbose=False)
+
+
+_CHILD = """
+import json, sys
+from paddle.utils.cpp_extension import load
+load(**json.loads(sys.argv[1]))
+"""
+
+
+def _build(name: str, final: Path) -> None:
+    """Compile into a temporary folder beside ``final`` and rename it into place when complete."""
+    import json
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(_load_arguments(name, work))],
+                              capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        if done.returncode != 0 or not (work / name / f"{name}.so").is_file():
+            tail = (done.stderr or done.stdout or "").strip().splitlines()[-3:]
+            raise RuntimeError(f"the build failed (exit {done.returncode}): {' | '.join(tail)}")
+        os.replace(work, final)  # atomic: a folder is either absent or a finished build
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class Kernels:
+    """The registered kernels, called through Paddle's custom-operator runner (autograd included)."""
+
+    def __init__(self, library: Path):
+        self.library = library
+
+    @staticmethod
+    def gelu(x, threads: int):
+        """Exact GELU of a float32 CPU tensor (any shape, contiguous)."""
+        from paddle import _C_ops
+
+        return _C_ops._run_custom_op("paddle_electra_gelu", x, int(threads))[0]
+
+    @staticmethod
+    def layer_norm(x, weight, bias, epsilon: float, threads: int):
+        """LayerNorm over the last axis (``weight`` / ``bias`` of that length); gradients for all three."""
+        from paddle import _C_ops
+
+        return _C_ops._run_custom_op("paddle_electra_layer_norm", x, weight, bias, float(epsilon), int(threads))[0]
+
+    @staticmethod
+    def softmax(x, threads: int):
+        """Softmax over the last axis of a float32 CPU tensor (contiguous)."""
+        from paddle import _C_ops
+
+        return _C_ops._run_custom_op("paddle_electra_softmax", x, int(threads))[0]
+
+
+def _load() -> Kernels:
+    from filelock import FileLock
+    from paddle.utils.cpp_extension.extension_utils import load_op_meta_info_and_register_op
+
+    name = build_name()
+    root = cache_root()
+    final = root / name
+    library = final / name / f"{name}.so"
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f"{name}.lock")):
+        if not library.is_file():
+            logger.info("building paddle_electra's fused CPU training kernels once, into %s (~15 s)", final)
+            _build(name, final)
+    registered = load_op_meta_info_and_register_op(str(library))
+    missing = {"paddle_electra_gelu", "paddle_electra_layer_norm", "paddle_electra_softmax"} - set(registered)
+    if missing:
+        raise RuntimeError(f"{library} does not define {sorted(missing)}")
+    return Kernels(library)
+
+
+def kernels() -> Optional[Kernels]:
+    """The compiled kernels (:class:`Kernels`), or None.
+
+    Built or loaded on the first call in a process; None when turned off or
+    when that failed (the reason is in :func:`status` and was warned once).
+    """
+    if not enabled():
+        return None
+    if _state["tried"]:
+        return _state["module"]
+    with _lock:
+        if not _state["tried"]:
+            try:
+                _state["module"] = _load()
+            except Exception as exc:  # any failure: Paddle's kernels stay in use
+                _state["error"] = f"{type(exc).__name__}: {exc}"
+                logger.warning("paddle_electra: fused CPU training kernels unavailable, Paddle's are used (%s)",
+                               _state["error"])
+            _state["tried"] = True
+    return _state["module"]
+
+
+def prepare() -> None:
+    """Build or load the kernels now when Paddle's device is the CPU (the trainers and the training
+    benchmark call this before their first step, so a build is never inside a timed step)."""
+    import paddle
+
+    if paddle.device.get_device() == "cpu":
+        kernels()
+
+
+def status() -> dict:
+    """``{"enabled", "loaded", "error"}`` for reports (the training benchmark records it)."""
+    return {"enabled": enabled(), "loaded": _state["module"] is not None, "error": _state["error"]}

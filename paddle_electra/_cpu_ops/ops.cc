@@ -1,0 +1,256 @@
+// Fused CPU training kernels for paddle_electra: exact GELU, LayerNorm, softmax
+// (float32, contiguous, row-major; the last axis is the row).
+//
+// Paddle 3.3's CPU kernels for these run on one thread and, for the gradients,
+// element by element without SIMD; each loop here is one pass over memory on
+// every thread (OpenMP, the same Intel runtime Paddle's MKL uses) with glibc's
+// vector erf / exp. Built once per machine by paddle_electra/_cpu_ops/__init__.py.
+#include <cmath>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "paddle/extension.h"
+
+namespace {
+
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+void CheckFloat(const paddle::Tensor& t, const char* what) {
+  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, what, " must be float32");
+  PD_CHECK(t.is_cpu(), what, " must be on the CPU");
+}
+
+}  // namespace
+
+// GELU, exact (erf) form: x * Phi(x).
+std::vector<paddle::Tensor> GeluForward(const paddle::Tensor& x, int threads) {
+  CheckFloat(x, "x");
+  auto out = paddle::empty_like(x);
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+  const int64_t n = x.numel();
+#pragma omp parallel for simd num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = xp[i];
+    op[i] = 0.5f * v * (1.0f + erff(v * kInvSqrt2));
+  }
+  return {out};
+}
+
+// d GELU / dx = Phi(x) + x * phi(x).
+std::vector<paddle::Tensor> GeluBackward(const paddle::Tensor& x, const paddle::Tensor& grad, int threads) {
+  CheckFloat(x, "x");
+  CheckFloat(grad, "grad");
+  auto dx = paddle::empty_like(x);
+  const float* xp = x.data<float>();
+  const float* gp = grad.data<float>();
+  float* dp = dx.data<float>();
+  const int64_t n = x.numel();
+#pragma omp parallel for simd num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = xp[i];
+    const float cdf = 0.5f * (1.0f + erff(v * kInvSqrt2));
+    const float pdf = kInvSqrt2Pi * expf(-0.5f * v * v);
+    dp[i] = gp[i] * (cdf + v * pdf);
+  }
+  return {dx};
+}
+
+// LayerNorm over the last axis of [rows, h]: out = (x - mean) * rstd * w + b.
+// Mean and rstd (one per row) are kept for the gradient.
+std::vector<paddle::Tensor> LayerNormForward(const paddle::Tensor& x, const paddle::Tensor& w,
+                                             const paddle::Tensor& b, float eps, int threads) {
+  CheckFloat(x, "x");
+  CheckFloat(w, "weight");
+  CheckFloat(b, "bias");
+  const int64_t h = w.numel();
+  PD_CHECK(h > 0 && x.numel() % h == 0 && b.numel() == h, "x's last axis must match weight and bias");
+  const int64_t rows = x.numel() / h;
+  auto out = paddle::empty_like(x);
+  auto mean = paddle::empty({rows}, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  auto rstd = paddle::empty({rows}, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  const float* xp = x.data<float>();
+  const float* wp = w.data<float>();
+  const float* bp = b.data<float>();
+  float* op = out.data<float>();
+  float* mp = mean.data<float>();
+  float* rp = rstd.data<float>();
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = xp + r * h;
+    float* orow = op + r * h;
+    double sum = 0.0;
+    for (int64_t j = 0; j < h; ++j) sum += xr[j];
+    const float mu = static_cast<float>(sum / h);
+    double sq = 0.0;
+    for (int64_t j = 0; j < h; ++j) {
+      const double d = xr[j] - mu;
+      sq += d * d;
+    }
+    const float rs = 1.0f / std::sqrt(static_cast<float>(sq / h) + eps);
+#pragma omp simd
+    for (int64_t j = 0; j < h; ++j) orow[j] = (xr[j] - mu) * rs * wp[j] + bp[j];
+    mp[r] = mu;
+    rp[r] = rs;
+  }
+  return {out, mean, rstd};
+}
+
+// dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = grad * w;
+// dw = sum over rows of grad * xhat, db = sum over rows of grad (per-thread partial sums).
+std::vector<paddle::Tensor> LayerNormBackward(const paddle::Tensor& x, const paddle::Tensor& w,
+                                              const paddle::Tensor& mean, const paddle::Tensor& rstd,
+                                              const paddle::Tensor& grad, float eps, int threads) {
+  CheckFloat(grad, "grad");
+  const int64_t h = w.numel();
+  const int64_t rows = x.numel() / h;
+  auto dx = paddle::empty_like(x);
+  auto dw = paddle::empty_like(w);
+  auto db = paddle::empty_like(w);
+  const float* xp = x.data<float>();
+  const float* wp = w.data<float>();
+  const float* mp = mean.data<float>();
+  const float* rp = rstd.data<float>();
+  const float* gp = grad.data<float>();
+  float* dxp = dx.data<float>();
+  const int nthreads = threads < 1 ? 1 : threads;
+  std::vector<double> dw_part(static_cast<size_t>(nthreads) * h, 0.0), db_part(static_cast<size_t>(nthreads) * h, 0.0);
+#pragma omp parallel num_threads(nthreads)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num();
+#else
+    const int t = 0;
+#endif
+    double* dwt = dw_part.data() + static_cast<size_t>(t) * h;
+    double* dbt = db_part.data() + static_cast<size_t>(t) * h;
+    std::vector<float> xhat(h);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = xp + r * h;
+      const float* gr = gp + r * h;
+      float* dr = dxp + r * h;
+      const float mu = mp[r], rs = rp[r];
+      float a = 0.0f, c = 0.0f;
+#pragma omp simd reduction(+ : a, c)
+      for (int64_t j = 0; j < h; ++j) {
+        const float xh = (xr[j] - mu) * rs;
+        const float gw = gr[j] * wp[j];
+        xhat[j] = xh;
+        a += gw;
+        c += gw * xh;
+      }
+      a /= h;
+      c /= h;
+#pragma omp simd
+      for (int64_t j = 0; j < h; ++j) dr[j] = rs * (gr[j] * wp[j] - a - xhat[j] * c);
+      for (int64_t j = 0; j < h; ++j) {
+        dwt[j] += gr[j] * xhat[j];
+        dbt[j] += gr[j];
+      }
+    }
+  }
+  float* dwp = dw.data<float>();
+  float* dbp = db.data<float>();
+  for (int64_t j = 0; j < h; ++j) {
+    double sw = 0.0, sb = 0.0;
+    for (int t = 0; t < nthreads; ++t) {
+      sw += dw_part[static_cast<size_t>(t) * h + j];
+      sb += db_part[static_cast<size_t>(t) * h + j];
+    }
+    dwp[j] = static_cast<float>(sw);
+    dbp[j] = static_cast<float>(sb);
+  }
+  return {dx, dw, db};
+}
+
+// Softmax over the last axis of [rows, n].
+std::vector<paddle::Tensor> SoftmaxForward(const paddle::Tensor& x, int threads) {
+  CheckFloat(x, "x");
+  PD_CHECK(x.shape().size() >= 1 && x.shape().back() > 0, "softmax needs a non-empty last axis");
+  const int64_t n = x.shape().back();
+  const int64_t rows = x.numel() / n;
+  auto out = paddle::empty_like(x);
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = xp + r * n;
+    float* orow = op + r * n;
+    float top = xr[0];
+#pragma omp simd reduction(max : top)
+    for (int64_t j = 1; j < n; ++j) top = xr[j] > top ? xr[j] : top;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) orow[j] = expf(xr[j] - top);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; ++j) sum += orow[j];
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) orow[j] *= inv;
+  }
+  return {out};
+}
+
+// dx = y * (dy - sum(dy * y)) per row.
+std::vector<paddle::Tensor> SoftmaxBackward(const paddle::Tensor& out, const paddle::Tensor& grad, int threads) {
+  CheckFloat(grad, "grad");
+  const int64_t n = out.shape().back();
+  const int64_t rows = out.numel() / n;
+  auto dx = paddle::empty_like(out);
+  const float* yp = out.data<float>();
+  const float* gp = grad.data<float>();
+  float* dp = dx.data<float>();
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = yp + r * n;
+    const float* gr = gp + r * n;
+    float* dr = dp + r * n;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) dr[j] = yr[j] * (gr[j] - dot);
+  }
+  return {dx};
+}
+
+PD_BUILD_OP(paddle_electra_gelu)
+    .Inputs({"X"})
+    .Outputs({"Out"})
+    .Attrs({"threads: int"})
+    .SetKernelFn(PD_KERNEL(GeluForward));
+
+PD_BUILD_GRAD_OP(paddle_electra_gelu)
+    .Inputs({"X", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X")})
+    .Attrs({"threads: int"})
+    .SetKernelFn(PD_KERNEL(GeluBackward));
+
+PD_BUILD_OP(paddle_electra_layer_norm)
+    .Inputs({"X", "W", "B"})
+    .Outputs({"Out", "Mean", "Rstd"})
+    .Attrs({"eps: float", "threads: int"})
+    .SetKernelFn(PD_KERNEL(LayerNormForward));
+
+PD_BUILD_GRAD_OP(paddle_electra_layer_norm)
+    .Inputs({"X", "W", "Mean", "Rstd", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
+    .Attrs({"eps: float", "threads: int"})
+    .SetKernelFn(PD_KERNEL(LayerNormBackward));
+
+PD_BUILD_OP(paddle_electra_softmax)
+    .Inputs({"X"})
+    .Outputs({"Out"})
+    .Attrs({"threads: int"})
+    .SetKernelFn(PD_KERNEL(SoftmaxForward));
+
+PD_BUILD_GRAD_OP(paddle_electra_softmax)
+    .Inputs({"Out", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X")})
+    .Attrs({"threads: int"})
+    .SetKernelFn(PD_KERNEL(SoftmaxBackward));
