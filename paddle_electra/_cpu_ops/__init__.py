@@ -69,7 +69,7 @@ def _cpu_flags() -> str:
 
 
 def build_name() -> str:
-    """The build's name: a digest of the source, the flags, Paddle's version and this CPU's features.
+    """The build's name: a digest of the source, the flags, Paddle (version, place), Python and this CPU's features.
 
     ``-march=native`` ties the library to the CPU it was built on, so another CPU
     (a shared home folder) builds its own.
@@ -78,6 +78,7 @@ def build_name() -> str:
 
     digest = hashlib.sha256()
     for part in (SOURCE.read_bytes(), " ".join(CXX_FLAGS).encode(), paddle.__version__.encode(),
+                 str(Path(paddle.__file__).parent).encode(),  # the Paddle it links (an rpath)
                  platform.machine().encode(), " ".join(platform.libc_ver()).encode(), _cpu_flags().encode(),
                  sys.version.encode()):
         digest.update(part)

@@ -1,12 +1,16 @@
 """Dygraph speed paths of the encoder; each gives the plain layers' numbers.
 
-* :func:`dense` / :func:`affine`: a Linear as one ``addmm`` when no gradient is recorded;
-* :class:`LayerNorm`: in CPU training, row statistics by GEMM instead of Paddle's one-thread kernel;
+* :func:`dense` / :func:`affine`: a Linear as one ``addmm`` when no gradient is recorded, and in CPU
+  training with the bias added by a K = 1 GEMM (so its gradient is a GEMM);
+* :func:`gelu`, :func:`softmax`, :class:`LayerNorm`: in CPU training, the fused kernels of
+  ``paddle_electra._cpu_ops`` (built once per machine); where those are unavailable, Paddle's
+  kernels, and for LayerNorm row statistics by GEMM instead of Paddle's one-thread kernel;
 * :func:`expand_bias`: the attention-mask bias broadcast once per forward, not in every layer;
 * :func:`_head_rows` / :func:`_use_row_gather`: attention heads reordered by gathering rows
   instead of through strided views.
 
-Measured in docs/dygraph-cpu-speed.md; tests/model/test_modeling_speed.py proves the outputs equal.
+Measured in docs/dygraph-cpu-speed.md and docs/performance.md; tests/model/test_modeling_speed.py and
+tests/model/test_fused_kernels.py prove the outputs equal.
 Static graphs (export) always take the plain path.
 """
 
@@ -185,7 +189,8 @@ def layer_norm(x, weight, bias, epsilon: float):
 
 
 class LayerNorm(nn.LayerNorm):
-    """``nn.LayerNorm`` (same parameters, same state-dict names) whose CPU training pass is :func:`layer_norm`.
+    """``nn.LayerNorm`` (same parameters, same state-dict names) whose CPU training pass is the fused
+    kernel (``paddle_electra._cpu_ops``), or :func:`layer_norm` where that is unavailable.
 
     Only while training with gradients on, in dygraph, on CPU, in float32, with a
     weight and a bias over one axis; everything else (inference, export, GPU,
