@@ -149,8 +149,13 @@ class Kernels:
 
 
 def _load() -> Kernels:
+    import warnings
+
     from filelock import FileLock
-    from paddle.utils.cpp_extension.extension_utils import load_op_meta_info_and_register_op
+
+    with warnings.catch_warnings():  # "No ccache found": irrelevant to a build made once per machine
+        warnings.filterwarnings("ignore", message="No ccache found")
+        from paddle.utils.cpp_extension.extension_utils import load_op_meta_info_and_register_op
 
     name = build_name()
     root = cache_root()
