@@ -37,15 +37,20 @@ warnings.filterwarnings("ignore", message=r"No ccache found", category=UserWarni
                         module=r"paddle\.utils\.cpp_extension")
 
 
-def _cpu_vendor() -> str:
+def cpuinfo_field(name: str) -> str:
+    """The first ``name`` line of ``/proc/cpuinfo`` (``vendor_id``, ``flags``, ...), or "" where there is none."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith("vendor_id"):
+                if line.startswith(name):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return ""
+
+
+def _cpu_vendor() -> str:
+    return cpuinfo_field("vendor_id")
 
 
 def use_fast_mkl_kernels() -> bool:

@@ -95,6 +95,33 @@ def test_layer_norm_gradients_on_any_subset(kernels):
     np.testing.assert_allclose(gx.numpy(), gx3.numpy(), rtol=1e-6)
 
 
+def _layer_norm_input_gradient_float64(x, weight, dy, eps):
+    mu = x.mean(-1, keepdims=True)
+    rstd = 1 / np.sqrt(x.var(-1, keepdims=True) + eps)
+    xhat, gw = (x - mu) * rstd, dy * weight
+    return rstd * (gw - gw.mean(-1, keepdims=True) - xhat * (gw * xhat).mean(-1, keepdims=True))
+
+
+def test_layer_norm_input_gradient_is_right_with_a_frozen_weight(kernels):
+    """Paddle 3.3's CPU LayerNorm gives a wrong gradient for x when the weight's gradient is not asked
+    for (a frozen LayerNorm, or paddle.grad on x alone); the fused kernel's is right in every case."""
+    rng = np.random.RandomState(0)
+    xn, wn, dyn = rng.randn(3, 16), np.linspace(0.5, 1.5, 16), rng.randn(3, 16)
+    want = _layer_norm_input_gradient_float64(xn, wn, dyn, 1e-5)
+    x = paddle.to_tensor(xn.astype("float32"), stop_gradient=False)
+    dy = paddle.to_tensor(dyn.astype("float32"))
+    for frozen in (True, False):
+        w = paddle.to_tensor(wn.astype("float32"), stop_gradient=frozen)
+        b = paddle.zeros([16])
+        (ours,) = paddle.grad([kernels.layer_norm(x, w, b, 1e-5, 2)], [x], [dy])
+        np.testing.assert_allclose(ours.numpy(), want, rtol=1e-4, atol=1e-5)
+        (paddles,) = paddle.grad([F.layer_norm(x, [16], w, b, 1e-5)], [x], [dy])
+        assert np.abs(paddles.numpy() - want).max() > 0.1  # the Paddle defect this guards against
+        w.stop_gradient = False
+        paddles_all = paddle.grad([F.layer_norm(x, [16], w, b, 1e-5)], [x, w], [dy])[0]
+        np.testing.assert_allclose(paddles_all.numpy(), want, rtol=1e-4, atol=1e-5)  # right when all are asked
+
+
 def _train_model():
     paddle.seed(3)
     cfg = pe.ElectraConfig(vocab_size=300, hidden_size=64, embedding_size=32, num_attention_heads=4,
@@ -223,3 +250,15 @@ def test_fused_layer_norm_layer_matches_the_gemm_path(kernels, monkeypatch):
     gemm = _grads(layer, x, params, dy)
     for a, b in zip(fused, gemm):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-5)
+
+
+def test_kernels_that_disagree_with_paddle_are_refused(kernels):
+    """The load-time self-check compares each kernel (values and gradients) with Paddle's."""
+    class Broken(_cpu_ops.Kernels):
+        @staticmethod
+        def softmax(x, threads):
+            return kernels.softmax(x * 1.01, threads)
+
+    _cpu_ops._self_check(kernels)  # the real build passes
+    with pytest.raises(RuntimeError, match="softmax kernel disagrees"):
+        _cpu_ops._self_check(Broken(kernels.library))
