@@ -262,3 +262,28 @@ def test_kernels_that_disagree_with_paddle_are_refused(kernels):
     _cpu_ops._self_check(kernels)  # the real build passes
     with pytest.raises(RuntimeError, match="softmax kernel disagrees"):
         _cpu_ops._self_check(Broken(kernels.library))
+
+
+_BUILD = """
+from paddle_electra import _cpu_ops
+k = _cpu_ops.kernels()
+assert k is not None, _cpu_ops.status()
+print(k.library)
+"""
+
+
+def test_two_processes_building_at_once_share_one_complete_build(tmp_path):
+    """On a machine without a build, two processes that start together: one compiles (under the file
+    lock), the other waits and loads the same library; no temporary folder is left behind."""
+    import os
+    import sys
+
+    env = dict(os.environ, PADDLE_ELECTRA_CPU_OPS_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", _BUILD], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-1500:] for _, err in outs]
+    libraries = {out.strip().splitlines()[-1] for out, _ in outs}
+    assert len(libraries) == 1
+    name = _cpu_ops.build_name()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name, f"{name}.lock"]
