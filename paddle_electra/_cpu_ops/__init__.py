@@ -5,7 +5,7 @@ gradients) run on one thread, element by element; they cost more of a fine-tunin
 elementwise work together (docs/performance.md). ``ops.cc`` computes the same
 functions in one pass per tensor on every thread, with glibc's vector ``erf`` /
 ``exp``. The model's training paths (``model/fast_paths.py``) use them when
-:func:`kernels` returns a module; inference, export, GPU and other dtypes never do.
+:func:`kernels` returns them; inference, export, GPU and other dtypes never do.
 
 The first CPU training step in a process builds (~15 s, once per machine: Paddle
 version, source, compiler flags and CPU features name the build) or loads the
@@ -13,7 +13,8 @@ library from ``$PADDLE_ELECTRA_CPU_OPS_DIR`` (default ``~/.cache/paddle_electra/
 The compiler runs in a child process with a time limit, under a file lock, into a
 temporary folder renamed into place only when the build is complete. Anything
 that fails (no C++ compiler, a Paddle without headers, a build error, a load
-error) leaves Paddle's own kernels in use, with one warning that says why.
+error, a kernel that disagrees with Paddle's on a small check) leaves Paddle's own
+kernels in use, with one warning that says why.
 ``PADDLE_ELECTRA_CPU_OPS=0`` turns the kernels off.
 """
 
@@ -48,9 +49,17 @@ _lock = threading.Lock()
 _state = {"tried": False, "module": None, "error": None}
 
 
+_OFF, _ON = ("0", "false", "off", "no"), ("", "1", "true", "on", "yes")
+
+
 def enabled() -> bool:
-    """False when ``PADDLE_ELECTRA_CPU_OPS=0`` (or ``false`` / ``off`` / ``no``)."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+    """False when ``PADDLE_ELECTRA_CPU_OPS`` is ``0`` / ``false`` / ``off`` / ``no``; any other value but
+    ``1`` / ``true`` / ``on`` / ``yes`` is an error that names the variable (a typo never means "on")."""
+    value = os.environ.get(ENV_SWITCH, "1").strip().lower()
+    if value not in _OFF + _ON:
+        raise ValueError(f"{ENV_SWITCH}={os.environ[ENV_SWITCH]!r}: use 0 / off / false / no to turn the fused "
+                         f"CPU kernels off, or 1 / on / true / yes")
+    return value not in _OFF
 
 
 def cache_root() -> Path:

@@ -190,6 +190,14 @@ def fresh(monkeypatch, tmp_path):
     return tmp_path / "ops"
 
 
+def test_a_misspelt_switch_is_an_error_not_on(fresh, monkeypatch):
+    monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "disable")
+    with pytest.raises(ValueError, match="PADDLE_ELECTRA_CPU_OPS='disable'"):
+        _cpu_ops.kernels()
+    monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", " Yes ")
+    assert _cpu_ops.enabled()
+
+
 def test_turned_off_means_no_build(fresh, monkeypatch):
     monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "off")
     monkeypatch.setattr(_cpu_ops, "_load", lambda: pytest.fail("built although turned off"))
