@@ -117,7 +117,7 @@ class ElectraSelfAttention(nn.Layer):
         wq, bq = (self.q_proj.weight * scale, self.q_proj.bias * scale) if training else (
             self.q_proj.weight, self.q_proj.bias)
         pairs = [(wq, bq), (self.k_proj.weight, self.k_proj.bias), (self.v_proj.weight, self.v_proj.bias)]
-        if training and hidden_states.place.is_cpu_place():  # [B, L, H] in: Paddle's reshape gradient is a copy
+        if cpu_training(hidden_states):  # [B, L, H] in: Paddle's reshape gradient is a copy
             return [self._split_heads(affine(hidden_states, w, b)) for w, b in pairs]
         weight = paddle.concat([w for w, _ in pairs], axis=1)
         bias = paddle.concat([b for _, b in pairs])

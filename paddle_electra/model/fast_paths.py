@@ -81,7 +81,7 @@ def dense(layer: nn.Linear, x):
     """
     if not paddle.in_dynamic_mode():
         return layer(x)
-    if paddle.is_grad_enabled() and x.place.is_cpu_place():
+    if cpu_training(x):
         return affine(x, layer.weight, layer.bias)  # N-D as is: Paddle's reshape gradient copies
     shape = x.shape
     out = affine(x.reshape([-1, shape[-1]]), layer.weight, layer.bias)
@@ -107,7 +107,7 @@ def affine(x2d, weight, bias):
     """
     if not paddle.is_grad_enabled():
         return paddle.addmm(bias, x2d, weight)
-    if paddle.in_dynamic_mode() and x2d.place.is_cpu_place():  # (any leading axes: [..., K])
+    if cpu_training(x2d):  # (any leading axes: [..., K])
         ones = paddle.ones(x2d.shape[:-1] + [1], x2d.dtype)
         return paddle.matmul(x2d, weight) + paddle.matmul(ones, bias.astype(weight.dtype).unsqueeze(0))
     return paddle.matmul(x2d, weight) + bias
@@ -199,9 +199,9 @@ class LayerNorm(nn.LayerNorm):
     """
 
     def forward(self, x):
-        if (self.training and paddle.in_dynamic_mode() and paddle.is_grad_enabled() and x.place.is_cpu_place()
-                and x.dtype == paddle.float32 and self.weight is not None and self.bias is not None
-                and len(self._normalized_shape) == 1 and os.environ.get("PADDLE_ELECTRA_PADDLE_LAYERNORM") != "1"):
+        if (self.training and cpu_training(x) and x.dtype == paddle.float32 and self.weight is not None
+                and self.bias is not None and len(self._normalized_shape) == 1
+                and os.environ.get("PADDLE_ELECTRA_PADDLE_LAYERNORM") != "1"):
             kernels = _fused_kernels(x) if self.weight.dtype == paddle.float32 else None
             if kernels is not None:
                 return kernels.layer_norm(x, self.weight, self.bias, self._epsilon, num_threads())
