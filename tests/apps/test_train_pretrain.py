@@ -1,6 +1,7 @@
 """Pre-training recipe: corpora, vocab, packing, masking statistics, optimizer groups,
 the loop (loss falls), exact resume, checkpoint atomicity, split folders, data parallel, CLI."""
 
+import functools
 import json
 import os
 import subprocess
@@ -404,6 +405,39 @@ def test_discriminator_from_generator_stacks_the_generators_layers(tmp_path, sli
                                          r"discriminator vs generator: embeddings_project\.weight: \[16, 32\] vs absent"):
         pretrain(tiny_cfg(tmp_path / "k", slice_files, max_steps=1, warmup_steps=0, generator_config=str(gen_file),
                           init_from=str(tmp_path / "g"), plot=False, discriminator_from_generator=True))
+
+
+def test_grow_discriminator_stacks_a_joint_stages_shallower_discriminator(tmp_path, slice_files):
+    gen_file = tmp_path / "gen.json"  # a fixed generator: the default one follows the discriminator's depth
+    gen_file.write_text(json.dumps({"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                    "intermediate_size": 32, "embedding_size": 16, "max_position_embeddings": 64}))
+    cfg = functools.partial(tiny_cfg, slice_files=slice_files, generator_config=str(gen_file))
+    pretrain(cfg(tmp_path / "p", max_steps=3, save_every=3, plot=False))  # a 2-layer discriminator
+    pretrain(cfg(tmp_path / "q", max_steps=1, warmup_steps=0, learning_rate=1e-12, plot=False,
+                 init_from=str(tmp_path / "p"), grow_discriminator=True, num_hidden_layers=5))
+    before = ElectraDiscriminator.from_pretrained(str(tmp_path / "p" / "discriminator")).state_dict()
+    after = ElectraDiscriminator.from_pretrained(str(tmp_path / "q" / "discriminator")).state_dict()
+    assert len({k.split(".")[3] for k in after if k.startswith("electra.encoder.layers.")}) == 5
+    for k, v in after.items():  # layer i is the earlier layer i mod 2; embeddings and head carry over
+        parts = k.split(".")
+        if parts[:3] == ["electra", "encoder", "layers"]:
+            parts[3] = str(int(parts[3]) % 2)
+        np.testing.assert_allclose(v.numpy(), before[".".join(parts)].numpy(), atol=1e-6, err_msg=k)
+    gen_p = ElectraGenerator.from_pretrained(str(tmp_path / "p" / "generator")).state_dict()
+    gen_q = ElectraGenerator.from_pretrained(str(tmp_path / "q" / "generator")).state_dict()
+    for k in gen_p:
+        np.testing.assert_allclose(gen_p[k].numpy(), gen_q[k].numpy(), atol=1e-6, err_msg=k)
+    grow = dict(max_steps=1, warmup_steps=0, plot=False, grow_discriminator=True)
+    with pytest.raises(ValueError, match="grows only to more layers"):  # same depth
+        pretrain(cfg(tmp_path / "r", init_from=str(tmp_path / "p"), **grow))
+    with pytest.raises(ValueError, match=r"changes only the depth; .* differs in intermediate_size 64 vs 48"):
+        pretrain(cfg(tmp_path / "r", init_from=str(tmp_path / "p"), num_hidden_layers=4, intermediate_size=48, **grow))
+    pretrain(cfg(tmp_path / "g", max_steps=3, save_every=3, disc_weight=0.0, plot=False))
+    with pytest.raises(ValueError, match="generator-only stage .* use discriminator_from_generator"):
+        pretrain(cfg(tmp_path / "r", init_from=str(tmp_path / "g"), num_hidden_layers=4, **grow))
+    with pytest.raises(ValueError, match="grow_discriminator grows init_from's discriminator"):
+        cfg(tmp_path / "r", num_hidden_layers=4, **grow).validate()
+    assert not (tmp_path / "r" / "discriminator").exists()  # nothing written by a refused stage
 
 
 def test_roc_auc_equals_the_pair_count():

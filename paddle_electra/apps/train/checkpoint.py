@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import shutil
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import paddle
 
@@ -94,7 +94,8 @@ def read_state(path: str) -> Dict:
         return json.load(f)
 
 
-def load_checkpoint(path: str, model, optimizer=None, prefix: str = "") -> Dict:
+def load_checkpoint(path: str, model, optimizer=None, prefix: str = "",
+                    rename: Optional[Callable[[str], str]] = None) -> Dict:
     """Restore model (and optimizer) from checkpoint folder ``path``; returns its trainer state.
 
     Random state is not stored as generator bytes: the trainers reseed Paddle
@@ -104,24 +105,27 @@ def load_checkpoint(path: str, model, optimizer=None, prefix: str = "") -> Dict:
     Args:
         prefix: restore only the parameters whose names start with it (e.g.
             ``"generator."``); the others keep their values. Weights only.
+        rename: maps a parameter's name in ``model`` to the checkpoint's name
+            for it (several may read one). Weights only.
     """
-    if prefix and optimizer is not None:
-        raise ValueError("a partial restore (prefix=) restores weights only; pass optimizer=None")
+    if (prefix or rename) and optimizer is not None:
+        raise ValueError("a partial or renamed restore (prefix=, rename=) restores weights only; pass optimizer=None")
     state = read_state(path)
     # restricted reader: a checkpoint folder from elsewhere must not run code on --resume
     weights = load_paddle_pickle(os.path.join(path, "model.pdparams"))
     current = model.state_dict()
     own = {k: v for k, v in current.items() if k.startswith(prefix)}
-    missing = sorted(set(own) - set(weights))
+    source = {k: rename(k) if rename else k for k in own}
+    missing = sorted(k for k in own if source[k] not in weights)
     if missing:
         raise ValueError(f"checkpoint {path} does not fit this model: missing {missing[:5]}")
     # Paddle's set_state_dict only warns on a shape mismatch and keeps the old value
-    wrong = [f"{k} {list(weights[k].shape)} vs {list(v.shape)}" for k, v in own.items()
-             if list(weights[k].shape) != list(v.shape)]
+    wrong = [f"{k} {list(weights[source[k]].shape)} vs {list(v.shape)}" for k, v in own.items()
+             if list(weights[source[k]].shape) != list(v.shape)]
     if wrong:
         raise ValueError(f"checkpoint {path} does not fit this model: shapes differ for {wrong[:3]}")
     # the parameters outside the prefix are passed back as they are (Paddle warns about every key left out)
-    model.set_state_dict({**current, **{k: weights[k] for k in own}})
+    model.set_state_dict({**current, **{k: weights[source[k]] for k in own}})
     if optimizer is not None:
         slots = load_paddle_pickle(os.path.join(path, "optimizer.pdopt"))
         optimizer.set_state_dict(_local(_to_tensors(slots), model))
@@ -152,7 +156,23 @@ def copy_by_name(target, source, rename=None, strict: bool = False) -> List[str]
     return copied
 
 
-def start_stage_from(path: str, model) -> None:
+def _layer_mod(prefix: str, n: int) -> Callable[[str], str]:
+    """A ``rename`` that reads layer ``i`` under ``prefix`` from layer ``i mod n`` (progressive stacking)."""
+
+    def rename(name: str) -> str:
+        if not name.startswith(prefix):
+            return name
+        index, rest = name[len(prefix):].split(".", 1)
+        return f"{prefix}{int(index) % n}.{rest}"
+
+    return rename
+
+
+# what must agree for a discriminator to grow from a shallower one (only the depth may change)
+_GROW_SAME = ("hidden_size", "num_attention_heads", "intermediate_size", "embedding_size", "vocab_size")
+
+
+def start_stage_from(path: str, model, grow_discriminator: bool = False) -> None:
     """Start an :class:`ElectraForTotalPretraining` stage from checkpoint ``path``'s weights.
 
     A generator-only stage (``disc_weight`` 0) never trained its discriminator, so
@@ -161,12 +181,40 @@ def start_stage_from(path: str, model) -> None:
     and their LayerNorm start as the generator's where the shapes agree (as in
     ELECTRA, which shares all embeddings): trained positions spare the new
     discriminator the slow start that fresh ones on 128-token blocks give.
+
+    With ``grow_discriminator``, ``path`` is a joint stage whose discriminator
+    has fewer layers than ``model``'s (every other size equal): layer ``i``
+    starts as its layer ``i mod n`` (progressive stacking, Gong et al. 2019),
+    so a deeper discriminator keeps what the shallower one learnt.
+
+    Raises:
+        ValueError: another vocabulary; with ``grow_discriminator``, a
+            generator-only ``path``, a discriminator that is not shallower, or
+            other sizes that differ.
     """
     prior = read_state(path)
     vocab_size = model.discriminator.config.vocab_size
     if prior.get("discriminator_config", {}).get("vocab_size") != vocab_size:
         raise ValueError(f"{path} was trained with another vocabulary; pass its vocab.txt as vocab=")
-    if prior.get("config", {}).get("disc_weight") != 0:
+    joint = prior.get("config", {}).get("disc_weight") != 0
+    if grow_discriminator:
+        if not joint:
+            raise ValueError(f"grow_discriminator: {path} is a generator-only stage (disc_weight 0), its "
+                             f"discriminator never trained; use discriminator_from_generator to start one")
+        before, now = prior.get("discriminator_config", {}), model.discriminator.config
+        n_before, n_now = int(before.get("num_hidden_layers") or 0), now.num_hidden_layers
+        if not 0 < n_before < n_now:
+            raise ValueError(f"grow_discriminator: {path}'s discriminator has {n_before} layers and this one "
+                             f"{n_now}; it grows only to more layers")
+        differ = [f"{k} {before.get(k)} vs {getattr(now, k)}" for k in _GROW_SAME if before.get(k) != getattr(now, k)]
+        if differ:
+            raise ValueError(f"grow_discriminator changes only the depth; {path}'s discriminator differs in "
+                             f"{', '.join(differ)}")
+        load_checkpoint(path, model, rename=_layer_mod("discriminator.electra.encoder.layers.", n_before))
+        logger.info("initialised from %s (step %s); its %d-layer discriminator stacked to %d layers",
+                    path, prior.get("step"), n_before, n_now)
+        return
+    if joint:
         load_checkpoint(path, model)
         logger.info("initialised from %s (step %s)", path, prior.get("step"))
         return
@@ -189,15 +237,8 @@ def stack_generator_into_discriminator(model) -> None:
     """
     gen, disc = model.generator.electra, model.discriminator.electra
     n_gen, n_disc = len(gen.encoder.layers), len(disc.encoder.layers)
-
-    def same_layer_mod_n(name: str) -> str:  # layer i <- the generator's layer i mod n_gen
-        parts = name.split(".")
-        if parts[:2] == ["encoder", "layers"]:
-            parts[2] = str(int(parts[2]) % n_gen)
-        return ".".join(parts)
-
     try:
-        copy_by_name(disc, gen, rename=same_layer_mod_n, strict=True)
+        copy_by_name(disc, gen, rename=_layer_mod("encoder.layers.", n_gen), strict=True)
     except ValueError as e:
         raise ValueError(f"discriminator_from_generator needs the generator's encoder shapes; "
                          f"discriminator vs generator: {e}") from None

@@ -41,7 +41,8 @@ RUN_OUTPUTS = ("checkpoints", "metrics.jsonl", "metrics.csv", "loss_curve.png", 
 QUICK = dict(max_steps=3, warmup_steps=0, max_lines=400, vocab_size=2000, model_config=None, generator_config=None,
              embedding_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
              max_position_embeddings=64, generator_size=1.0, max_length=32, batch_size=4, grad_accum=1, log_every=1,
-             save_every=0, plot=False, save_dtype="float32")
+             save_every=0, plot=False, save_dtype="float32",
+             grow_discriminator=False)  # one tiny depth in every stage: nothing to grow
 
 
 @dataclass
@@ -86,6 +87,9 @@ class PretrainConfig:
     # depth (progressive stacking); needs the same hidden / heads / FFN sizes. A new discriminator on a trained
     # generator otherwise spends thousands of steps learning to use context at all.
     discriminator_from_generator: bool = False
+    # init_from is a joint stage with a shallower discriminator: its layers repeated to this one's depth
+    # (layer i <- layer i mod n; every other size equal). A deeper discriminator keeps what it had learnt.
+    grow_discriminator: bool = False
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -128,6 +132,9 @@ class PretrainConfig:
                              f"{self.max_steps // 10})")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.grow_discriminator and (not self.init_from or self.discriminator_from_generator):
+            raise ValueError("grow_discriminator grows init_from's discriminator: set init_from, and not "
+                             "discriminator_from_generator too")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
         if not (self.mask_token_prob >= 0 and self.random_token_prob >= 0
@@ -365,7 +372,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
     start, wall_before = 0, 0.0  # wall_before: training seconds of the run before this process (resumed runs)
     if cfg.init_from and not cfg.resume:
-        start_stage_from(cfg.init_from, model)  # weights only: this stage has its own optimizer and schedule
+        start_stage_from(cfg.init_from, model, cfg.grow_discriminator)  # weights only: this stage has its own optimizer and schedule
     if cfg.discriminator_from_generator and not cfg.resume:
         stack_generator_into_discriminator(model)
     if cfg.resume:

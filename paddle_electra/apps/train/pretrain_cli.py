@@ -50,6 +50,8 @@ _HELP = {
                  "from (a further stage; fresh optimizer)",
     "discriminator_from_generator": "start the discriminator as the generator's encoder, its layers repeated to "
                                     "the discriminator's depth (equal hidden / heads / FFN sizes needed)",
+    "grow_discriminator": "INIT_FROM is a joint stage with a shallower discriminator: start this one's layers as "
+                          "its layers repeated to this depth (other sizes equal)",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it), or a staged recipe "
               '{"stages": [{...}, {...}]} whose stages run in order, each from the previous one\'s weights '
