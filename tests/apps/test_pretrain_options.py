@@ -212,3 +212,25 @@ def test_peoples_daily_recipe_chains_three_generator_stages_into_joint_electra()
         "runs/pd-1-generator-32", "runs/pd-2-generator-32", "runs/pd-3-generator-128", "runs/pd-4-electra")]
     assert (stages[3].config.init_from, stages[3].config.vocab) == (
         "runs/pd-3-generator-128-quick", os.path.join("runs/pd-1-generator-32-quick", "vocab.txt"))
+
+@pytest.mark.parametrize("recipe", ["pretrain-peoples-daily-longer.json", "pretrain-reviews-dapt.json"])
+def test_quick_run_of_a_continuing_recipe_starts_from_the_quick_twin_of_its_run(tmp_path, monkeypatch, recipe):
+    monkeypatch.chdir(tmp_path)
+    path = os.path.join(REPO, "recipes", recipe)
+    with pytest.raises(ValueError, match=r"continues from runs/pd-4-electra; its quick run runs/pd-4-electra-quick "
+                                         r"is missing: run the recipe that writes runs/pd-4-electra with --quick"):
+        stages_from_args(_parse("--config", path, "--quick"))
+    (tmp_path / "runs" / "pd-4-electra-quick").mkdir(parents=True)
+    lines = []
+    stages, _ = stages_from_args(_parse("--config", path, "--quick"), say=lines.append)
+    first = stages[0].config
+    assert (first.init_from, first.vocab) == ("runs/pd-4-electra-quick", "runs/pd-1-generator-32/vocab.txt")
+    assert "--quick: starts from runs/pd-4-electra-quick (the quick run of runs/pd-4-electra)" in lines
+    # the vocab moves to its folder's quick twin where that exists; a flag is taken as given
+    (tmp_path / "runs" / "pd-1-generator-32-quick").mkdir()
+    (tmp_path / "runs" / "pd-1-generator-32-quick" / "vocab.txt").write_text("[PAD]\n")
+    stages, _ = stages_from_args(_parse("--config", path, "--quick"))
+    assert stages[0].config.vocab == os.path.join("runs/pd-1-generator-32-quick", "vocab.txt")
+    assert stages[-1].config.vocab == stages[0].config.vocab
+    stages, _ = stages_from_args(_parse("--config", path, "--quick", "--stage", "1", "--init-from", "elsewhere"))
+    assert stages[0].config.init_from == "elsewhere"

@@ -175,6 +175,31 @@ def _defaults() -> Dict:
     return {f.name: f.default for f in dataclasses.fields(PretrainConfig) if f.default is not dataclasses.MISSING}
 
 
+def _quick_twin(path: str) -> str:
+    return path.rstrip("/\\") + "-quick"
+
+
+def _quick_sources(base: Dict, recipe: Dict, given: Dict, say) -> None:
+    """A recipe that continues another run (its own ``init_from`` / ``vocab``) reads that run's quick twin.
+
+    A tiny quick model cannot start from the real run's weights; the quick run of
+    the recipe it continues (``RUN-quick``) is what it chains to, and its absence is
+    an error that says which recipe to smoke-run first. ``vocab`` moves to the quick
+    twin of its folder only where that exists (a vocab file of one's own stays).
+    """
+    if recipe.get("init_from") and "init_from" not in given:
+        twin = _quick_twin(recipe["init_from"])
+        if not os.path.isdir(twin):
+            raise ValueError(f"--quick: this recipe continues from {recipe['init_from']}; its quick run {twin} is "
+                             f"missing: run the recipe that writes {recipe['init_from']} with --quick first")
+        base["init_from"] = twin
+        say(f"--quick: starts from {twin} (the quick run of {recipe['init_from']})")
+    if recipe.get("vocab") and "vocab" not in given:
+        folder, name = os.path.split(recipe["vocab"])
+        if folder and os.path.isfile(os.path.join(_quick_twin(folder), name)):
+            base["vocab"] = os.path.join(_quick_twin(folder), name)
+
+
 def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:
     """One run's options: defaults, then the recipe's, then the ``--quick`` preset, then the flags given.
 
@@ -193,6 +218,7 @@ def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:
 
                 base["out_dir"] = tempfile.mkdtemp(prefix="paddle-electra-quick-")
             base["overwrite"] = True  # a folder only quick runs write
+        _quick_sources(base, recipe, given, say)
         say(f"--quick: a smoke run ({given.get('max_steps', base['max_steps'])} steps, tiny model) into "
             f"{given['out_dir'] if 'out_dir' in given else base['out_dir']}")
     steps, warmup = given.get("max_steps"), base.get("warmup_steps", 0)
