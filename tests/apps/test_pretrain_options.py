@@ -226,6 +226,8 @@ def test_quick_run_of_a_continuing_recipe_starts_from_the_quick_twin_of_its_run(
     first = stages[0].config
     assert (first.init_from, first.vocab) == ("runs/pd-4-electra-quick", "runs/pd-1-generator-32/vocab.txt")
     assert "--quick: starts from runs/pd-4-electra-quick (the quick run of runs/pd-4-electra)" in lines
+    grows = "--quick: grow_discriminator off (the tiny model has one depth in every stage)"
+    assert (grows in lines) == ("longer" in recipe) and not stages[-1].config.grow_discriminator
     # the vocab moves to its folder's quick twin where that exists; a flag is taken as given
     (tmp_path / "runs" / "pd-1-generator-32-quick").mkdir()
     (tmp_path / "runs" / "pd-1-generator-32-quick" / "vocab.txt").write_text("[PAD]\n")

@@ -372,7 +372,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
     start, wall_before = 0, 0.0  # wall_before: training seconds of the run before this process (resumed runs)
     if cfg.init_from and not cfg.resume:
-        start_stage_from(cfg.init_from, model, cfg.grow_discriminator)  # weights only: this stage has its own optimizer and schedule
+        # weights only: this stage has its own optimizer and schedule
+        start_stage_from(cfg.init_from, model, cfg.grow_discriminator)
     if cfg.discriminator_from_generator and not cfg.resume:
         stack_generator_into_discriminator(model)
     if cfg.resume:

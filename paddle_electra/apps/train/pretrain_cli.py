@@ -219,6 +219,8 @@ def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:
                 base["out_dir"] = tempfile.mkdtemp(prefix="paddle-electra-quick-")
             base["overwrite"] = True  # a folder only quick runs write
         _quick_sources(base, recipe, given, say)
+        if recipe.get("grow_discriminator") and "grow_discriminator" not in given:
+            say("--quick: grow_discriminator off (the tiny model has one depth in every stage)")
         say(f"--quick: a smoke run ({given.get('max_steps', base['max_steps'])} steps, tiny model) into "
             f"{given['out_dir'] if 'out_dir' in given else base['out_dir']}")
     steps, warmup = given.get("max_steps"), base.get("warmup_steps", 0)
