@@ -213,6 +213,7 @@ def test_peoples_daily_recipe_chains_three_generator_stages_into_joint_electra()
     assert (stages[3].config.init_from, stages[3].config.vocab) == (
         "runs/pd-3-generator-128-quick", os.path.join("runs/pd-1-generator-32-quick", "vocab.txt"))
 
+
 @pytest.mark.parametrize("recipe", ["pretrain-peoples-daily-longer.json", "pretrain-reviews-dapt.json"])
 def test_quick_run_of_a_continuing_recipe_starts_from_the_quick_twin_of_its_run(tmp_path, monkeypatch, recipe):
     monkeypatch.chdir(tmp_path)

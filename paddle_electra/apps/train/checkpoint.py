@@ -168,8 +168,9 @@ def _layer_mod(prefix: str, n: int) -> Callable[[str], str]:
     return rename
 
 
-# what must agree for a discriminator to grow from a shallower one (only the depth may change)
-_GROW_SAME = ("hidden_size", "num_attention_heads", "intermediate_size", "embedding_size", "vocab_size")
+# what must agree for a discriminator to grow from a shallower one (only the depth may change; the
+# vocabulary is checked for every stage start)
+_GROW_SAME = ("hidden_size", "num_attention_heads", "intermediate_size", "embedding_size")
 
 
 def start_stage_from(path: str, model, grow_discriminator: bool = False) -> None:

@@ -176,6 +176,7 @@ def _defaults() -> Dict:
 
 
 def _quick_twin(path: str) -> str:
+    """The folder a ``--quick`` run of the run folder ``path`` writes."""
     return path.rstrip("/\\") + "-quick"
 
 
@@ -212,7 +213,7 @@ def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:
         base.update(QUICK)
         if "out_dir" not in given:  # never into the recipe's own run folder
             if base.get("out_dir"):
-                base["out_dir"] = base["out_dir"].rstrip("/\\") + "-quick"
+                base["out_dir"] = _quick_twin(base["out_dir"])
             else:
                 import tempfile
 
