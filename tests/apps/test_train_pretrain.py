@@ -21,17 +21,6 @@ from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain, split_c
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def slice_files(tmp_path_factory):
-    """300 real People's Daily lines as a text file, and a vocab trained on them."""
-    root = tmp_path_factory.mktemp("pd")
-    lines = corpora.peoples_daily_text()[:300]
-    text = root / "pd.txt"
-    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    vocab = data.train_vocab(lines, str(root / "vocab.txt"), vocab_size=2000)
-    return str(text), vocab
-
-
 def tiny_cfg(out_dir, slice_files, **kw):
     text, vocab = slice_files
     base = dict(out_dir=str(out_dir), train_files=[text], vocab=vocab, embedding_size=16, hidden_size=32,

@@ -225,6 +225,36 @@ def start_stage_from(path: str, model, grow_discriminator: bool = False) -> None
                 "the discriminator's %s start as the generator's", path, prior.get("step"), ", ".join(copied))
 
 
+def start_from_pretrained(model, generator: str, discriminator: str) -> None:
+    """Start an :class:`ElectraForTotalPretraining` run from a pre-trained pair's weights (continued pre-training).
+
+    ``generator`` / ``discriminator`` are model folders (or published names);
+    every parameter of ``model`` must be there with its shape. Where the two
+    networks share the word embedding, the discriminator's copy is the one kept
+    (it is what fine-tuning reads); a pair whose two copies differ is logged.
+
+    Raises:
+        ValueError: a parameter missing or of another shape in the pair (a run
+            whose sizes or vocab differ from the pair's).
+    """
+    from ...model.modeling import ElectraDiscriminator, ElectraGenerator
+
+    words = {}
+    for part, cls, source in (("generator", ElectraGenerator, generator),
+                              ("discriminator", ElectraDiscriminator, discriminator)):
+        loaded = cls.from_pretrained(source)
+        try:
+            copy_by_name(getattr(model, part), loaded, strict=True)
+        except ValueError as e:
+            raise ValueError(f"the {part} {source} does not fit this run ({e}): leave the sizes and vocab to the "
+                             "pair's, or give ones that match it") from None
+        words[part] = loaded.electra.embeddings.word_embeddings.weight
+    if float((words["generator"] - words["discriminator"]).abs().max()) > 1e-3:
+        logger.warning("%s and %s have different word embeddings; this run shares one: the discriminator's is kept",
+                       generator, discriminator)
+    logger.info("initialised from the pre-trained pair %s + %s", generator, discriminator)
+
+
 def stack_generator_into_discriminator(model) -> None:
     """Copy the generator's encoder into the discriminator of an :class:`ElectraForTotalPretraining`.
 

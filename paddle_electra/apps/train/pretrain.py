@@ -43,6 +43,11 @@ QUICK = dict(max_steps=3, warmup_steps=0, max_lines=400, vocab_size=2000, model_
              max_position_embeddings=64, generator_size=1.0, max_length=32, batch_size=4, grad_accum=1, log_every=1,
              save_every=0, plot=False, save_dtype="float32",
              grow_discriminator=False)  # one tiny depth in every stage: nothing to grow
+# what --quick leaves to a run that starts from a pre-trained pair (init_generator): the pair's own shapes and
+# vocab (a tiny model could not take its weights)
+QUICK_PAIR_KEEPS = ("vocab_size", "model_config", "generator_config", "embedding_size", "hidden_size",
+                    "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_position_embeddings",
+                    "generator_size")
 
 
 @dataclass
@@ -90,6 +95,11 @@ class PretrainConfig:
     # init_from is a joint stage with a shallower discriminator: its layers repeated to this one's depth
     # (layer i <- layer i mod n; every other size equal). A deeper discriminator keeps what it had learnt.
     grow_discriminator: bool = False
+    # a pre-trained pair (published names or model folders) whose weights start this run: continued
+    # (domain-adaptive) pre-training of a released model. Its configs and vocab are the defaults of
+    # model_config / generator_config / vocab, so a recipe need not repeat its shapes.
+    init_generator: Optional[str] = None
+    init_discriminator: Optional[str] = None
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -135,6 +145,11 @@ class PretrainConfig:
         if self.grow_discriminator and (not self.init_from or self.discriminator_from_generator):
             raise ValueError("grow_discriminator grows init_from's discriminator: set init_from, and not "
                              "discriminator_from_generator too")
+        if bool(self.init_generator) != bool(self.init_discriminator):
+            raise ValueError("init_generator and init_discriminator start a run from a pre-trained pair: give both")
+        if self.init_generator and (self.init_from or self.discriminator_from_generator or self.grow_discriminator):
+            raise ValueError("init_generator / init_discriminator already give both networks' weights: they do not "
+                             "go with init_from, discriminator_from_generator or grow_discriminator")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
         if not (self.mask_token_prob >= 0 and self.random_token_prob >= 0
@@ -177,6 +192,8 @@ def check_before_work(cfg: PretrainConfig) -> None:
         raise FileNotFoundError(f"vocab file not found: {cfg.vocab}")
     if cfg.init_from:
         cfg.init_from = resolve_init_from(cfg.init_from)
+    if cfg.init_generator:
+        _pair_defaults(cfg)
     for path in (cfg.init_from, cfg.resume if cfg.resume != "auto" else None):
         if path:
             read_state(path)  # FileNotFoundError naming it when it is not a complete checkpoint
@@ -195,6 +212,23 @@ def check_before_work(cfg: PretrainConfig) -> None:
         with open(cfg.vocab, encoding="utf-8") as f:
             vocab_size = sum(1 for _ in f)
     build_configs(cfg, vocab_size)  # the shapes fit (max_length, heads, a config name that exists)
+
+
+def _pair_defaults(cfg: PretrainConfig) -> None:
+    """Resolve ``init_generator`` / ``init_discriminator`` to folders (fetching a published name once) and make
+    their configs and the generator's vocab the run's where the run does not set them."""
+    from ...loading import hub
+
+    cfg.init_generator = hub.resolve(cfg.init_generator, "model")
+    cfg.init_discriminator = hub.resolve(cfg.init_discriminator, "model")
+    cfg.model_config = cfg.model_config or cfg.init_discriminator
+    cfg.generator_config = cfg.generator_config or cfg.init_generator
+    if not cfg.vocab:
+        vocab = os.path.join(hub.resolve(cfg.init_generator, "tokenizer"), "vocab.txt")
+        if not os.path.isfile(vocab):
+            raise FileNotFoundError(f"init_generator {cfg.init_generator} has no vocab.txt; pass vocab= (the "
+                                    "vocab the pair was trained with)")
+        cfg.vocab = vocab
 
 
 def resolve_init_from(path: str) -> str:
@@ -319,6 +353,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         load_checkpoint,
         save_checkpoint,
         stack_generator_into_discriminator,
+        start_from_pretrained,
         start_stage_from,
     )
     from .collator import MaskingCollator
@@ -374,6 +409,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     if cfg.init_from and not cfg.resume:
         # weights only: this stage has its own optimizer and schedule
         start_stage_from(cfg.init_from, model, cfg.grow_discriminator)
+    if cfg.init_generator and not cfg.resume:
+        start_from_pretrained(model, cfg.init_generator, cfg.init_discriminator)
     if cfg.discriminator_from_generator and not cfg.resume:
         stack_generator_into_discriminator(model)
     if cfg.resume:

@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from .pretrain import BUILTIN_CORPORA, QUICK, PretrainConfig, pretrain
+from .pretrain import BUILTIN_CORPORA, QUICK, QUICK_PAIR_KEEPS, PretrainConfig, pretrain
 
 RECIPE_KEYS = ("stages", "description")  # the top level of a staged recipe
 # flags about how to run, not what to train: they apply to every stage of a staged recipe;
@@ -48,6 +48,10 @@ _HELP = {
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
     "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
                  "from (a further stage; fresh optimizer)",
+    "init_generator": "a pre-trained generator (published name or model folder) whose weights this run starts "
+                      "from, with --init-discriminator (continued pre-training); the pair's configs and vocab are "
+                      "the defaults",
+    "init_discriminator": "the pre-trained discriminator that goes with --init-generator",
     "discriminator_from_generator": "start the discriminator as the generator's encoder, its layers repeated to "
                                     "the discriminator's depth (equal hidden / heads / FFN sizes needed)",
     "grow_discriminator": "INIT_FROM is a joint stage with a shallower discriminator: start this one's layers as "
@@ -57,7 +61,8 @@ _HELP = {
               '{"stages": [{...}, {...}]} whose stages run in order, each from the previous one\'s weights '
               "and vocab; finished stages are skipped",
     "stage": "run only stage N (1-based) of a staged --config; the training-option flags then apply to it",
-    "quick": "a smoke run in seconds: a tiny model, 3 steps on the first 400 lines (flags still override); "
+    "quick": "a smoke run in seconds: a tiny model (with --init-generator, the pair's own), 3 steps on the first "
+             "400 lines (flags still override); "
              "written to OUT_DIR-quick (or a temporary folder), replacing an earlier quick run there",
 }
 
@@ -117,8 +122,11 @@ def read_recipe(path: str) -> Tuple[List[Dict], bool]:
 
 
 def _chain(values: List[Dict], explicit: List[set]) -> None:
-    """A stage after the first starts from the previous one: its run folder and vocab, unless set."""
+    """A stage after the first starts from the previous one: its run folder and vocab, unless set (or it starts
+    from a pre-trained pair)."""
     for prev, cur, given in zip(values, values[1:], explicit[1:]):
+        if cur.get("init_generator"):  # starts from a pre-trained pair, with its vocab
+            continue
         if "init_from" not in given:
             cur["init_from"] = prev["out_dir"]
         if "vocab" not in given:  # the vocab the previous stage used: given to it, or trained into its out_dir
@@ -211,6 +219,11 @@ def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:
     base = {**_defaults(), **recipe}
     if quick:
         base.update(QUICK)
+        pair = base.get("init_generator") or given.get("init_generator")
+        if pair:
+            defaults = _defaults()
+            base.update({k: recipe.get(k, defaults[k]) for k in QUICK_PAIR_KEEPS})
+            say("--quick: the pre-trained pair's own sizes and vocab (its weights need them)")
         if "out_dir" not in given:  # never into the recipe's own run folder
             if base.get("out_dir"):
                 base["out_dir"] = _quick_twin(base["out_dir"])
@@ -222,7 +235,8 @@ def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:
         _quick_sources(base, recipe, given, say)
         if recipe.get("grow_discriminator") and "grow_discriminator" not in given:
             say("--quick: grow_discriminator off (the tiny model has one depth in every stage)")
-        say(f"--quick: a smoke run ({given.get('max_steps', base['max_steps'])} steps, tiny model) into "
+        say(f"--quick: a smoke run ({given.get('max_steps', base['max_steps'])} steps, "
+            f"{'the pair' if pair else 'tiny model'}) into "
             f"{given['out_dir'] if 'out_dir' in given else base['out_dir']}")
     steps, warmup = given.get("max_steps"), base.get("warmup_steps", 0)
     if steps is not None and "warmup_steps" not in given and steps < base["max_steps"] and warmup:
@@ -306,7 +320,8 @@ def describe(cfg: PretrainConfig) -> str:
     """A few words on what a stage trains, for its start line."""
     kind = ("generator-only masked LM" if cfg.disc_weight == 0
             else f"generator + discriminator (disc_weight {cfg.disc_weight:g})")
-    return f"{kind}, {cfg.max_steps} steps" + (f", from {cfg.init_from}" if cfg.init_from else "")
+    start = cfg.init_from or (cfg.init_generator and f"{cfg.init_generator} + {cfg.init_discriminator}")
+    return f"{kind}, {cfg.max_steps} steps" + (f", from {start}" if start else "")
 
 
 def pretrain_from_args(args) -> str:

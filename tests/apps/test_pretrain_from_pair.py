@@ -1,0 +1,146 @@
+"""Continued pre-training from a pre-trained pair (init_generator / init_discriminator): folders and names."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from paddle_electra import ElectraDiscriminator, ElectraGenerator
+from paddle_electra.apps.train import data
+from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
+from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
+from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, stages_from_args
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHIPPED = ("electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator")
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, slice_files):
+    """A tiny pair trained 3 steps on 300 People's Daily lines: (text file, run folder)."""
+    text, vocab = slice_files
+    root = tmp_path_factory.mktemp("pair")
+    pretrain(PretrainConfig(out_dir=str(root / "run"), train_files=[text], vocab=vocab, embedding_size=16,
+                            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                            max_position_embeddings=64, generator_size=0.5, max_length=32, batch_size=8,
+                            max_steps=3, warmup_steps=0, learning_rate=2e-3, save_every=0, seed=7,
+                            progress=False, plot=False, threads=1))
+    return text, str(root / "run")
+
+
+def _continue(out_dir, text, gen, disc, **kw):
+    """A run from the pair that changes nothing (a learning rate of 1e-12): its models equal the pair's."""
+    base = dict(out_dir=str(out_dir), train_files=[text], init_generator=gen, init_discriminator=disc,
+                max_length=16, batch_size=4, max_steps=1, warmup_steps=0, learning_rate=1e-12, save_every=0,
+                progress=False, plot=False, threads=1)
+    return pretrain(PretrainConfig(**{**base, **kw}))
+
+
+def _assert_same(cls, a, b):
+    sa, sb = cls.from_pretrained(a).state_dict(), cls.from_pretrained(b).state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        np.testing.assert_allclose(sa[k].numpy(), sb[k].numpy(), atol=1e-6, err_msg=k)
+
+
+def test_a_run_from_a_pair_of_folders_takes_its_weights_shapes_and_vocab(tmp_path, pair):
+    text, run = pair
+    gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
+    summary = _continue(tmp_path / "next", text, gen, disc)  # no sizes, no vocab: the pair's
+    with open(os.path.join(gen, "vocab.txt"), encoding="utf-8") as f:
+        assert summary["vocab_size"] == len(f.read().splitlines())
+    _assert_same(ElectraGenerator, gen, str(tmp_path / "next" / "generator"))
+    _assert_same(ElectraDiscriminator, disc, str(tmp_path / "next" / "discriminator"))
+    state = read_state(latest_checkpoint(str(tmp_path / "next" / "checkpoints")))
+    assert state["config"]["vocab"] == os.path.join(gen, "vocab.txt")
+    assert state["discriminator_config"]["num_hidden_layers"] == 2
+    with open(os.path.join(gen, "vocab.txt"), encoding="utf-8") as f, \
+            open(tmp_path / "next" / "generator" / "vocab.txt", encoding="utf-8") as g:
+        assert f.read() == g.read()
+
+
+def test_a_pair_that_does_not_fit_the_run_is_refused_naming_the_part(tmp_path, pair):
+    text, run = pair
+    gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
+    with pytest.raises(ValueError, match=r"the discriminator .* does not fit this run \(.*48\] vs \[.*32\]\)"):
+        _continue(tmp_path / "wide", text, gen, disc, hidden_size=48, num_attention_heads=2)
+    other = data.train_vocab(["一二三四五六七八九十"] * 5, str(tmp_path / "v.txt"), vocab_size=100)
+    with pytest.raises(ValueError, match="the generator .* does not fit this run"):
+        _continue(tmp_path / "vocab", text, gen, disc, vocab=other)
+    assert not os.path.exists(tmp_path / "wide" / "generator")
+
+
+def test_a_pair_whose_word_embeddings_differ_keeps_the_discriminators(tmp_path, pair, caplog):
+    text, run = pair
+    disc = ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator"))
+    words = disc.electra.embeddings.word_embeddings.weight
+    words.set_value(words + 0.5)
+    disc.save_pretrained(str(tmp_path / "disc"))
+    with caplog.at_level(logging.WARNING):
+        _continue(tmp_path / "next", text, os.path.join(run, "generator"), str(tmp_path / "disc"))
+    assert "different word embeddings" in caplog.text
+    got = ElectraGenerator.from_pretrained(str(tmp_path / "next" / "generator"))
+    np.testing.assert_allclose(got.electra.embeddings.word_embeddings.weight.numpy(), words.numpy(), atol=1e-6)
+
+
+def test_pair_options_are_checked_before_any_work(tmp_path):
+    base = dict(out_dir=str(tmp_path / "x"), corpus="peoples-daily")
+    with pytest.raises(ValueError, match="give both"):
+        PretrainConfig(**base, init_generator=SHIPPED[0]).validate()
+    for extra in ({"init_from": "runs/a"}, {"discriminator_from_generator": True}):
+        with pytest.raises(ValueError, match="do not go with init_from"):
+            PretrainConfig(**base, init_generator=SHIPPED[0], init_discriminator=SHIPPED[1], **extra).validate()
+    with pytest.raises(ValueError, match="unknown|not a known|no model"):
+        pretrain(PretrainConfig(**base, init_generator="no-such-electra-generator", init_discriminator=SHIPPED[1],
+                                progress=False, plot=False))
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_the_shipped_pair_continues_by_name(tmp_path, pair):
+    text, _ = pair
+    _continue(tmp_path / "next", text, *SHIPPED, max_lines=40, learning_rate=1e-4)
+    got = json.loads((tmp_path / "next" / "discriminator" / "config.json").read_text(encoding="utf-8"))
+    shipped = ElectraDiscriminator.from_pretrained(SHIPPED[1]).config
+    assert (got["num_hidden_layers"], got["vocab_size"]) == (shipped.num_hidden_layers, shipped.vocab_size)
+    # the run trained (lr 1e-4): its weights moved away from the shipped ones, but not far
+    a = ElectraDiscriminator.from_pretrained(SHIPPED[1]).state_dict()
+    b = ElectraDiscriminator.from_pretrained(str(tmp_path / "next" / "discriminator")).state_dict()
+    diffs = [float(np.abs(a[k].numpy() - b[k].numpy()).max()) for k in a]
+    assert 0 < max(diffs) < 0.05
+
+
+def _parse(*argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_pretrain_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_quick_run_of_the_shipped_dapt_recipe_keeps_the_pairs_shapes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = []
+    path = os.path.join(REPO, "recipes", "pretrain-reviews-dapt-shipped.json")
+    (stage,), _ = stages_from_args(_parse("--config", path, "--quick"), say=lines.append)
+    cfg = stage.config
+    assert (cfg.init_generator, cfg.init_discriminator) == SHIPPED
+    assert (cfg.model_config, cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab) == (None, None, None, None)
+    assert (cfg.max_steps, cfg.out_dir) == (3, "runs/reviews-dapt-shipped-quick")
+    assert "--quick: the pre-trained pair's own sizes and vocab (its weights need them)" in lines
+
+
+def test_a_later_stage_from_a_pair_is_not_chained_to_the_stage_before(tmp_path, pair):
+    text, run = pair
+    recipe = {"stages": [
+        {"out_dir": str(tmp_path / "a"), "train_files": [text], "max_steps": 1},
+        {"out_dir": str(tmp_path / "b"), "train_files": [text], "max_steps": 1,
+         "init_generator": os.path.join(run, "generator"), "init_discriminator": os.path.join(run, "discriminator")},
+    ]}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(recipe), encoding="utf-8")
+    stages, _ = stages_from_args(_parse("--config", str(path)))
+    assert (stages[1].config.init_from, stages[1].config.vocab) == (None, None)
