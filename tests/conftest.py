@@ -53,3 +53,16 @@ def make_batch(batch=3, seq=10, vocab=99, pad_from=6, seed=0):
 @pytest.fixture(autouse=True)
 def _quiet_paddle_electra(caplog):
     caplog.set_level(logging.DEBUG, logger="paddle_electra")
+
+
+@pytest.fixture(scope="module")
+def slice_files(tmp_path_factory):
+    """300 real People's Daily lines as a text file, and a vocab trained on them (training tests)."""
+    from paddle_electra.apps.train import corpora, data  # only the training tests need these
+
+    root = tmp_path_factory.mktemp("pd")
+    lines = corpora.peoples_daily_text()[:300]
+    text = root / "pd.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vocab = data.train_vocab(lines, str(root / "vocab.txt"), vocab_size=2000)
+    return str(text), vocab
