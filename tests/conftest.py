@@ -66,3 +66,16 @@ def slice_files(tmp_path_factory):
     text.write_text("\n".join(lines) + "\n", encoding="utf-8")
     vocab = data.train_vocab(lines, str(root / "vocab.txt"), vocab_size=2000)
     return str(text), vocab
+
+
+def tiny_cfg(out_dir, slice_files, **kw):
+    """A ``PretrainConfig`` for a tiny pair on ``slice_files`` (1 thread, seconds per run); ``kw`` overrides."""
+    from paddle_electra.apps.train.pretrain import PretrainConfig
+
+    text, vocab = slice_files
+    base = dict(out_dir=str(out_dir), train_files=[text], vocab=vocab, embedding_size=16, hidden_size=32,
+                num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                generator_size=0.5, max_length=32, batch_size=8, max_steps=20, learning_rate=2e-3,
+                warmup_steps=2, log_every=1, save_every=5, seed=7, progress=False, plot=True, threads=1)
+    base.update(kw)
+    return PretrainConfig(**base)

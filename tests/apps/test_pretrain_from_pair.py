@@ -15,6 +15,8 @@ from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
 from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
 from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, configs_from_json, stages_from_args
 
+from conftest import tiny_cfg
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = ("electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator")
 
@@ -22,13 +24,10 @@ SHIPPED = ("electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, slice_files):
     """A tiny pair trained 3 steps on 300 People's Daily lines: (text file, run folder)."""
-    text, vocab = slice_files
     root = tmp_path_factory.mktemp("pair")
-    pretrain(PretrainConfig(out_dir=str(root / "run"), train_files=[text], vocab=vocab, embedding_size=16,
-                            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            max_position_embeddings=64, generator_size=0.5, max_length=32, batch_size=8,
-                            max_steps=3, warmup_steps=0, learning_rate=2e-3, save_every=0, seed=7,
-                            progress=False, plot=False, threads=1))
+    pretrain(tiny_cfg(root / "run", slice_files, max_steps=3, warmup_steps=0, save_every=0, log_every=10,
+                      plot=False))
+    text = slice_files[0]
     return text, str(root / "run")
 
 
@@ -160,3 +159,69 @@ def test_stage_7_trains_the_shipped_pair_on_stage_6s_corpus_split_and_settings()
             "random_token_prob", "gen_weight", "disc_weight", "learning_rate", "warmup_steps", "weight_decay")
     assert {k: getattr(more, k) for k in same} == {k: getattr(stage_6, k) for k in same}
     assert (more.init_generator, more.init_discriminator, more.init_from) == (*SHIPPED, None)
+
+
+def test_a_frozen_generator_keeps_its_weights_while_the_discriminator_trains(tmp_path, pair):
+    text, run = pair
+    gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
+    summary = _continue(tmp_path / "frozen", text, gen, disc, freeze_generator=True, max_steps=3,
+                        learning_rate=1e-2, eval_every=3, holdout_every=5)
+    out = tmp_path / "frozen"
+    _assert_same(ElectraGenerator, gen, str(out / "generator"))  # the word embedding is the generator's too
+    before = ElectraDiscriminator.from_pretrained(disc).state_dict()
+    after = ElectraDiscriminator.from_pretrained(str(out / "discriminator")).state_dict()
+    moved = [k for k in before if not np.allclose(before[k].numpy(), after[k].numpy(), atol=1e-6)]
+    assert "electra.embeddings.word_embeddings.weight" not in moved
+    assert any(k.startswith("electra.encoder") for k in moved) and any("discriminator_predictions" in k
+                                                                       for k in moved)
+    assert summary["last"]["disc_loss"] > 0 and "heldout_rtd_auc" in summary["last"]
+    # the same stage trained jointly moves the generator: the frozen one above did not stay put by accident
+    _continue(tmp_path / "joint", text, gen, disc, max_steps=3, learning_rate=1e-2)
+    with pytest.raises(AssertionError):
+        _assert_same(ElectraGenerator, gen, str(tmp_path / "joint" / "generator"))
+
+
+def test_freeze_generator_needs_a_trained_generator_and_a_discriminator_loss(tmp_path):
+    with pytest.raises(ValueError, match="freeze_generator keeps the generator's weights: start from a trained"):
+        PretrainConfig(out_dir=str(tmp_path), corpus="peoples-daily", freeze_generator=True).validate()
+    with pytest.raises(ValueError, match="disc_weight=0 trains the generator alone: nothing would train"):
+        PretrainConfig(out_dir=str(tmp_path), corpus="peoples-daily", freeze_generator=True, init_from="x",
+                       disc_weight=0).validate()
+
+
+def test_the_frozen_generator_stage_is_named_in_its_start_line(tmp_path, pair):
+    from paddle_electra.apps.train.pretrain_cli import describe
+
+    cfg = PretrainConfig(out_dir=str(tmp_path), corpus="peoples-daily", freeze_generator=True, init_from="run",
+                         max_steps=10)
+    assert describe(cfg) == "discriminator only, against the frozen generator, 10 steps, from run"
+
+
+def test_stage_8_trains_stage_7s_discriminator_alone_with_its_corpus_and_split(tmp_path, monkeypatch):
+    (stage_8,) = configs_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-discriminator.json"))
+    stage_8.validate()
+    (stage_7,) = configs_from_json(os.path.join(REPO, "recipes", "pretrain-peoples-daily-continue-shipped.json"))
+    assert stage_8.freeze_generator and not stage_7.freeze_generator
+    assert (stage_8.init_generator, stage_8.init_discriminator) == (
+        os.path.join(stage_7.out_dir, "generator"), os.path.join(stage_7.out_dir, "discriminator"))
+    same = ("corpus", "holdout_every", "seed", "max_length", "batch_size", "mask_prob", "mask_token_prob",
+            "random_token_prob", "disc_weight", "weight_decay", "dropout")
+    assert {k: getattr(stage_8, k) for k in same} == {k: getattr(stage_7, k) for k in same}
+    # --quick starts from stage 7's quick run where that exists, and says so
+    monkeypatch.chdir(tmp_path)
+    path = os.path.join(REPO, "recipes", "pretrain-peoples-daily-discriminator.json")
+    (stage,), _ = stages_from_args(_parse("--config", path, "--quick"))
+    assert stage.config.init_generator == stage_8.init_generator  # no quick run of stage 7 yet: as written
+    for part in ("generator", "discriminator"):
+        (tmp_path / (stage_7.out_dir + "-quick") / part).mkdir(parents=True)
+    lines = []
+    (stage,), _ = stages_from_args(_parse("--config", path, "--quick"), say=lines.append)
+    twin = stage_7.out_dir + "-quick"
+    assert (stage.config.init_generator, stage.config.init_discriminator) == (
+        os.path.join(twin, "generator"), os.path.join(twin, "discriminator"))
+    assert f"--quick: init_generator {twin}/generator (the quick run's, for {stage_8.init_generator})" in lines
+    assert stage.config.freeze_generator and stage.config.out_dir == "runs/pd-8-discriminator-quick"
+    # a flag is taken as given, and a published name has no quick twin
+    (stage,), _ = stages_from_args(_parse("--config", path, "--quick", "--init-generator", SHIPPED[0],
+                                          "--init-discriminator", SHIPPED[1]))
+    assert (stage.config.init_generator, stage.config.init_discriminator) == SHIPPED

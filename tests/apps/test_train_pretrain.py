@@ -18,17 +18,9 @@ from paddle_electra.apps.train.collator import IGNORE_INDEX, MaskingCollator
 from paddle_electra.apps.train.optim import build_optimizer, layer_depth, parameter_groups, warmup_linear
 from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain, split_checkpoint
 
+from conftest import tiny_cfg
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def tiny_cfg(out_dir, slice_files, **kw):
-    text, vocab = slice_files
-    base = dict(out_dir=str(out_dir), train_files=[text], vocab=vocab, embedding_size=16, hidden_size=32,
-                num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                generator_size=0.5, max_length=32, batch_size=8, max_steps=20, learning_rate=2e-3,
-                warmup_steps=2, log_every=1, save_every=5, seed=7, progress=False, plot=True, threads=1)
-    base.update(kw)
-    return PretrainConfig(**base)
 
 
 def read_metrics(out_dir):

