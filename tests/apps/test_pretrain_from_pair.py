@@ -225,3 +225,25 @@ def test_stage_8_trains_stage_7s_discriminator_alone_with_its_corpus_and_split(t
     (stage,), _ = stages_from_args(_parse("--config", path, "--quick", "--init-generator", SHIPPED[0],
                                           "--init-discriminator", SHIPPED[1]))
     assert (stage.config.init_generator, stage.config.init_discriminator) == SHIPPED
+
+
+def test_heldout_scoring_gives_every_sublayer_its_own_mode_back(pair):
+    from paddle_electra import ElectraTokenizer
+    from paddle_electra.apps.train.data import pack_blocks, read_lines
+    from paddle_electra.apps.train.steps import evaluate_heldout, heldout_collator
+    from paddle_electra.model.pretraining import ElectraForTotalPretraining
+
+    text, run = pair
+    tokenizer = ElectraTokenizer.from_pretrained(os.path.join(run, "generator"))
+    model = ElectraForTotalPretraining(ElectraGenerator.from_pretrained(os.path.join(run, "generator")),
+                                       ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator")))
+    model.train()
+    model.generator.eval()  # a frozen generator's mode during a discriminator-only stage
+    blocks = pack_blocks(read_lines([text])[:20], tokenizer, 32)
+    out = evaluate_heldout(model, blocks, heldout_collator(tokenizer))
+    assert out["masked"] > 0 and out["rtd_auc"] is not None
+    assert not any(layer.training for layer in model.generator.sublayers(include_self=True))
+    shared = {id(layer) for layer in model.generator.sublayers(include_self=True)}  # the tied word embedding
+    own = [layer for layer in model.discriminator.sublayers(include_self=True) if id(layer) not in shared]
+    assert len(own) > 10 and all(layer.training for layer in own)
+    assert model.training

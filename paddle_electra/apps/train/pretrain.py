@@ -465,7 +465,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         return wall_before + time.perf_counter() - t_start
 
     last = {}
-    set_train_mode(model, cfg.freeze_generator)
+    model.train()
+    if cfg.freeze_generator:  # it samples as the fixed network it is (no dropout)
+        model.generator.eval()
     for step in range(start, end):
         paddle.seed(cfg.seed * 100003 + step)  # dropout + Gumbel noise: a function of the step
         # the whole global batch is masked with one RNG, then cut: every rank / accumulation split
@@ -513,7 +515,6 @@ def pretrain(cfg: PretrainConfig) -> Dict:
             if evaluate_now:
                 last.update({f"heldout_{k}": v for k, v in evaluate_heldout(
                     model, eval_blocks, eval_collator, seed=cfg.seed, generator_only=generator_only).items()})
-                set_train_mode(model, cfg.freeze_generator)  # evaluation leaves every sublayer in train mode
             if log:
                 log.log(last)
             if bar:
@@ -545,13 +546,6 @@ def freeze(layer) -> None:
     """Stop gradients to every parameter of ``layer`` (the generator: the shared word embedding too)."""
     for param in layer.parameters():
         param.stop_gradient = True
-
-
-def set_train_mode(model, freeze_generator: bool) -> None:
-    """Train mode, with a frozen generator in eval mode: it samples as the fixed network it is (no dropout)."""
-    model.train()
-    if freeze_generator:
-        model.generator.eval()
 
 
 _ACC_KEYS = ("loss", "gen_loss", "disc_loss", "gen_hit", "gen_n", "disc_hit", "disc_n", "replaced", "n")

@@ -190,6 +190,12 @@ def _quick_twin(path: str) -> str:
     return path.rstrip("/\\") + "-quick"
 
 
+def _inside_quick_twin(path: Optional[str]) -> Optional[str]:
+    """``RUN/NAME`` -> ``RUN-quick/NAME``: a file or folder of a run, in that run's quick twin (None: no folder)."""
+    folder, name = os.path.split(path or "")
+    return os.path.join(_quick_twin(folder), name) if folder else None
+
+
 def _quick_sources(base: Dict, recipe: Dict, given: Dict, say) -> None:
     """A recipe that continues another run (its own ``init_from`` / ``vocab``) reads that run's quick twin.
 
@@ -207,15 +213,13 @@ def _quick_sources(base: Dict, recipe: Dict, given: Dict, say) -> None:
         base["init_from"] = twin
         say(f"--quick: starts from {twin} (the quick run of {recipe['init_from']})")
     for key in ("init_generator", "init_discriminator"):  # a model folder of a run (not a published name)
-        folder, name = os.path.split(recipe.get(key) or "")
-        twin = os.path.join(_quick_twin(folder), name) if folder else ""
+        twin = _inside_quick_twin(recipe.get(key))
         if twin and key not in given and os.path.isdir(twin):
             base[key] = twin
             say(f"--quick: {key} {twin} (the quick run's, for {recipe[key]})")
-    if recipe.get("vocab") and "vocab" not in given:
-        folder, name = os.path.split(recipe["vocab"])
-        if folder and os.path.isfile(os.path.join(_quick_twin(folder), name)):
-            base["vocab"] = os.path.join(_quick_twin(folder), name)
+    twin = _inside_quick_twin(recipe.get("vocab"))
+    if twin and "vocab" not in given and os.path.isfile(twin):
+        base["vocab"] = twin
 
 
 def _merge(recipe: Dict, given: Dict, quick: bool, say) -> Dict:

@@ -115,7 +115,8 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     from ...model.pretraining import masked_generator_logits
 
     core = getattr(model, "_layers", model)
-    was_training = core.training
+    # each sublayer's own mode comes back afterwards (a frozen generator stays in eval mode), not train() for all
+    modes = [(layer, layer.training) for layer in core.sublayers(include_self=True)]
     core.eval()
     rng = np.random.default_rng([seed, 7])
     top1 = top5 = n = 0
@@ -146,8 +147,8 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
                 top5 += int((best == target).any(axis=1).sum())
                 n += len(target)
     finally:
-        if was_training:
-            core.train()
+        for layer, training in modes:
+            layer.training = training
     out = {"mlm_top1": top1 / max(n, 1), "mlm_top5": top5 / max(n, 1), "masked": n}
     if scores:
         s, y = np.concatenate(scores), np.concatenate(truth)
