@@ -225,13 +225,16 @@ def start_stage_from(path: str, model, grow_discriminator: bool = False) -> None
                 "the discriminator's %s start as the generator's", path, prior.get("step"), ", ".join(copied))
 
 
-def start_from_pretrained(model, generator: str, discriminator: str) -> None:
+def start_from_pretrained(model, generator: str, discriminator: str, widen: bool = False, seed: int = 0) -> None:
     """Start an :class:`ElectraForTotalPretraining` run from a pre-trained pair's weights (continued pre-training).
 
     ``generator`` / ``discriminator`` are model folders (or published names);
     every parameter of ``model`` must be there with its shape. Where the two
     networks share the word embedding, the discriminator's copy is the one kept
     (it is what fine-tuning reads); a pair whose two copies differ is logged.
+    With ``widen``, ``model``'s discriminator is twice as wide as
+    ``discriminator`` and starts as its function-preserving widening
+    (:func:`.widen.widen_discriminator`, its random split seeded by ``seed``).
 
     Raises:
         ValueError: a parameter missing or of another shape in the pair (a run
@@ -243,6 +246,10 @@ def start_from_pretrained(model, generator: str, discriminator: str) -> None:
     for part, cls, source in (("generator", ElectraGenerator, generator),
                               ("discriminator", ElectraDiscriminator, discriminator)):
         loaded = cls.from_pretrained(source)
+        if widen and part == "discriminator":
+            from .widen import widen_discriminator
+
+            loaded = widen_discriminator(loaded, seed)
         try:
             copy_by_name(getattr(model, part), loaded, strict=True)
         except ValueError as e:

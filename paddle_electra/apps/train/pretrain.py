@@ -107,6 +107,10 @@ class PretrainConfig:
     # model_config / generator_config / vocab, so a recipe need not repeat its shapes.
     init_generator: Optional[str] = None
     init_discriminator: Optional[str] = None
+    # start the discriminator twice as wide as init_discriminator (hidden size, heads, FFN doubled) and computing
+    # the same function (apps/train/widen.py): more capacity that keeps what the narrow one learnt, where a wide
+    # one trained from scratch stalls at the constant answer
+    widen_discriminator: bool = False
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -163,6 +167,13 @@ class PretrainConfig:
         if self.init_generator and (self.init_from or self.discriminator_from_generator or self.grow_discriminator):
             raise ValueError("init_generator / init_discriminator already give both networks' weights: they do not "
                              "go with init_from, discriminator_from_generator or grow_discriminator")
+        if self.widen_discriminator and not self.init_discriminator:
+            raise ValueError("widen_discriminator widens init_discriminator: set init_generator + init_discriminator")
+        if self.widen_discriminator and (self.model_config or self.hidden_size or self.num_attention_heads
+                                         or self.intermediate_size):
+            raise ValueError("widen_discriminator sets the discriminator's shape (twice init_discriminator's hidden "
+                             "size, heads and FFN size): leave model_config, hidden_size, num_attention_heads and "
+                             "intermediate_size unset")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
         if not (self.mask_token_prob >= 0 and self.random_token_prob >= 0
@@ -234,7 +245,8 @@ def _pair_defaults(cfg: PretrainConfig) -> None:
 
     cfg.init_generator = hub.resolve(cfg.init_generator, "model")
     cfg.init_discriminator = hub.resolve(cfg.init_discriminator, "model")
-    cfg.model_config = cfg.model_config or cfg.init_discriminator
+    if not cfg.widen_discriminator:  # a widened one has its own shape (build_configs)
+        cfg.model_config = cfg.model_config or cfg.init_discriminator
     cfg.generator_config = cfg.generator_config or cfg.init_generator
     if not cfg.vocab:
         vocab = os.path.join(hub.resolve(cfg.init_generator, "tokenizer"), "vocab.txt")
@@ -320,6 +332,11 @@ def build_configs(cfg: PretrainConfig, vocab_size: int):
 
     if cfg.model_config:
         disc = ElectraConfig.from_pretrained(cfg.model_config)
+    elif cfg.widen_discriminator:  # validate() refused a model_config or size overrides with it
+        from .widen import widened_sizes
+
+        disc = ElectraConfig.from_pretrained(cfg.init_discriminator)
+        disc = disc.copy(**widened_sizes(disc))
     else:  # ELECTRA-small's discriminator shape
         disc = ElectraConfig(embedding_size=128, hidden_size=256, num_hidden_layers=12, num_attention_heads=4,
                              intermediate_size=1024, max_position_embeddings=512)
@@ -425,7 +442,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         # weights only: this stage has its own optimizer and schedule
         start_stage_from(cfg.init_from, model, cfg.grow_discriminator)
     if cfg.init_generator and not cfg.resume:
-        start_from_pretrained(model, cfg.init_generator, cfg.init_discriminator)
+        start_from_pretrained(model, cfg.init_generator, cfg.init_discriminator, widen=cfg.widen_discriminator,
+                              seed=cfg.seed)
     if cfg.discriminator_from_generator and not cfg.resume:
         stack_generator_into_discriminator(model)
     if cfg.resume:

@@ -52,6 +52,8 @@ _HELP = {
                       "from, with --init-discriminator (continued pre-training); the pair's configs and vocab are "
                       "the defaults",
     "init_discriminator": "the pre-trained discriminator that goes with --init-generator",
+    "widen_discriminator": "start the discriminator twice as wide as --init-discriminator (hidden size, heads and "
+                           "FFN size doubled), computing the same function; it then trains the added width",
     "discriminator_from_generator": "start the discriminator as the generator's encoder, its layers repeated to "
                                     "the discriminator's depth (equal hidden / heads / FFN sizes needed)",
     "grow_discriminator": "INIT_FROM is a joint stage with a shallower discriminator: start this one's layers as "
@@ -337,7 +339,8 @@ def describe(cfg: PretrainConfig) -> str:
         kind = "discriminator only, against the frozen generator"
     else:
         kind = f"generator + discriminator (disc_weight {cfg.disc_weight:g})"
-    start = cfg.init_from or (cfg.init_generator and f"{cfg.init_generator} + {cfg.init_discriminator}")
+    start = cfg.init_from or (cfg.init_generator and f"{cfg.init_generator} + {cfg.init_discriminator}"
+                              + (" widened twice" if cfg.widen_discriminator else ""))
     return f"{kind}, {cfg.max_steps} steps" + (f", from {start}" if start else "")
 
 
