@@ -79,3 +79,24 @@ def tiny_cfg(out_dir, slice_files, **kw):
                 warmup_steps=2, log_every=1, save_every=5, seed=7, progress=False, plot=True, threads=1)
     base.update(kw)
     return PretrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def trained_pair(tmp_path_factory, slice_files):
+    """A tiny pair trained 3 steps on 300 People's Daily lines: (text file, run folder)."""
+    from paddle_electra.apps.train.pretrain import pretrain
+
+    root = tmp_path_factory.mktemp("pair")
+    pretrain(tiny_cfg(root / "run", slice_files, max_steps=3, warmup_steps=0, save_every=0, log_every=10,
+                      plot=False))
+    return slice_files[0], str(root / "run")
+
+
+def continue_pair(out_dir, text, gen, disc, **kw):
+    """A run from a pair that changes nothing (a learning rate of 1e-12) unless ``kw`` says otherwise."""
+    from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
+
+    base = dict(out_dir=str(out_dir), train_files=[text], init_generator=gen, init_discriminator=disc,
+                max_length=16, batch_size=4, max_steps=1, warmup_steps=0, learning_rate=1e-12, save_every=0,
+                progress=False, plot=False, threads=1)
+    return pretrain(PretrainConfig(**{**base, **kw}))

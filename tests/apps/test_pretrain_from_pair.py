@@ -15,28 +15,10 @@ from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
 from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
 from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, configs_from_json, stages_from_args
 
-from conftest import tiny_cfg
+from conftest import continue_pair
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = ("electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator")
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory, slice_files):
-    """A tiny pair trained 3 steps on 300 People's Daily lines: (text file, run folder)."""
-    root = tmp_path_factory.mktemp("pair")
-    pretrain(tiny_cfg(root / "run", slice_files, max_steps=3, warmup_steps=0, save_every=0, log_every=10,
-                      plot=False))
-    text = slice_files[0]
-    return text, str(root / "run")
-
-
-def _continue(out_dir, text, gen, disc, **kw):
-    """A run from the pair that changes nothing (a learning rate of 1e-12): its models equal the pair's."""
-    base = dict(out_dir=str(out_dir), train_files=[text], init_generator=gen, init_discriminator=disc,
-                max_length=16, batch_size=4, max_steps=1, warmup_steps=0, learning_rate=1e-12, save_every=0,
-                progress=False, plot=False, threads=1)
-    return pretrain(PretrainConfig(**{**base, **kw}))
 
 
 def _assert_same(cls, a, b):
@@ -46,10 +28,10 @@ def _assert_same(cls, a, b):
         np.testing.assert_allclose(sa[k].numpy(), sb[k].numpy(), atol=1e-6, err_msg=k)
 
 
-def test_a_run_from_a_pair_of_folders_takes_its_weights_shapes_and_vocab(tmp_path, pair):
-    text, run = pair
+def test_a_run_from_a_pair_of_folders_takes_its_weights_shapes_and_vocab(tmp_path, trained_pair):
+    text, run = trained_pair
     gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
-    summary = _continue(tmp_path / "next", text, gen, disc)  # no sizes, no vocab: the pair's
+    summary = continue_pair(tmp_path / "next", text, gen, disc)  # no sizes, no vocab: the pair's
     with open(os.path.join(gen, "vocab.txt"), encoding="utf-8") as f:
         assert summary["vocab_size"] == len(f.read().splitlines())
     _assert_same(ElectraGenerator, gen, str(tmp_path / "next" / "generator"))
@@ -62,25 +44,25 @@ def test_a_run_from_a_pair_of_folders_takes_its_weights_shapes_and_vocab(tmp_pat
         assert f.read() == g.read()
 
 
-def test_a_pair_that_does_not_fit_the_run_is_refused_naming_the_part(tmp_path, pair):
-    text, run = pair
+def test_a_pair_that_does_not_fit_the_run_is_refused_naming_the_part(tmp_path, trained_pair):
+    text, run = trained_pair
     gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
     with pytest.raises(ValueError, match=r"the discriminator .* does not fit this run \(.*48\] vs \[.*32\]\)"):
-        _continue(tmp_path / "wide", text, gen, disc, hidden_size=48, num_attention_heads=2)
+        continue_pair(tmp_path / "wide", text, gen, disc, hidden_size=48, num_attention_heads=2)
     other = data.train_vocab(["一二三四五六七八九十"] * 5, str(tmp_path / "v.txt"), vocab_size=100)
     with pytest.raises(ValueError, match="the generator .* does not fit this run"):
-        _continue(tmp_path / "vocab", text, gen, disc, vocab=other)
+        continue_pair(tmp_path / "vocab", text, gen, disc, vocab=other)
     assert not os.path.exists(tmp_path / "wide" / "generator")
 
 
-def test_a_pair_whose_word_embeddings_differ_keeps_the_discriminators(tmp_path, pair, caplog):
-    text, run = pair
+def test_a_pair_whose_word_embeddings_differ_keeps_the_discriminators(tmp_path, trained_pair, caplog):
+    text, run = trained_pair
     disc = ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator"))
     words = disc.electra.embeddings.word_embeddings.weight
     words.set_value(words + 0.5)
     disc.save_pretrained(str(tmp_path / "disc"))
     with caplog.at_level(logging.WARNING):
-        _continue(tmp_path / "next", text, os.path.join(run, "generator"), str(tmp_path / "disc"))
+        continue_pair(tmp_path / "next", text, os.path.join(run, "generator"), str(tmp_path / "disc"))
     assert "different word embeddings" in caplog.text
     got = ElectraGenerator.from_pretrained(str(tmp_path / "next" / "generator"))
     np.testing.assert_allclose(got.electra.embeddings.word_embeddings.weight.numpy(), words.numpy(), atol=1e-6)
@@ -99,9 +81,9 @@ def test_pair_options_are_checked_before_any_work(tmp_path):
     assert not os.path.exists(tmp_path / "x")
 
 
-def test_the_shipped_pair_continues_by_name(tmp_path, pair):
-    text, _ = pair
-    _continue(tmp_path / "next", text, *SHIPPED, max_lines=40, learning_rate=1e-4)
+def test_the_shipped_pair_continues_by_name(tmp_path, trained_pair):
+    text, _ = trained_pair
+    continue_pair(tmp_path / "next", text, *SHIPPED, max_lines=40, learning_rate=1e-4)
     got = json.loads((tmp_path / "next" / "discriminator" / "config.json").read_text(encoding="utf-8"))
     shipped = ElectraDiscriminator.from_pretrained(SHIPPED[1]).config
     assert (got["num_hidden_layers"], got["vocab_size"]) == (shipped.num_hidden_layers, shipped.vocab_size)
@@ -137,8 +119,8 @@ def test_quick_run_of_a_recipe_from_the_shipped_pair_keeps_the_pairs_shapes(tmp_
     assert "--quick: the pre-trained pair's own sizes and vocab (its weights need them)" in lines
 
 
-def test_a_later_stage_from_a_pair_is_not_chained_to_the_stage_before(tmp_path, pair):
-    text, run = pair
+def test_a_later_stage_from_a_pair_is_not_chained_to_the_stage_before(tmp_path, trained_pair):
+    text, run = trained_pair
     recipe = {"stages": [
         {"out_dir": str(tmp_path / "a"), "train_files": [text], "max_steps": 1},
         {"out_dir": str(tmp_path / "b"), "train_files": [text], "max_steps": 1,
@@ -161,11 +143,11 @@ def test_stage_7_trains_the_shipped_pair_on_stage_6s_corpus_split_and_settings()
     assert (more.init_generator, more.init_discriminator, more.init_from) == (*SHIPPED, None)
 
 
-def test_a_frozen_generator_keeps_its_weights_while_the_discriminator_trains(tmp_path, pair):
-    text, run = pair
+def test_a_frozen_generator_keeps_its_weights_while_the_discriminator_trains(tmp_path, trained_pair):
+    text, run = trained_pair
     gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
-    summary = _continue(tmp_path / "frozen", text, gen, disc, freeze_generator=True, max_steps=3,
-                        learning_rate=1e-2, eval_every=3, holdout_every=5)
+    summary = continue_pair(tmp_path / "frozen", text, gen, disc, freeze_generator=True, max_steps=3,
+                            learning_rate=1e-2, eval_every=3, holdout_every=5)
     out = tmp_path / "frozen"
     _assert_same(ElectraGenerator, gen, str(out / "generator"))  # the word embedding is the generator's too
     before = ElectraDiscriminator.from_pretrained(disc).state_dict()
@@ -176,7 +158,7 @@ def test_a_frozen_generator_keeps_its_weights_while_the_discriminator_trains(tmp
                                                                        for k in moved)
     assert summary["last"]["disc_loss"] > 0 and "heldout_rtd_auc" in summary["last"]
     # the same stage trained jointly moves the generator: the frozen one above did not stay put by accident
-    _continue(tmp_path / "joint", text, gen, disc, max_steps=3, learning_rate=1e-2)
+    continue_pair(tmp_path / "joint", text, gen, disc, max_steps=3, learning_rate=1e-2)
     with pytest.raises(AssertionError):
         _assert_same(ElectraGenerator, gen, str(tmp_path / "joint" / "generator"))
 
@@ -189,7 +171,7 @@ def test_freeze_generator_needs_a_trained_generator_and_a_discriminator_loss(tmp
                        disc_weight=0).validate()
 
 
-def test_the_frozen_generator_stage_is_named_in_its_start_line(tmp_path, pair):
+def test_the_frozen_generator_stage_is_named_in_its_start_line(tmp_path, trained_pair):
     from paddle_electra.apps.train.pretrain_cli import describe
 
     cfg = PretrainConfig(out_dir=str(tmp_path), corpus="peoples-daily", freeze_generator=True, init_from="run",
@@ -227,13 +209,13 @@ def test_stage_8_trains_stage_7s_discriminator_alone_with_its_corpus_and_split(t
     assert (stage.config.init_generator, stage.config.init_discriminator) == SHIPPED
 
 
-def test_heldout_scoring_gives_every_sublayer_its_own_mode_back(pair):
+def test_heldout_scoring_gives_every_sublayer_its_own_mode_back(trained_pair):
     from paddle_electra import ElectraTokenizer
     from paddle_electra.apps.train.data import pack_blocks, read_lines
     from paddle_electra.apps.train.steps import evaluate_heldout, heldout_collator
     from paddle_electra.model.pretraining import ElectraForTotalPretraining
 
-    text, run = pair
+    text, run = trained_pair
     tokenizer = ElectraTokenizer.from_pretrained(os.path.join(run, "generator"))
     model = ElectraForTotalPretraining(ElectraGenerator.from_pretrained(os.path.join(run, "generator")),
                                        ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator")))

@@ -10,11 +10,11 @@ import pytest
 
 from paddle_electra import ElectraDiscriminator
 from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
-from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
+from paddle_electra.apps.train.pretrain import PretrainConfig
 from paddle_electra.apps.train.widen import widen_discriminator, widen_state
 from paddle_electra.model.configuration import ElectraConfig
 
-from conftest import tiny_cfg
+from conftest import continue_pair
 
 
 def _narrow(embedding_size):
@@ -77,24 +77,15 @@ def test_shapes_that_do_not_double_are_refused_naming_the_weight():
         widen_state(narrow, {"discriminator_predictions.dense.weight": (32, 32)})
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory, slice_files):
-    root = tmp_path_factory.mktemp("wide-pair")
-    pretrain(tiny_cfg(root / "run", slice_files, max_steps=2, warmup_steps=0, save_every=0, plot=False))
-    return slice_files[0], str(root / "run")
-
-
-def test_a_run_widens_init_discriminator_and_resumes_with_the_wide_shape(tmp_path, pair):
-    text, run = pair
-    base = dict(out_dir=str(tmp_path / "wide"), train_files=[text], init_generator=os.path.join(run, "generator"),
-                init_discriminator=os.path.join(run, "discriminator"), widen_discriminator=True,
-                freeze_generator=True, max_length=16, batch_size=4, max_steps=2, warmup_steps=0,
-                learning_rate=1e-12, save_every=1, progress=False, plot=False, threads=1)
-    pretrain(PretrainConfig(**base, stop_after=1))
+def test_a_run_widens_init_discriminator_and_resumes_with_the_wide_shape(tmp_path, trained_pair):
+    text, run = trained_pair
+    gen, disc = os.path.join(run, "generator"), os.path.join(run, "discriminator")
+    wide_run = dict(widen_discriminator=True, freeze_generator=True, max_steps=2, save_every=1)
+    continue_pair(tmp_path / "wide", text, gen, disc, stop_after=1, **wide_run)
     state = read_state(latest_checkpoint(str(tmp_path / "wide" / "checkpoints")))
     assert state["discriminator_config"]["hidden_size"] == 64 and state["step"] == 1
-    pretrain(PretrainConfig(**base, resume="auto"))  # the checkpoint's shapes are the widened ones
-    narrow = ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator"))
+    continue_pair(tmp_path / "wide", text, gen, disc, resume="auto", **wide_run)  # the checkpoint's wide shapes
+    narrow = ElectraDiscriminator.from_pretrained(disc)
     wide = ElectraDiscriminator.from_pretrained(str(tmp_path / "wide" / "discriminator"))
     assert (wide.config.hidden_size, wide.config.num_attention_heads, wide.config.intermediate_size) == (64, 4, 128)
     narrow.eval()
