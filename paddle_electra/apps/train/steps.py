@@ -98,7 +98,7 @@ def heldout_collator(tokenizer, mask_prob: float = HELDOUT_MASK_PROB):
 
 
 def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_size: int = 32,
-                     generator_only: bool = False) -> Dict[str, float]:
+                     generator_only: bool = False, breakdown: bool = False) -> Dict[str, float]:
     """Masked-LM top-1 / top-5 and replaced-token AUC of ``model`` on held-out blocks.
 
     The masking is ``collator``'s (the trainer and ``evaluate_folders`` pass
@@ -107,8 +107,11 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     reads the generator's own samples, as in training; the AUC is over every
     non-padding position, replaced ones positive.
 
+    With ``breakdown``, also where the discriminator loses (:func:`rtd_breakdown`).
+
     Returns:
-        ``{"mlm_top1", "mlm_top5", "masked", "rtd_auc" (absent when generator_only), "rtd_replaced"}``.
+        ``{"mlm_top1", "mlm_top5", "masked", "rtd_auc" (absent when generator_only), "rtd_replaced"}``
+        (+ :func:`rtd_breakdown`'s keys).
     """
     import paddle
 
@@ -120,7 +123,7 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     core.eval()
     rng = np.random.default_rng([seed, 7])
     top1 = top5 = n = 0
-    scores, truth = [], []
+    scores, truth, was_masked, sample_prob = [], [], [], []
     try:
         with paddle.no_grad():
             paddle.seed(seed)
@@ -135,12 +138,18 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
                     gen_logits, _ = masked_generator_logits(core.generator, t["input_ids"], labels != -100,
                                                             attention_mask=t["attention_mask"])
                 else:
-                    gen_logits, disc_logits, disc_labels, keep = core(
-                        t["input_ids"], attention_mask=t["attention_mask"], raw_input_ids=t["raw_input_ids"],
-                        generator_labels=labels, masked_only=True)
-                    k = keep.numpy().astype(bool)
-                    scores.append(disc_logits.numpy()[k])
-                    truth.append(disc_labels.numpy()[k])
+                    out = core(t["input_ids"], attention_mask=t["attention_mask"], raw_input_ids=t["raw_input_ids"],
+                               generator_labels=labels, masked_only=True, return_dict=True)
+                    gen_logits = out.generator_logits
+                    k = out.attention_mask.numpy().astype(bool)
+                    scores.append(out.discriminator_logits.numpy()[k])
+                    truth.append(out.discriminator_labels.numpy()[k])
+                    if breakdown:
+                        masked = batch["generator_labels"] != -100
+                        prob = sample_probabilities(paddle.nn.functional.softmax(gen_logits, axis=-1).numpy(),
+                                                    out.sampled_input_ids.numpy(), masked)
+                        was_masked.append(masked[k])
+                        sample_prob.append(prob[k])
                 best = paddle.topk(gen_logits, k=5, axis=-1)[1].numpy()
                 target = picked.numpy()[:, None]
                 top1 += int((best[:, :1] == target).sum())
@@ -154,23 +163,82 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
         s, y = np.concatenate(scores), np.concatenate(truth)
         out["rtd_auc"] = roc_auc(s, y)
         out["rtd_replaced"] = float(y.mean())
+        if breakdown:
+            out.update(rtd_breakdown(s, y, np.concatenate(was_masked), np.concatenate(sample_prob)))
+    return out
+
+
+def sample_probabilities(probs: np.ndarray, sampled: np.ndarray, masked: np.ndarray) -> np.ndarray:
+    """The generator's probability of the token it sampled, as [B, L] (NaN where not masked).
+
+    Args:
+        probs: [N, V] the generator's distributions at the masked positions in
+            row-major order (``masked_only``'s rows); sampled: [B, L] ids the
+            discriminator read; masked: bool [B, L], N of them True.
+    """
+    masked = np.asarray(masked, dtype=bool)
+    if probs.shape[0] != int(masked.sum()):
+        raise ValueError(f"{probs.shape[0]} rows of probabilities for {int(masked.sum())} masked positions")
+    out = np.full(masked.shape, np.nan)
+    out[masked] = probs[np.arange(probs.shape[0]), np.asarray(sampled)[masked]]
+    return out
+
+
+def rtd_breakdown(scores: np.ndarray, replaced: np.ndarray, masked: np.ndarray, sample_prob: np.ndarray,
+                  bins: int = 4) -> Dict[str, object]:
+    """Where a discriminator loses replaced-token AUC.
+
+    The AUC is over every position; the originals it must rank below the
+    replaced tokens are of two kinds, scored apart here. The replaced tokens are
+    also split by how likely the generator found the token it sampled
+    (``bins`` equal-count bins): an unlikely sample is a plain error that a good
+    discriminator flags almost always, a likely one may be a fair alternative.
+
+    Args:
+        scores: [N] discriminator logits; replaced: [N] 1 where replaced.
+        masked: [N] True at the masked positions; sample_prob: [N] the generator's
+            probability of its sample there (NaN elsewhere).
+
+    Returns:
+        ``{"rtd_auc_vs_unmasked", "rtd_auc_vs_sampled_original", "rtd_auc_by_sample_prob"}``: the
+        AUC of the replaced tokens against the never-masked originals, against
+        the masked positions where the generator sampled the original back, and
+        per bin ``[low, high, AUC against the never-masked originals]``.
+    """
+    replaced, masked = np.asarray(replaced).astype(bool), np.asarray(masked).astype(bool)
+    unmasked = ~masked
+    kept = masked & ~replaced
+
+    def auc_against(negatives, positives=replaced):
+        sel = positives | negatives
+        return roc_auc(scores[sel], positives[sel])
+
+    out = {"rtd_auc_vs_unmasked": auc_against(unmasked), "rtd_auc_vs_sampled_original": auc_against(kept),
+           "rtd_auc_by_sample_prob": []}
+    if replaced.any():
+        edges = np.quantile(sample_prob[replaced], np.linspace(0.0, 1.0, bins + 1))
+        for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+            inside = replaced & (sample_prob >= low) & ((sample_prob < high) if i < bins - 1 else (sample_prob <= high))
+            out["rtd_auc_by_sample_prob"].append([float(low), float(high), auc_against(unmasked, inside)])
     return out
 
 
 def evaluate_folders(generator: str, discriminator: str, text_file: str, max_length: int = 128,
                      mask_prob: float = HELDOUT_MASK_PROB, seed: int = 1998, batch_size: int = 32,
-                     max_blocks: Optional[int] = None, collapse_check: bool = False) -> Dict[str, float]:
+                     max_blocks: Optional[int] = None, collapse_check: bool = False,
+                     breakdown: bool = False) -> Dict[str, float]:
     """:func:`evaluate_heldout` for saved generator / discriminator folders on a text file.
 
     The pair is rebuilt as in pre-training (the discriminator reads the
     generator's samples); the lines are packed as the trainer packs them and
     ``mask_prob`` of the positions become ``[MASK]``. With ``collapse_check``,
     also :func:`cls_spread` of the discriminator over the first 4 lines, next to
-    the same network with random weights (seeded by ``seed``).
+    the same network with random weights (seeded by ``seed``). With
+    ``breakdown``, :func:`rtd_breakdown` too.
 
     Returns:
         ``{"mlm_top1", "mlm_top5", "masked", "rtd_auc", "rtd_replaced", "blocks", "lines"}``
-        (+ ``"cls_spread"``, ``"cls_spread_random_weights"``).
+        (+ ``"cls_spread"``, ``"cls_spread_random_weights"``; + :func:`rtd_breakdown`'s keys).
     """
     import paddle
 
@@ -188,7 +256,8 @@ def evaluate_folders(generator: str, discriminator: str, text_file: str, max_len
         raise ValueError(f"{generator} and {discriminator} have different vocabularies "
                          f"({gen.config.vocab_size} vs {disc.config.vocab_size} ids): not a pre-training pair")
     pair = ElectraForTotalPretraining(gen, disc)
-    out = evaluate_heldout(pair, blocks, heldout_collator(tokenizer, mask_prob), seed=seed, batch_size=batch_size)
+    out = evaluate_heldout(pair, blocks, heldout_collator(tokenizer, mask_prob), seed=seed, batch_size=batch_size,
+                           breakdown=breakdown)
     out.update(blocks=int(len(blocks)), lines=len(lines))
     if collapse_check:
         out["cls_spread"] = cls_spread(disc, tokenizer, lines[:4], max_length)
