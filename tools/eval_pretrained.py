@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     if args.breakdown:
         print(f"replaced tokens against the never-masked originals: AUC {scores['rtd_auc_vs_unmasked']:.4f}; "
               f"against the masked positions sampled back to the original: {scores['rtd_auc_vs_sampled_original']:.4f}")
+        print(f"  never-masked originals beside a replaced token: AUC {scores['rtd_auc_vs_unmasked_next_to_replaced']:.4f}; "
+              f"elsewhere: {scores['rtd_auc_vs_unmasked_elsewhere']:.4f}")
         for low, high, auc in scores["rtd_auc_by_sample_prob"]:
             print(f"  replaced tokens the generator sampled with p in [{low:.4f}, {high:.4f}]: AUC {auc:.4f} "
                   f"against the never-masked originals")

@@ -46,6 +46,18 @@ def test_breakdown_counts_the_pairs_of_each_kind():
     # the made-up discriminator finds unlikely samples easier, and the breakdown shows it
     aucs = [b[2] for b in out["rtd_auc_by_sample_prob"]]
     assert aucs[0] > aucs[-1] + 0.1
+    assert "rtd_auc_vs_unmasked_elsewhere" not in out
+    beside = np.random.RandomState(1).rand(len(s)) < 0.2
+    split = rtd_breakdown(s, y, m, p, bins=3, next_to_replaced=beside)
+    assert abs(split["rtd_auc_vs_unmasked_next_to_replaced"] - _pair_auc(s[y], s[~m & beside])) < 1e-12
+    assert abs(split["rtd_auc_vs_unmasked_elsewhere"] - _pair_auc(s[y], s[~m & ~beside])) < 1e-12
+
+
+def test_next_to_flags_both_neighbours_in_the_same_row_only():
+    from paddle_electra.apps.train.steps import next_to
+
+    flags = np.array([[0, 0, 1, 0, 0], [1, 0, 0, 0, 1]], bool)
+    np.testing.assert_array_equal(next_to(flags), [[0, 1, 0, 1, 0], [0, 1, 0, 1, 0]])
 
 
 def test_sample_probabilities_follow_the_row_major_order_of_the_masked_rows():
@@ -87,6 +99,7 @@ def test_heldout_breakdown_adds_up_to_the_reported_auc(trained_pair):
     assert abs(mix - out["rtd_auc"]) < 1e-9
     bins = out["rtd_auc_by_sample_prob"]
     assert len(bins) == 4 and all(0.0 <= lo <= hi <= 1.0 and 0.0 <= auc <= 1.0 for lo, hi, auc in bins)
+    assert 0.0 <= out["rtd_auc_vs_unmasked_next_to_replaced"] <= 1.0 and 0.0 <= out["rtd_auc_vs_unmasked_elsewhere"] <= 1.0
 
 
 def test_eval_tool_repeats_and_breaks_down(trained_pair, tmp_path):
@@ -100,5 +113,6 @@ def test_eval_tool_repeats_and_breaks_down(trained_pair, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "2 draws (seeds 1998..1999): replaced-token AUC mean" in res.stdout
     assert res.stdout.count("replaced tokens the generator sampled with p in") == 4
+    assert "never-masked originals beside a replaced token: AUC" in res.stdout
     bad = subprocess.run(cmd + ["--repeat", "0"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--repeat must be >= 1, got 0" in bad.stderr

@@ -123,7 +123,7 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     core.eval()
     rng = np.random.default_rng([seed, 7])
     top1 = top5 = n = 0
-    scores, truth, was_masked, sample_prob = [], [], [], []
+    scores, truth, was_masked, sample_prob, beside = [], [], [], [], []
     try:
         with paddle.no_grad():
             paddle.seed(seed)
@@ -150,6 +150,7 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
                                                     out.sampled_input_ids.numpy(), masked)
                         was_masked.append(masked[k])
                         sample_prob.append(prob[k])
+                        beside.append(next_to(out.discriminator_labels.numpy().astype(bool))[k])
                 best = paddle.topk(gen_logits, k=5, axis=-1)[1].numpy()
                 target = picked.numpy()[:, None]
                 top1 += int((best[:, :1] == target).sum())
@@ -164,7 +165,8 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
         out["rtd_auc"] = roc_auc(s, y)
         out["rtd_replaced"] = float(y.mean())
         if breakdown:
-            out.update(rtd_breakdown(s, y, np.concatenate(was_masked), np.concatenate(sample_prob)))
+            out.update(rtd_breakdown(s, y, np.concatenate(was_masked), np.concatenate(sample_prob),
+                                     next_to_replaced=np.concatenate(beside)))
     return out
 
 
@@ -184,8 +186,17 @@ def sample_probabilities(probs: np.ndarray, sampled: np.ndarray, masked: np.ndar
     return out
 
 
+def next_to(flags: np.ndarray) -> np.ndarray:
+    """[B, L] True where the left or right neighbour in the same row is flagged."""
+    flags = np.asarray(flags, dtype=bool)
+    out = np.zeros_like(flags)
+    out[:, 1:] |= flags[:, :-1]
+    out[:, :-1] |= flags[:, 1:]
+    return out
+
+
 def rtd_breakdown(scores: np.ndarray, replaced: np.ndarray, masked: np.ndarray, sample_prob: np.ndarray,
-                  bins: int = 4) -> Dict[str, object]:
+                  bins: int = 4, next_to_replaced: Optional[np.ndarray] = None) -> Dict[str, object]:
     """Where a discriminator loses replaced-token AUC.
 
     The AUC is over every position; the originals it must rank below the
@@ -193,17 +204,23 @@ def rtd_breakdown(scores: np.ndarray, replaced: np.ndarray, masked: np.ndarray, 
     also split by how likely the generator found the token it sampled
     (``bins`` equal-count bins): an unlikely sample is a plain error that a good
     discriminator flags almost always, a likely one may be a fair alternative.
+    With ``next_to_replaced``, the never-masked originals are split once more: a
+    character beside a replaced one belongs to the same broken word, and which
+    of the two is the intruder can be ambiguous.
 
     Args:
         scores: [N] discriminator logits; replaced: [N] 1 where replaced.
         masked: [N] True at the masked positions; sample_prob: [N] the generator's
-            probability of its sample there (NaN elsewhere).
+            probability of its sample there (NaN elsewhere); next_to_replaced:
+            [N] True beside a replaced position (:func:`next_to`).
 
     Returns:
         ``{"rtd_auc_vs_unmasked", "rtd_auc_vs_sampled_original", "rtd_auc_by_sample_prob"}``: the
         AUC of the replaced tokens against the never-masked originals, against
         the masked positions where the generator sampled the original back, and
-        per bin ``[low, high, AUC against the never-masked originals]``.
+        per bin ``[low, high, AUC against the never-masked originals]``; with
+        ``next_to_replaced`` also ``"rtd_auc_vs_unmasked_next_to_replaced"`` and
+        ``"rtd_auc_vs_unmasked_elsewhere"``.
     """
     replaced, masked = np.asarray(replaced).astype(bool), np.asarray(masked).astype(bool)
     unmasked = ~masked
@@ -220,6 +237,10 @@ def rtd_breakdown(scores: np.ndarray, replaced: np.ndarray, masked: np.ndarray, 
         for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
             inside = replaced & (sample_prob >= low) & ((sample_prob < high) if i < bins - 1 else (sample_prob <= high))
             out["rtd_auc_by_sample_prob"].append([float(low), float(high), auc_against(unmasked, inside)])
+    if next_to_replaced is not None:
+        beside = np.asarray(next_to_replaced, dtype=bool)
+        out["rtd_auc_vs_unmasked_next_to_replaced"] = auc_against(unmasked & beside)
+        out["rtd_auc_vs_unmasked_elsewhere"] = auc_against(unmasked & ~beside)
     return out
 
 
