@@ -47,6 +47,8 @@ def test_breakdown_counts_the_pairs_of_each_kind():
     aucs = [b[2] for b in out["rtd_auc_by_sample_prob"]]
     assert aucs[0] > aucs[-1] + 0.1
     assert "rtd_auc_vs_unmasked_elsewhere" not in out
+    # no masked position sampled back: that part has no pairs to count, and says so with None
+    assert rtd_breakdown(s, y, y, p)["rtd_auc_vs_sampled_original"] is None
     beside = np.random.RandomState(1).rand(len(s)) < 0.2
     split = rtd_breakdown(s, y, m, p, bins=3, next_to_replaced=beside)
     assert abs(split["rtd_auc_vs_unmasked_next_to_replaced"] - _pair_auc(s[y], s[~m & beside])) < 1e-12
@@ -100,6 +102,8 @@ def test_heldout_breakdown_adds_up_to_the_reported_auc(trained_pair):
     bins = out["rtd_auc_by_sample_prob"]
     assert len(bins) == 4 and all(0.0 <= lo <= hi <= 1.0 and 0.0 <= auc <= 1.0 for lo, hi, auc in bins)
     assert 0.0 <= out["rtd_auc_vs_unmasked_next_to_replaced"] <= 1.0 and 0.0 <= out["rtd_auc_vs_unmasked_elsewhere"] <= 1.0
+    with pytest.raises(ValueError, match="generator_only does not run it"):
+        evaluate_heldout(model, blocks, heldout_collator(tokenizer), generator_only=True, breakdown=True)
 
 
 def test_eval_tool_repeats_and_breaks_down(trained_pair, tmp_path):

@@ -117,6 +117,8 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
 
     from ...model.pretraining import masked_generator_logits
 
+    if breakdown and generator_only:
+        raise ValueError("breakdown scores the discriminator, and generator_only does not run it")
     core = getattr(model, "_layers", model)
     # each sublayer's own mode comes back afterwards (a frozen generator stays in eval mode), not train() for all
     modes = [(layer, layer.training) for layer in core.sublayers(include_self=True)]
