@@ -92,6 +92,22 @@ def trained_pair(tmp_path_factory, slice_files):
     return slice_files[0], str(root / "run")
 
 
+def pair_model(run):
+    """``(tokenizer, ElectraForTotalPretraining)`` rebuilt from a run's generator/ and discriminator/ folders."""
+    from paddle_electra import ElectraDiscriminator, ElectraGenerator, ElectraTokenizer
+    from paddle_electra.model.pretraining import ElectraForTotalPretraining
+
+    tokenizer = ElectraTokenizer.from_pretrained(os.path.join(run, "generator"))
+    return tokenizer, ElectraForTotalPretraining(ElectraGenerator.from_pretrained(os.path.join(run, "generator")),
+                                                 ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator")))
+
+
+def pair_count_auc(pos, neg):
+    """The AUC by counting every (positive, negative) pair, ties half: what roc_auc must equal."""
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    return ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+
+
 def continue_pair(out_dir, text, gen, disc, **kw):
     """A run from a pair that changes nothing (a learning rate of 1e-12) unless ``kw`` says otherwise."""
     from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain

@@ -79,14 +79,15 @@ def main(argv=None) -> int:
               f"{r['rtd_auc_mean']:.4f}, sd {r['rtd_auc_sd']:.4f} (min {min(r['rtd_auc']):.4f}, max "
               f"{max(r['rtd_auc']):.4f}); masked-LM top-1 mean {r['mlm_top1_mean']:.4f}")
     if args.breakdown:
-        def auc(key):  # None where a kind of position did not occur in this draw
-            value = scores[key] if isinstance(key, str) else key
+        def auc(value):  # None where a kind of position did not occur in this draw
             return "n/a (none of that kind)" if value is None else f"{value:.4f}"
 
-        print(f"replaced tokens against the never-masked originals: AUC {auc('rtd_auc_vs_unmasked')}; "
-              f"against the masked positions sampled back to the original: {auc('rtd_auc_vs_sampled_original')}")
-        print(f"  never-masked originals beside a replaced token: AUC {auc('rtd_auc_vs_unmasked_next_to_replaced')}; "
-              f"elsewhere: {auc('rtd_auc_vs_unmasked_elsewhere')}")
+        print(f"replaced tokens against the never-masked originals: AUC {auc(scores['rtd_auc_vs_unmasked'])}; "
+              f"against the masked positions sampled back to the original: "
+              f"{auc(scores['rtd_auc_vs_sampled_original'])}")
+        print(f"  never-masked originals beside a replaced token: AUC "
+              f"{auc(scores['rtd_auc_vs_unmasked_next_to_replaced'])}; elsewhere: "
+              f"{auc(scores['rtd_auc_vs_unmasked_elsewhere'])}")
         for low, high, value in scores["rtd_auc_by_sample_prob"]:
             print(f"  replaced tokens the generator sampled with p in [{low:.4f}, {high:.4f}]: AUC {auc(value)} "
                   f"against the never-masked originals")

@@ -15,7 +15,7 @@ from paddle_electra.apps.train.checkpoint import latest_checkpoint, read_state
 from paddle_electra.apps.train.pretrain import PretrainConfig, pretrain
 from paddle_electra.apps.train.pretrain_cli import add_pretrain_arguments, configs_from_json, stages_from_args
 
-from conftest import continue_pair
+from conftest import continue_pair, pair_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = ("electra-zh-peoples-daily-small-generator", "electra-zh-peoples-daily-small-discriminator")
@@ -210,15 +210,11 @@ def test_stage_8_trains_stage_7s_discriminator_alone_with_its_corpus_and_split(t
 
 
 def test_heldout_scoring_gives_every_sublayer_its_own_mode_back(trained_pair):
-    from paddle_electra import ElectraTokenizer
     from paddle_electra.apps.train.data import pack_blocks, read_lines
     from paddle_electra.apps.train.steps import evaluate_heldout, heldout_collator
-    from paddle_electra.model.pretraining import ElectraForTotalPretraining
 
     text, run = trained_pair
-    tokenizer = ElectraTokenizer.from_pretrained(os.path.join(run, "generator"))
-    model = ElectraForTotalPretraining(ElectraGenerator.from_pretrained(os.path.join(run, "generator")),
-                                       ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator")))
+    tokenizer, model = pair_model(run)
     model.train()
     model.generator.eval()  # a frozen generator's mode during a discriminator-only stage
     blocks = pack_blocks(read_lines([text])[:20], tokenizer, 32)

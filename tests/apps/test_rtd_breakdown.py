@@ -9,13 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from paddle_electra import ElectraDiscriminator, ElectraGenerator
+from conftest import pair_count_auc as _pair_auc, pair_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _pair_auc(pos, neg):
-    return ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
 
 
 def _synthetic(n=600, seed=0):
@@ -76,15 +72,11 @@ def test_sample_probabilities_follow_the_row_major_order_of_the_masked_rows():
 
 
 def test_heldout_breakdown_adds_up_to_the_reported_auc(trained_pair):
-    from paddle_electra import ElectraTokenizer
     from paddle_electra.apps.train.data import pack_blocks, read_lines
     from paddle_electra.apps.train.steps import evaluate_heldout, heldout_collator
-    from paddle_electra.model.pretraining import ElectraForTotalPretraining
 
     text, run = trained_pair
-    tokenizer = ElectraTokenizer.from_pretrained(os.path.join(run, "generator"))
-    model = ElectraForTotalPretraining(ElectraGenerator.from_pretrained(os.path.join(run, "generator")),
-                                       ElectraDiscriminator.from_pretrained(os.path.join(run, "discriminator")))
+    tokenizer, model = pair_model(run)
     blocks = pack_blocks(read_lines([text])[:40], tokenizer, 32)
     plain = evaluate_heldout(model, blocks, heldout_collator(tokenizer), seed=3)
     out = evaluate_heldout(model, blocks, heldout_collator(tokenizer), seed=3, breakdown=True)

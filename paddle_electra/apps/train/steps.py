@@ -144,15 +144,16 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
                                generator_labels=labels, masked_only=True, return_dict=True)
                     gen_logits = out.generator_logits
                     k = out.attention_mask.numpy().astype(bool)
+                    replaced = out.discriminator_labels.numpy()
                     scores.append(out.discriminator_logits.numpy()[k])
-                    truth.append(out.discriminator_labels.numpy()[k])
+                    truth.append(replaced[k])
                     if breakdown:
                         masked = batch["generator_labels"] != -100
                         prob = sample_probabilities(paddle.nn.functional.softmax(gen_logits, axis=-1).numpy(),
                                                     out.sampled_input_ids.numpy(), masked)
                         was_masked.append(masked[k])
                         sample_prob.append(prob[k])
-                        beside.append(next_to(out.discriminator_labels.numpy().astype(bool))[k])
+                        beside.append(next_to(replaced.astype(bool))[k])
                 best = paddle.topk(gen_logits, k=5, axis=-1)[1].numpy()
                 target = picked.numpy()[:, None]
                 top1 += int((best[:, :1] == target).sum())
