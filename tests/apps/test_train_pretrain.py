@@ -510,8 +510,8 @@ def test_masking_shares_reach_the_collator(tmp_path, slice_files, monkeypatch):
     seen = []
     real_call = MaskingCollator.__call__
 
-    def spy(self, input_ids, rng, attention_mask=None):
-        out = real_call(self, input_ids, rng, attention_mask)
+    def spy(self, input_ids, rng, attention_mask=None, word_starts=None):
+        out = real_call(self, input_ids, rng, attention_mask, word_starts)
         seen.append((self.mask_prob, out))
         return out
 

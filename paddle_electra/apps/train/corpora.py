@@ -55,7 +55,12 @@ def peoples_daily_tokens(path: Optional[str] = None) -> Iterator[List[Tuple[str,
 
 def peoples_daily_text(path: Optional[str] = None) -> List[str]:
     """People's Daily lines with the POS tags and segmentation removed (19,484 lines)."""
-    return ["".join(w for w, _ in pairs) for pairs in peoples_daily_tokens(path)]
+    return ["".join(words) for words in peoples_daily_words(path)]
+
+
+def peoples_daily_words(path: Optional[str] = None) -> List[List[str]]:
+    """People's Daily lines as their words (the corpus's own segmentation), tags removed."""
+    return [[w for w, _ in pairs] for pairs in peoples_daily_tokens(path)]
 
 
 def bio_from_tokens(pairs: Sequence[Tuple[str, str]]) -> Tuple[List[str], List[str]]:

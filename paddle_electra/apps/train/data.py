@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import string
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -86,30 +86,77 @@ def pack_blocks(lines: Iterable[str], tokenizer, max_length: int = 128) -> np.nd
     People's Daily; the stream wastes none, at the cost of blocks that start
     mid-sentence, as in RoBERTa's "full sentences".)
     """
-    if max_length < 8:
-        raise ValueError(f"max_length must be >= 8, got {max_length}")
-    vocab = tokenizer.get_vocab()
-    cls_id, sep_id, pad_id = vocab["[CLS]"], vocab["[SEP]"], vocab["[PAD]"]
     stream: List[int] = []
+    sep_id = tokenizer.get_vocab()["[SEP]"]
     for line in lines:
         ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
         if ids:
             if stream:
                 stream.append(sep_id)
             stream.extend(ids)
+    return _cut(stream, tokenizer, max_length)[0]
+
+
+def pack_word_blocks(word_lines: Iterable[Sequence[str]], tokenizer,
+                     max_length: int = 128) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`pack_blocks` for segmented lines, with where each word starts (whole-word masking).
+
+    Args:
+        word_lines: each line as its words; the text packed is their
+            concatenation, so the blocks equal ``pack_blocks`` of the joined lines.
+        tokenizer: an :class:`ElectraTokenizer`.
+        max_length: block length.
+
+    Returns:
+        ``(blocks, starts)``: the int32 blocks [N, max_length] and a bool array of
+        the same shape, true where a token begins a word (a ``##`` piece or a
+        later character of a word continues it; every special token and pad is
+        its own start).
+    """
+    stream: List[int] = []
+    starts: List[bool] = []
+    sep_id = tokenizer.get_vocab()["[SEP]"]
+    for words in word_lines:
+        text = "".join(words)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        if not enc["input_ids"]:
+            continue
+        bounds = set(np.cumsum([0] + [len(w) for w in words[:-1]]).tolist())
+        if stream:
+            stream.append(sep_id)
+            starts.append(True)
+        stream.extend(enc["input_ids"])
+        # a token starting where a word starts opens it; one starting inside a word continues it
+        starts.extend(int(begin) in bounds for begin, _ in enc["offset_mapping"])
+    return _cut(stream, tokenizer, max_length, starts)
+
+
+def _cut(stream: List[int], tokenizer, max_length: int, starts: Optional[List[bool]] = None):
+    """Cut a token stream into framed blocks (and its word-start flags alongside, if given)."""
+    if max_length < 8:
+        raise ValueError(f"max_length must be >= 8, got {max_length}")
     if not stream:
         raise ValueError("no tokens: every line tokenized to nothing")
+    vocab = tokenizer.get_vocab()
+    cls_id, sep_id, pad_id = vocab["[CLS]"], vocab["[SEP]"], vocab["[PAD]"]
     room = max_length - 2
     n = -(-len(stream) // room)
-    body = np.full(n * room, pad_id, dtype=np.int32)
-    body[:len(stream)] = stream
-    out = np.full((n, max_length), pad_id, dtype=np.int32)
-    out[:, 0] = cls_id
-    out[:, 1:-1] = body.reshape(n, room)
     last = len(stream) - (n - 1) * room  # tokens in the final block
-    out[:-1, -1] = sep_id
-    out[-1, last + 1] = sep_id
-    return out
+
+    def frame(values, fill, first, end):
+        body = np.full(n * room, fill, dtype=np.asarray(values).dtype)
+        body[:len(values)] = values
+        out = np.full((n, max_length), fill, dtype=body.dtype)
+        out[:, 0] = first
+        out[:, 1:-1] = body.reshape(n, room)
+        out[:-1, -1] = end
+        out[-1, last + 1] = end
+        return out
+
+    blocks = frame(np.asarray(stream, dtype=np.int32), pad_id, cls_id, sep_id)
+    if starts is None:
+        return blocks, None
+    return blocks, frame(np.asarray(starts, dtype=bool), True, True, True)
 
 
 class BlockSampler:

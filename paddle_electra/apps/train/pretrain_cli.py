@@ -58,6 +58,10 @@ _HELP = {
                                     "the discriminator's depth (equal hidden / heads / FFN sizes needed)",
     "grow_discriminator": "INIT_FROM is a joint stage with a shallower discriminator: start this one's layers as "
                           "its layers repeated to this depth (other sizes equal)",
+    "whole_word_masking": "the share of blocks (0-1) masked by whole words, the corpus's segmentation (corpus "
+                          "peoples-daily only); the rest by single characters",
+    "sampling_temperature": "the generator samples the discriminator's replacements from softmax(logits / T) "
+                            "(1 in ELECTRA; held-out scores always sample at 1)",
     "freeze_generator": "train the discriminator alone against the fixed generator it starts with (INIT_FROM or "
                         "--init-generator); the generator and the shared word embedding keep their weights",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",

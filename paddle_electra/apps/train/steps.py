@@ -104,8 +104,8 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     The masking is ``collator``'s (the trainer and ``evaluate_folders`` pass
     one that turns every chosen position into ``[MASK]``), drawn from ``seed``
     alone, so every evaluation of a run scores the same positions. The discriminator
-    reads the generator's own samples, as in training; the AUC is over every
-    non-padding position, replaced ones positive.
+    reads the generator's own samples, as in training but always at temperature 1;
+    the AUC is over every non-padding position, replaced ones positive.
 
     With ``breakdown``, also where the discriminator loses (:func:`rtd_breakdown`).
 
@@ -123,6 +123,9 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     # each sublayer's own mode comes back afterwards (a frozen generator stays in eval mode), not train() for all
     modes = [(layer, layer.training) for layer in core.sublayers(include_self=True)]
     core.eval()
+    temperature = getattr(core, "temperature", None)  # a run may train at another; scores sample as ELECTRA does
+    if temperature is not None:
+        core.temperature = 1.0
     rng = np.random.default_rng([seed, 7])
     top1 = top5 = n = 0
     scores, truth, was_masked, sample_prob, beside = [], [], [], [], []
@@ -162,6 +165,8 @@ def evaluate_heldout(model, blocks: np.ndarray, collator, seed: int = 0, batch_s
     finally:
         for layer, training in modes:
             layer.training = training
+        if temperature is not None:
+            core.temperature = temperature
     out = {"mlm_top1": top1 / max(n, 1), "mlm_top5": top5 / max(n, 1), "masked": n}
     if scores:
         s, y = np.concatenate(scores), np.concatenate(truth)
