@@ -86,15 +86,15 @@ def pack_blocks(lines: Iterable[str], tokenizer, max_length: int = 128) -> np.nd
     People's Daily; the stream wastes none, at the cost of blocks that start
     mid-sentence, as in RoBERTa's "full sentences".)
     """
+    vocab = tokenizer.get_vocab()
     stream: List[int] = []
-    sep_id = tokenizer.get_vocab()["[SEP]"]
     for line in lines:
         ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
         if ids:
             if stream:
-                stream.append(sep_id)
+                stream.append(vocab["[SEP]"])
             stream.extend(ids)
-    return _cut(stream, tokenizer, max_length)[0]
+    return _frame(np.asarray(stream, dtype=np.int32), max_length, vocab["[PAD]"], vocab["[CLS]"], vocab["[SEP]"])
 
 
 def pack_word_blocks(word_lines: Iterable[Sequence[str]], tokenizer,
@@ -113,50 +113,41 @@ def pack_word_blocks(word_lines: Iterable[Sequence[str]], tokenizer,
         later character of a word continues it; every special token and pad is
         its own start).
     """
+    vocab = tokenizer.get_vocab()
     stream: List[int] = []
     starts: List[bool] = []
-    sep_id = tokenizer.get_vocab()["[SEP]"]
     for words in word_lines:
-        text = "".join(words)
-        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        enc = tokenizer("".join(words), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         if not enc["input_ids"]:
             continue
         bounds = set(np.cumsum([0] + [len(w) for w in words[:-1]]).tolist())
         if stream:
-            stream.append(sep_id)
+            stream.append(vocab["[SEP]"])
             starts.append(True)
         stream.extend(enc["input_ids"])
         # a token starting where a word starts opens it; one starting inside a word continues it
         starts.extend(int(begin) in bounds for begin, _ in enc["offset_mapping"])
-    return _cut(stream, tokenizer, max_length, starts)
+    blocks = _frame(np.asarray(stream, dtype=np.int32), max_length, vocab["[PAD]"], vocab["[CLS]"], vocab["[SEP]"])
+    return blocks, _frame(np.asarray(starts, dtype=bool), max_length, True, True, True)
 
 
-def _cut(stream: List[int], tokenizer, max_length: int, starts: Optional[List[bool]] = None):
-    """Cut a token stream into framed blocks (and its word-start flags alongside, if given)."""
+def _frame(stream: np.ndarray, max_length: int, fill, first, end) -> np.ndarray:
+    """Cut a stream (of token ids, or of one flag per token) into blocks [N, max_length]: each body is
+    ``max_length - 2`` values between ``first`` and ``end``, the last one padded with ``fill`` after its ``end``."""
     if max_length < 8:
         raise ValueError(f"max_length must be >= 8, got {max_length}")
-    if not stream:
+    if not len(stream):
         raise ValueError("no tokens: every line tokenized to nothing")
-    vocab = tokenizer.get_vocab()
-    cls_id, sep_id, pad_id = vocab["[CLS]"], vocab["[SEP]"], vocab["[PAD]"]
     room = max_length - 2
     n = -(-len(stream) // room)
-    last = len(stream) - (n - 1) * room  # tokens in the final block
-
-    def frame(values, fill, first, end):
-        body = np.full(n * room, fill, dtype=np.asarray(values).dtype)
-        body[:len(values)] = values
-        out = np.full((n, max_length), fill, dtype=body.dtype)
-        out[:, 0] = first
-        out[:, 1:-1] = body.reshape(n, room)
-        out[:-1, -1] = end
-        out[-1, last + 1] = end
-        return out
-
-    blocks = frame(np.asarray(stream, dtype=np.int32), pad_id, cls_id, sep_id)
-    if starts is None:
-        return blocks, None
-    return blocks, frame(np.asarray(starts, dtype=bool), True, True, True)
+    body = np.full(n * room, fill, dtype=stream.dtype)
+    body[:len(stream)] = stream
+    out = np.full((n, max_length), fill, dtype=stream.dtype)
+    out[:, 0] = first
+    out[:, 1:-1] = body.reshape(n, room)
+    out[:-1, -1] = end
+    out[-1, len(stream) - (n - 1) * room + 1] = end  # right after the final block's last token
+    return out
 
 
 class BlockSampler:

@@ -302,7 +302,7 @@ def _remove_previous_run(cfg: PretrainConfig) -> None:
 def _lines(cfg: PretrainConfig):
     """``(training lines, held-out lines)``: every ``holdout_every``-th line is held out.
 
-    With ``whole_word_masking`` the lines are lists of words (held-out ones too).
+    With ``whole_word_masking`` the training lines are lists of words; held-out lines are always text.
     """
     from . import corpora, data
 
@@ -316,7 +316,10 @@ def _lines(cfg: PretrainConfig):
     if not cfg.holdout_every:
         return lines, []
     k = cfg.holdout_every
-    return [t for i, t in enumerate(lines) if i % k != k - 1], [t for i, t in enumerate(lines) if i % k == k - 1]
+    heldout = [t for i, t in enumerate(lines) if i % k == k - 1]
+    if cfg.whole_word_masking:  # scored as every recipe is, by single characters
+        heldout = ["".join(words) for words in heldout]
+    return [t for i, t in enumerate(lines) if i % k != k - 1], heldout
 
 
 def write_heldout(path: str, lines: List[str]) -> None:
@@ -328,7 +331,7 @@ def write_heldout(path: str, lines: List[str]) -> None:
             f.writelines(line.rstrip("\n") + "\n" for line in lines)
 
 
-def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
+def _vocab(cfg: PretrainConfig, lines: List, rank: int) -> str:
     from . import data
 
     if cfg.vocab:  # its existence was checked before any work
@@ -337,7 +340,8 @@ def _vocab(cfg: PretrainConfig, lines: List[str], rank: int) -> str:
     if not os.path.isfile(path):
         if rank != 0:
             raise RuntimeError("rank 0 must train the vocab first")  # spawn() trains it before starting ranks
-        data.train_vocab(lines, path, vocab_size=cfg.vocab_size)
+        texts = ("".join(words) for words in lines) if cfg.whole_word_masking else lines
+        data.train_vocab(texts, path, vocab_size=cfg.vocab_size)
     return path
 
 
@@ -426,10 +430,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     os.makedirs(cfg.out_dir, exist_ok=True)
 
     t_setup = time.perf_counter()
-    lines, heldout = _lines(cfg)
-    if cfg.whole_word_masking:  # word lists: the training blocks keep where each word starts
-        heldout = ["".join(words) for words in heldout]
-    vocab_file = _vocab(cfg, ["".join(w) for w in lines] if cfg.whole_word_masking else lines, rank)
+    lines, heldout = _lines(cfg)  # with whole_word_masking, word lists: the blocks keep where each word starts
+    vocab_file = _vocab(cfg, lines, rank)
     tokenizer = ElectraTokenizer(vocab_file)
     blocks, starts = (pack_word_blocks(lines, tokenizer, cfg.max_length) if cfg.whole_word_masking
                       else (pack_blocks(lines, tokenizer, cfg.max_length), None))
