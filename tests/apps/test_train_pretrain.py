@@ -450,7 +450,7 @@ def test_generator_stage_holdout_and_heldout_scores(tmp_path, slice_files):
     # the discriminator was not trained: its weights are still the initial ones of the same seed
     paddle.seed(cfg.seed)
     from paddle_electra.model.pretraining import ElectraForTotalPretraining
-    from paddle_electra.apps.train.pretrain import build_configs
+    from paddle_electra.apps.train.pretrain_config import build_configs
 
     disc_cfg, gen_cfg = build_configs(cfg, summary["vocab_size"])
     fresh = ElectraForTotalPretraining(disc_cfg, gen_cfg)

@@ -7,6 +7,7 @@
 * :mod:`.collator` - dynamic masking for the generator (15 %, 80/10/10).
 * :mod:`.data` - line corpora packed into fixed-length blocks; WordPiece vocab training.
 * :mod:`.checkpoint` - atomic, resumable checkpoints.
+* :mod:`.pretrain_config` - a pre-training run's options and every check that needs no data.
 * :mod:`.pretrain` - the pre-training loop (single process or ``paddle.distributed``).
 * :mod:`.finetune` - classification, NER, QA and multiple-choice fine-tuning.
 

@@ -1,6 +1,6 @@
 """The ``paddle-electra pretrain`` command line: flags, ``--config`` recipes (one stage or several), ``--quick``.
 
-A recipe is a JSON file of :class:`~paddle_electra.apps.train.pretrain.PretrainConfig`
+A recipe is a JSON file of :class:`~paddle_electra.apps.train.pretrain_config.PretrainConfig`
 options, or a staged recipe that runs several such option sets in order::
 
     {"description": "...", "stages": [{"out_dir": "runs/s1", ...}, {"out_dir": "runs/s2", ...}]}
@@ -9,8 +9,8 @@ A stage after the first starts from the previous stage's weights and vocab
 (``init_from`` = its ``out_dir``, ``vocab`` = its vocab) unless it sets them. A
 stage whose ``out_dir`` already holds its finished models is skipped, so the
 same command continues a staged recipe where it stopped (``--resume auto``
-also continues an interrupted stage). This module imports :mod:`.pretrain`,
-never the reverse.
+also continues an interrupted stage). This module imports :mod:`.pretrain` and
+:mod:`.pretrain_config`, never the reverse.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import os
 import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from .pretrain import BUILTIN_CORPORA, QUICK, QUICK_PAIR_KEEPS, PretrainConfig, pretrain
+from .pretrain import pretrain
+from .pretrain_config import BUILTIN_CORPORA, QUICK, QUICK_PAIR_KEEPS, PretrainConfig
 
 RECIPE_KEYS = ("stages", "description")  # the top level of a staged recipe
 # flags about how to run, not what to train: they apply to every stage of a staged recipe;
