@@ -212,7 +212,7 @@ def check_before_work(cfg: PretrainConfig) -> None:
     if cfg.init_from:
         cfg.init_from = resolve_init_from(cfg.init_from)
     if cfg.init_generator:
-        pair_defaults(cfg)
+        _pair_defaults(cfg)
     for path in (cfg.init_from, cfg.resume if cfg.resume != "auto" else None):
         if path:
             read_state(path)  # FileNotFoundError naming it when it is not a complete checkpoint
@@ -233,7 +233,7 @@ def check_before_work(cfg: PretrainConfig) -> None:
     build_configs(cfg, vocab_size)  # the shapes fit (max_length, heads, a config name that exists)
 
 
-def pair_defaults(cfg: PretrainConfig) -> None:
+def _pair_defaults(cfg: PretrainConfig) -> None:
     """Resolve ``init_generator`` / ``init_discriminator`` to folders (fetching a published name once) and make
     their configs and the generator's vocab the run's where the run does not set them."""
     from ...loading import hub
