@@ -25,6 +25,7 @@ ATOL = 1e-5
 SIZES = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
              intermediate_size=37, max_position_embeddings=64, type_vocab_size=2)
 
+
 def _keras_name(model_name, hf_key):
     """The Keras weight name transformers 4.x gives an HF torch parameter, and whether it is transposed."""
     out, parts, i = [], hf_key.split("."), 0

@@ -83,8 +83,6 @@ def _vocab(cfg: PretrainConfig, lines: List, rank: int) -> str:
     return path
 
 
-
-
 def _world():
     import paddle.distributed as dist
 
