@@ -92,7 +92,7 @@ def _load_arguments(name: str, folder: Path) -> dict:
     libs = Path(paddle.__file__).parent / "libs"
     # link Paddle's own Intel OpenMP runtime, so these loops and MKL's GEMMs share one thread pool
     return dict(name=name, sources=[str(SOURCE)], extra_cxx_cflags=list(CXX_FLAGS),
-                extra_ldflags=[f"-L{libs}", "-l:libiomp5.so"], build_directory=str(folder), verbose=False)
+                extra_ldflags=[f"-L{libs}", "-l:libiomp5.so", "-ldl"], build_directory=str(folder), verbose=False)
 
 
 _CHILD = """
@@ -125,6 +125,7 @@ class Kernels:
 
     def __init__(self, library: Path):
         self.library = library
+        self.has_linear = False  # set by the load's check: oneDNN's sgemm is there and agrees with Paddle
 
     @staticmethod
     def gelu(x, threads: int):
@@ -139,6 +140,15 @@ class Kernels:
         from paddle import _C_ops
 
         return _C_ops._run_custom_op("paddle_electra_layer_norm", x, weight, bias, float(epsilon), int(threads))[0]
+
+    @staticmethod
+    def linear(x, weight, bias, threads: int):
+        """``x @ weight + bias`` (x [..., K], float32, contiguous) with oneDNN's sgemm; gradients for all three.
+
+        Only when :attr:`has_linear` (oneDNN found and checked at load)."""
+        from paddle import _C_ops
+
+        return _C_ops._run_custom_op("paddle_electra_linear", x, weight, bias, int(threads))[0]
 
     @staticmethod
     def softmax(x, threads: int):
@@ -171,11 +181,18 @@ def _load() -> Kernels:
     if not hasattr(_C_ops, "_run_custom_op"):
         raise RuntimeError("this Paddle has no custom-operator runner (_C_ops._run_custom_op)")
     registered = load_op_meta_info_and_register_op(str(library))
-    missing = {"paddle_electra_gelu", "paddle_electra_layer_norm", "paddle_electra_softmax"} - set(registered)
+    missing = {"paddle_electra_gelu", "paddle_electra_layer_norm", "paddle_electra_softmax",
+               "paddle_electra_linear"} - set(registered)
     if missing:
         raise RuntimeError(f"{library} does not define {sorted(missing)}")
     kernels = Kernels(library)
     _self_check(kernels)
+    try:
+        _check_linear(kernels)
+        kernels.has_linear = True
+    except Exception as exc:  # the other kernels stay; Linear layers keep Paddle's GEMM
+        logger.warning("paddle_electra: the oneDNN Linear kernel is unavailable, Paddle's GEMM is used (%s: %s)",
+                       type(exc).__name__, exc)
     return kernels
 
 
@@ -204,6 +221,25 @@ def _self_check(kernels: Kernels) -> None:
             if not np.allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5):
                 raise RuntimeError(f"the built {name} kernel disagrees with Paddle's "
                                    f"(max |difference| {float(np.abs(a.numpy() - b.numpy()).max()):.3g})")
+
+
+def _check_linear(kernels: Kernels) -> None:
+    """The Linear kernel against Paddle's matmul on a small input, its three gradients included."""
+    import numpy as np
+    import paddle
+
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal(shape).astype("float32") for shape in ((2, 3, 16), (16, 24), (24,), (2, 3, 24))]
+    results = []
+    for ours in (True, False):
+        x, weight, bias = (paddle.to_tensor(v, stop_gradient=False) for v in values[:3])
+        with paddle.set_grad_enabled(True):
+            out = kernels.linear(x, weight, bias, 1) if ours else paddle.matmul(x, weight) + bias
+            grads = paddle.grad((out * paddle.to_tensor(values[3])).sum(), [x, weight, bias])
+        results.append([out.numpy()] + [g.numpy() for g in grads])
+    for name, a, b in zip(("output", "x gradient", "weight gradient", "bias gradient"), *results):
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-5):
+            raise RuntimeError(f"the Linear kernel's {name} disagrees with Paddle's")
 
 
 def kernels() -> Optional[Kernels]:

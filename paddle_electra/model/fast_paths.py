@@ -1,7 +1,8 @@
 """Dygraph speed paths of the encoder; each gives the plain layers' numbers.
 
 * :func:`dense` / :func:`affine`: a Linear as one ``addmm`` when no gradient is recorded, and in CPU
-  training with the bias added by a K = 1 GEMM (so its gradient is a GEMM);
+  training through the compiled oneDNN Linear, or else with the bias added by a K = 1 GEMM (so its
+  gradient is a GEMM);
 * :func:`gelu`, :func:`softmax`, :class:`LayerNorm`: in CPU training, the fused kernels of
   ``paddle_electra._cpu_ops`` (built once per machine); where those are unavailable, Paddle's
   kernels, and for LayerNorm row statistics by GEMM instead of Paddle's one-thread kernel;
@@ -103,10 +104,17 @@ def affine(x2d, weight, bias):
     Paddle 3.3's CPU kernel for it crashes the process under
     ``paddle.grad(..., retain_graph=True)`` (reproduced in tests/model/test_pretraining.py),
     nor a PyLayer: Paddle requires its backward to know which inputs
-    ``paddle.grad`` asked for, which it cannot. Elsewhere (GPU): ``matmul + bias``.
+    ``paddle.grad`` asked for, which it cannot. Where the compiled kernels load
+    (``paddle_electra._cpu_ops``), CPU training uses their Linear instead: the
+    same three GEMMs in oneDNN's sgemm, ~1.3x faster per pre-training step on
+    an AVX-512 CPU (docs/performance.md). Elsewhere (GPU): ``matmul + bias``.
     """
     if not paddle.is_grad_enabled():
         return paddle.addmm(bias, x2d, weight)
+    kernels = _fused_kernels(x2d)
+    if (kernels is not None and kernels.has_linear and weight.dtype == paddle.float32 and bias is not None
+            and bias.dtype == paddle.float32):
+        return kernels.linear(x2d, weight, bias, num_threads())  # oneDNN's GEMM: see _cpu_ops/ops.cc
     if cpu_training(x2d):  # (any leading axes: [..., K])
         ones = paddle.ones(x2d.shape[:-1] + [1], x2d.dtype)
         return paddle.matmul(x2d, weight) + paddle.matmul(ones, bias.astype(weight.dtype).unsqueeze(0))

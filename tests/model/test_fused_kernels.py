@@ -143,13 +143,17 @@ def _step(model):
 def test_training_uses_the_kernels_and_gives_the_same_loss_and_gradients(kernels, monkeypatch):
     m = _train_model()
     calls = []
-    for name in ("gelu", "layer_norm", "softmax"):
+    for name in ("gelu", "layer_norm", "softmax", "linear"):
         real = getattr(_cpu_ops.Kernels, name)
         monkeypatch.setattr(_cpu_ops.Kernels, name, staticmethod(
             lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a)))
     fused_loss, fused = _step(m)
     # per layer two LayerNorms, a GELU and a softmax; the embeddings' LayerNorm; the head's GELU
     assert (calls.count("layer_norm"), calls.count("gelu"), calls.count("softmax")) == (2 * 2 + 1, 2 + 1, 2)
+    assert kernels.has_linear  # oneDNN ships in Paddle's CPU wheel, which the tests run on
+    # per layer q, k and v (three GEMMs in CPU training), the attention output and the two FFN Linears;
+    # the classification head's two nn.Linear layers keep Paddle's
+    assert calls.count("linear") == 2 * 6
     monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "0")
     calls.clear()
     plain_loss, plain = _step(m)
@@ -162,7 +166,7 @@ def test_training_uses_the_kernels_and_gives_the_same_loss_and_gradients(kernels
 
 def test_inference_never_uses_the_kernels(kernels, monkeypatch):
     """Without recorded gradients (pipelines, serving, export) Paddle's kernels run, bit for bit."""
-    for name in ("gelu", "layer_norm", "softmax"):
+    for name in ("gelu", "layer_norm", "softmax", "linear"):
         monkeypatch.setattr(_cpu_ops.Kernels, name, staticmethod(lambda *a, _n=name: pytest.fail(f"{_n} kernel")))
     m = _train_model()
     ids = paddle.to_tensor([[5, 6, 7]])
@@ -270,6 +274,58 @@ def test_kernels_that_disagree_with_paddle_are_refused(kernels):
     _cpu_ops._self_check(kernels)  # the real build passes
     with pytest.raises(RuntimeError, match="softmax kernel disagrees"):
         _cpu_ops._self_check(Broken(kernels.library))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shapes", [([3, 5, 16], [16, 24]), ([64, 256], [256, 1024]), ([2, 7, 33], [33, 130])])
+def test_linear_equals_paddles_matmul_plus_bias(kernels, threads, shapes):
+    """oneDNN's sgemm behind the Linear: output and all three gradients equal Paddle's matmul + bias."""
+    assert kernels.has_linear
+    xs, ws = shapes
+    rng = np.random.RandomState(1)
+    x = paddle.to_tensor(rng.randn(*xs).astype("float32"))
+    w = paddle.to_tensor(rng.randn(*ws).astype("float32") * 0.1, stop_gradient=False)
+    b = paddle.to_tensor(rng.randn(ws[1]).astype("float32"), stop_gradient=False)
+    dy = paddle.to_tensor(rng.randn(*(xs[:-1] + [ws[1]])).astype("float32"))
+    got = _grads(lambda t: kernels.linear(t, w, b, threads), x, [w, b], dy)
+    want = _grads(lambda t: paddle.matmul(t, w) + b, x, [w, b], dy)
+    assert [a.shape for a in got] == [a.shape for a in want]
+    for a, c in zip(got, want):
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-4)
+
+
+def test_linear_gradients_on_any_subset_and_frozen_weights(kernels):
+    """paddle.grad on one input at a time, and a frozen weight and bias, as the generator's in a discriminator stage."""
+    rng = np.random.RandomState(2)
+    x = paddle.to_tensor(rng.randn(4, 6, 8).astype("float32"), stop_gradient=False)
+    w = paddle.to_tensor(rng.randn(8, 5).astype("float32"), stop_gradient=False)
+    b = paddle.to_tensor(rng.randn(5).astype("float32"), stop_gradient=False)
+    run = lambda: (kernels.linear(x, w, b, 2) ** 2).sum()  # noqa: E731
+    plain = lambda: ((paddle.matmul(x, w) + b) ** 2).sum()  # noqa: E731
+    for wanted in ([x], [w], [b], [b, x]):
+        for a, c in zip(paddle.grad(run(), wanted), paddle.grad(plain(), wanted)):
+            np.testing.assert_allclose(a.numpy(), c.numpy(), rtol=1e-4, atol=1e-4)
+    w.stop_gradient = b.stop_gradient = True
+    out = run()
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), paddle.grad(plain(), [x])[0].numpy(), rtol=1e-4, atol=1e-4)
+    assert w.grad is None and b.grad is None
+
+
+def test_a_linear_kernel_that_disagrees_is_refused(kernels):
+    class Broken(_cpu_ops.Kernels):
+        @staticmethod
+        def linear(x, weight, bias, threads):
+            return kernels.linear(x, weight, bias * 1.01, threads)
+
+    _cpu_ops._check_linear(kernels)  # the real build passes
+    with pytest.raises(RuntimeError, match="Linear kernel's output disagrees"):
+        _cpu_ops._check_linear(Broken(kernels.library))
+
+
+def test_linear_rejects_mismatched_shapes(kernels):
+    with pytest.raises(Exception, match="do not match"):
+        kernels.linear(paddle.randn([3, 4]), paddle.randn([5, 6]), paddle.randn([6]), 1)
 
 
 _BUILD = """
