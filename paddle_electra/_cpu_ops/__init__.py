@@ -1,10 +1,13 @@
-"""Fused CPU training kernels (exact GELU, LayerNorm, softmax), compiled once per machine with Paddle's extension builder.
+"""Fused CPU training kernels (exact GELU, LayerNorm, softmax, and a Linear on oneDNN's GEMM), compiled once per machine with Paddle's extension builder.
 
 Paddle 3.3's CPU kernels for GELU, LayerNorm and softmax (and above all their
 gradients) run on one thread, element by element; they cost more of a fine-tuning step than the rest of the encoder's
 elementwise work together (docs/performance.md). ``ops.cc`` computes the same
 functions in one pass per tensor on every thread, with glibc's vector ``erf`` /
-``exp``. The model's training paths (``model/fast_paths.py``) use them when
+``exp``. Its Linear hands the GEMMs to oneDNN's ``dnnl_sgemm`` (Paddle ships and
+loads oneDNN; its AVX-512 kernels beat the MKL that dygraph ``matmul`` uses on AMD
+CPUs 1.6-3.7x) and is used only where :attr:`Kernels.has_linear` says it was found
+and checked. The model's training paths (``model/fast_paths.py``) use them when
 :func:`kernels` returns them; inference, export, GPU and other dtypes never do.
 
 The first CPU training step in a process builds (~15 s, once per machine: Paddle

@@ -8,6 +8,7 @@
 // vector erf / exp. Built once per machine by paddle_electra/_cpu_ops/__init__.py.
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -297,11 +298,23 @@ const Dnnl& GetDnnl() {
 // Row-major c[m, n] = op(a) @ op(b) (+ c when accumulate), op = transpose where asked.
 void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
           int threads) {
+  if (m == 0 || n == 0) return;  // nothing to write (oneDNN rejects zero leading dimensions)
+  if (k == 0) {                   // an empty sum: zeros
+    std::fill(c, c + m * n, 0.0f);
+    return;
+  }
   const Dnnl& d = GetDnnl();
   PD_CHECK(d.sgemm != nullptr, "oneDNN's dnnl_sgemm is not loaded in this process");
   if (d.set_threads != nullptr) d.set_threads(threads);
   const int status = d.sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
   PD_CHECK(status == 0, "dnnl_sgemm failed with status ", status);
+}
+
+// Rows of x: the product of its leading axes (not numel / K, which divides by zero when K is 0).
+int64_t Rows(const paddle::Tensor& x) {
+  int64_t m = 1;
+  for (int i = 0; i + 1 < x.dims().size(); ++i) m *= x.dims()[i];
+  return m;
 }
 
 void CheckLinear(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& b) {
@@ -317,7 +330,7 @@ void CheckLinear(const paddle::Tensor& x, const paddle::Tensor& w, const paddle:
 std::vector<paddle::Tensor> LinearForward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& b,
                                           int threads) {
   CheckLinear(x, w, b);
-  const int64_t k = w.dims()[0], n = w.dims()[1], m = x.numel() / k;
+  const int64_t k = w.dims()[0], n = w.dims()[1], m = Rows(x);
   std::vector<int64_t> shape = x.shape();
   shape.back() = n;
   auto out = paddle::empty(shape, paddle::DataType::FLOAT32, x.place());
@@ -337,7 +350,7 @@ std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle
                                            const paddle::Tensor& grad, int threads) {
   CheckLinear(x, w, b);
   CheckFloat(grad, "grad");
-  const int64_t k = w.dims()[0], n = w.dims()[1], m = x.numel() / k;
+  const int64_t k = w.dims()[0], n = w.dims()[1], m = Rows(x);
   PD_CHECK(grad.numel() == m * n && grad.dims()[grad.dims().size() - 1] == n, "grad must be [..., N] like the output");
   auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
   auto dw = paddle::empty({k, n}, paddle::DataType::FLOAT32, x.place());

@@ -323,6 +323,21 @@ def test_a_linear_kernel_that_disagrees_is_refused(kernels):
         _cpu_ops._check_linear(Broken(kernels.library))
 
 
+@pytest.mark.parametrize("xs, ws", [([0, 8], [8, 4]), ([2, 0, 8], [8, 4]), ([3, 0], [0, 4])])
+def test_linear_on_empty_inputs_equals_paddles(kernels, xs, ws):
+    """No rows, or an empty inner axis: zeros where Paddle gives zeros (oneDNN itself rejects zero sizes)."""
+    x = paddle.ones(xs)
+    w = paddle.ones(ws)
+    b = paddle.to_tensor(np.arange(ws[1], dtype="float32"), stop_gradient=False)
+    dy = paddle.ones(xs[:-1] + [ws[1]])
+    w.stop_gradient = False
+    got = _grads(lambda t: kernels.linear(t, w, b, 2), x, [w, b], dy)
+    want = _grads(lambda t: paddle.matmul(t, w) + b, x, [w, b], dy)
+    for a, c in zip(got, want):
+        assert a.shape == c.shape
+        np.testing.assert_array_equal(a, c)
+
+
 def test_linear_rejects_mismatched_shapes(kernels):
     with pytest.raises(Exception, match="do not match"):
         kernels.linear(paddle.randn([3, 4]), paddle.randn([5, 6]), paddle.randn([6]), 1)
