@@ -277,5 +277,7 @@ def prepare() -> None:
 
 
 def status() -> dict:
-    """``{"enabled", "loaded", "error"}`` for reports (the training benchmark records it)."""
-    return {"enabled": enabled(), "loaded": _state["module"] is not None, "error": _state["error"]}
+    """``{"enabled", "loaded", "error", "onednn_linear"}`` for reports (the training benchmark records it)."""
+    module = _state["module"]
+    return {"enabled": enabled(), "loaded": module is not None, "error": _state["error"],
+            "onednn_linear": bool(module is not None and module.has_linear)}

@@ -151,6 +151,7 @@ def test_training_uses_the_kernels_and_gives_the_same_loss_and_gradients(kernels
     # per layer two LayerNorms, a GELU and a softmax; the embeddings' LayerNorm; the head's GELU
     assert (calls.count("layer_norm"), calls.count("gelu"), calls.count("softmax")) == (2 * 2 + 1, 2 + 1, 2)
     assert kernels.has_linear  # oneDNN ships in Paddle's CPU wheel, which the tests run on
+    assert _cpu_ops.status()["onednn_linear"]
     # per layer q, k and v (three GEMMs in CPU training), the attention output and the two FFN Linears;
     # the classification head's two nn.Linear layers keep Paddle's
     assert calls.count("linear") == 2 * 6
@@ -206,7 +207,7 @@ def test_turned_off_means_no_build(fresh, monkeypatch):
     monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "off")
     monkeypatch.setattr(_cpu_ops, "_load", lambda: pytest.fail("built although turned off"))
     assert _cpu_ops.kernels() is None and not fresh.exists()
-    assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None}
+    assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None, "onednn_linear": False}
 
 
 def test_a_failed_build_leaves_no_folder_warns_once_and_training_still_runs(fresh, monkeypatch, caplog):
