@@ -221,9 +221,16 @@ def _self_check(kernels: Kernels) -> None:
             got_grad = paddle.grad((got * got).sum(), [x, weight, bias], allow_unused=True)[0]
             want_grad = paddle.grad((want * want).sum(), [x, weight, bias], allow_unused=True)[0]
         for a, b in ((got, want), (got_grad, want_grad)):
-            if not np.allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5):
-                raise RuntimeError(f"the built {name} kernel disagrees with Paddle's "
-                                   f"(max |difference| {float(np.abs(a.numpy() - b.numpy()).max()):.3g})")
+            _require_agreement(f"the built {name} kernel", a.numpy(), b.numpy())
+
+
+def _require_agreement(what: str, ours, paddles) -> None:
+    """Raise, naming ``what`` and the largest difference, unless two arrays agree within float32 rounding."""
+    import numpy as np
+
+    if ours.shape != paddles.shape or not np.allclose(ours, paddles, rtol=1e-4, atol=1e-5):
+        largest = float(np.abs(ours - paddles).max()) if ours.shape == paddles.shape else float("nan")
+        raise RuntimeError(f"{what} disagrees with Paddle's (max |difference| {largest:.3g})")
 
 
 def _check_linear(kernels: Kernels) -> None:
@@ -241,8 +248,7 @@ def _check_linear(kernels: Kernels) -> None:
             grads = paddle.grad((out * paddle.to_tensor(values[3])).sum(), [x, weight, bias])
         results.append([out.numpy()] + [g.numpy() for g in grads])
     for name, a, b in zip(("output", "x gradient", "weight gradient", "bias gradient"), *results):
-        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-5):
-            raise RuntimeError(f"the Linear kernel's {name} disagrees with Paddle's")
+        _require_agreement(f"the Linear kernel's {name}", a, b)
 
 
 def kernels() -> Optional[Kernels]:

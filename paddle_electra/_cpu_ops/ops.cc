@@ -295,7 +295,7 @@ const Dnnl& GetDnnl() {
   return dnnl;
 }
 
-// Row-major c[m, n] = op(a) @ op(b) (+ c when accumulate), op = transpose where asked.
+// Row-major c[m, n] = op(a) @ op(b), op = transpose where asked; c is overwritten.
 void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
           int threads) {
   if (m == 0 || n == 0) return;  // nothing to write (oneDNN rejects zero leading dimensions)

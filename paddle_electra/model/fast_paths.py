@@ -106,7 +106,7 @@ def affine(x2d, weight, bias):
     nor a PyLayer: Paddle requires its backward to know which inputs
     ``paddle.grad`` asked for, which it cannot. Where the compiled kernels load
     (``paddle_electra._cpu_ops``), CPU training uses their Linear instead: the
-    same three GEMMs in oneDNN's sgemm, ~1.3x faster per pre-training step on
+    same three GEMMs in oneDNN's sgemm, a training step 1.43-1.52x faster on
     an AVX-512 CPU (docs/performance.md). Elsewhere (GPU): ``matmul + bias``.
     """
     if not paddle.is_grad_enabled():
