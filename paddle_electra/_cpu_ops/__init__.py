@@ -1,14 +1,19 @@
-"""Fused CPU training kernels (exact GELU, LayerNorm, softmax, and a Linear on oneDNN's GEMM), compiled once per machine with Paddle's extension builder.
+"""Fused CPU training kernels (exact GELU, LayerNorm, softmax, dropout, and a Linear on MKL's or oneDNN's GEMM), compiled once per machine with Paddle's extension builder.
 
 Paddle 3.3's CPU kernels for GELU, LayerNorm and softmax (and above all their
 gradients) run on one thread, element by element; they cost more of a fine-tuning step than the rest of the encoder's
 elementwise work together (docs/performance.md). ``ops.cc`` computes the same
 functions in one pass per tensor on every thread, with glibc's vector ``erf`` /
-``exp``. Its Linear hands the GEMMs to oneDNN's ``dnnl_sgemm`` (Paddle ships and
-loads oneDNN; its AVX-512 kernels beat the MKL that dygraph ``matmul`` uses on AMD
-CPUs 1.6-3.7x) and is used only where :attr:`Kernels.has_linear` says it was found
-and checked. The model's training paths (``model/fast_paths.py``) use them when
-:func:`kernels` returns them; inference, export, GPU and other dtypes never do.
+``exp``. Its dropout draws the mask from a counter-based hash in the same pass
+that applies it (Paddle's own draws it ~2.5x slower than numpy does). Its Linear
+hands the GEMMs to an sgemm that Paddle's wheel ships and has loaded
+(:func:`gemm_choice`): oneDNN's ``dnnl_sgemm`` on AMD CPUs, where its AVX-512
+kernels beat the MKL 2019 that dygraph ``matmul`` uses 1.6-3.7x, and MKL's
+``cblas_sgemm`` on Intel CPUs, where MKL reaches AVX-512 itself and runs these
+shapes faster than oneDNN. The Linear is used only where :attr:`Kernels.has_linear`
+says an sgemm was found and checked. The model's training paths
+(``model/fast_paths.py``) use the kernels when :func:`kernels` returns them;
+inference, export, GPU and other dtypes never do.
 
 The first CPU training step in a process builds (~15 s, once per machine: Paddle
 version, source, compiler flags and CPU features name the build) or loads the
@@ -18,7 +23,8 @@ temporary folder renamed into place only when the build is complete. Anything
 that fails (no C++ compiler, a Paddle without headers, a build error, a load
 error, a kernel that disagrees with Paddle's on a small check) leaves Paddle's own
 kernels in use, with one warning that says why.
-``PADDLE_ELECTRA_CPU_OPS=0`` turns the kernels off.
+``PADDLE_ELECTRA_CPU_OPS=0`` turns the kernels off; ``PADDLE_ELECTRA_CPU_GEMM=mkl``
+or ``onednn`` picks the Linear's sgemm instead of the CPU vendor's default.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ logger = logging.getLogger("paddle_electra.cpu_ops")
 SOURCE = Path(__file__).with_name("ops.cc")
 ENV_SWITCH = "PADDLE_ELECTRA_CPU_OPS"
 ENV_DIR = "PADDLE_ELECTRA_CPU_OPS_DIR"
+ENV_GEMM = "PADDLE_ELECTRA_CPU_GEMM"
+GEMMS = ("mkl", "onednn")  # the Linear's sgemm: MKL's cblas_sgemm or oneDNN's dnnl_sgemm
 BUILD_TIMEOUT_S = 600
 # -ffast-math turns on glibc's vector erf / exp (not with -fno-finite-math-only: GCC then
 # calls the scalar ones). The kernels test no value for inf / NaN, so nothing is folded
@@ -63,6 +71,23 @@ def enabled() -> bool:
         raise ValueError(f"{ENV_SWITCH}={os.environ[ENV_SWITCH]!r}: use 0 / off / false / no to turn the fused "
                          f"CPU kernels off, or 1 / on / true / yes")
     return value not in _OFF
+
+
+def gemm_choice() -> tuple:
+    """The Linear's sgemms in the order they are tried at load: ``PADDLE_ELECTRA_CPU_GEMM`` (``mkl`` /
+    ``onednn``) alone when set; else MKL first on Intel CPUs and oneDNN first elsewhere.
+
+    Measured (2 threads, a Linear's forward + backward, the training benchmark's shapes):
+    on an AVX-512 Intel Xeon MKL runs 1.1-1.3x faster than oneDNN; on AVX-512 AMD EPYCs
+    oneDNN runs 1.6-3.7x faster than MKL, whose fast kernels stop at AVX2 there
+    (docs/performance.md). Any other value is an error that names the variable.
+    """
+    value = os.environ.get(ENV_GEMM, "").strip().lower()
+    if value in GEMMS:
+        return (value,)
+    if value not in ("", "auto"):
+        raise ValueError(f"{ENV_GEMM}={os.environ[ENV_GEMM]!r}: use mkl or onednn (or auto, or leave it unset)")
+    return GEMMS if cpuinfo_field("vendor_id") == "GenuineIntel" else GEMMS[::-1]
 
 
 def cache_root() -> Path:
@@ -128,7 +153,12 @@ class Kernels:
 
     def __init__(self, library: Path):
         self.library = library
-        self.has_linear = False  # set by the load's check: oneDNN's sgemm is there and agrees with Paddle
+        self.gemm = None  # set by the load's check: "mkl" / "onednn", the sgemm found that agrees with Paddle
+
+    @property
+    def has_linear(self) -> bool:
+        """True when the Linear kernel has a checked sgemm (:attr:`gemm`)."""
+        return self.gemm is not None
 
     @staticmethod
     def gelu(x, threads: int):
@@ -144,14 +174,27 @@ class Kernels:
 
         return _C_ops._run_custom_op("paddle_electra_layer_norm", x, weight, bias, float(epsilon), int(threads))[0]
 
-    @staticmethod
-    def linear(x, weight, bias, threads: int):
-        """``x @ weight + bias`` (x [..., K], float32, contiguous) with oneDNN's sgemm; gradients for all three.
+    def linear(self, x, weight, bias, threads: int, gemm: Optional[str] = None):
+        """``x @ weight + bias`` (x [..., K], float32, contiguous) with :attr:`gemm`'s sgemm (or ``gemm``'s);
+        gradients for all three.
 
-        Only when :attr:`has_linear` (oneDNN found and checked at load)."""
+        Only when :attr:`has_linear` (an sgemm found and checked at load)."""
         from paddle import _C_ops
 
-        return _C_ops._run_custom_op("paddle_electra_linear", x, weight, bias, int(threads))[0]
+        use_mkl = (gemm or self.gemm) == "mkl"
+        return _C_ops._run_custom_op("paddle_electra_linear", x, weight, bias, int(threads), use_mkl)[0]
+
+    @staticmethod
+    def dropout(x, p: float, seed: int, threads: int):
+        """``x * keep / (1 - p)`` (float32, contiguous), ``keep`` 0 with probability ``p`` rounded to 1/65536.
+
+        The mask is a function of ``seed`` (any int64) and ``x``'s size only; the
+        gradient is the same mask times the same scale."""
+        from paddle import _C_ops
+
+        threshold = min(round(p * 65536), 65535)
+        return _C_ops._run_custom_op("paddle_electra_dropout", x, int(seed), int(threshold), float(1.0 / (1.0 - p)),
+                                     int(threads))[0]
 
     @staticmethod
     def softmax(x, threads: int):
@@ -185,17 +228,24 @@ def _load() -> Kernels:
         raise RuntimeError("this Paddle has no custom-operator runner (_C_ops._run_custom_op)")
     registered = load_op_meta_info_and_register_op(str(library))
     missing = {"paddle_electra_gelu", "paddle_electra_layer_norm", "paddle_electra_softmax",
-               "paddle_electra_linear"} - set(registered)
+               "paddle_electra_linear", "paddle_electra_dropout"} - set(registered)
     if missing:
         raise RuntimeError(f"{library} does not define {sorted(missing)}")
     kernels = Kernels(library)
     _self_check(kernels)
-    try:
-        _check_linear(kernels)
-        kernels.has_linear = True
-    except Exception as exc:  # the other kernels stay; Linear layers keep Paddle's GEMM
-        logger.warning("paddle_electra: the oneDNN Linear kernel is unavailable, Paddle's GEMM is used (%s: %s)",
-                       type(exc).__name__, exc)
+    _check_dropout(kernels)
+    failures = []
+    for gemm in gemm_choice():
+        try:
+            _check_linear(kernels, gemm)
+        except Exception as exc:  # try the next sgemm
+            failures.append(f"{gemm}: {type(exc).__name__}: {exc}")
+            continue
+        kernels.gemm = gemm
+        break
+    if kernels.gemm is None:  # the other kernels stay; Linear layers keep Paddle's GEMM
+        logger.warning("paddle_electra: the Linear kernel is unavailable, Paddle's GEMM is used (%s)",
+                       "; ".join(failures))
     return kernels
 
 
@@ -233,8 +283,27 @@ def _require_agreement(what: str, ours, paddles) -> None:
         raise RuntimeError(f"{what} disagrees with Paddle's (max |difference| {largest:.3g})")
 
 
-def _check_linear(kernels: Kernels) -> None:
-    """The Linear kernel against Paddle's matmul on a small input, its three gradients included."""
+def _check_dropout(kernels: Kernels) -> None:
+    """The dropout kernel: a fixed seed gives a fixed mask, about ``p`` dropped, kept values scaled, and the
+    gradient is that mask times the scale."""
+    import numpy as np
+    import paddle
+
+    x = paddle.to_tensor(np.linspace(1, 2, 4096, dtype="float32").reshape(64, 64), stop_gradient=False)
+    with paddle.set_grad_enabled(True):
+        out = kernels.dropout(x, 0.25, 7, 2)
+        (grad,) = paddle.grad(out.sum(), [x])
+    again = kernels.dropout(x, 0.25, 7, 1).numpy()  # another thread count: the same mask
+    got, keep = out.numpy(), out.numpy() != 0
+    expected = np.where(keep, x.numpy() / np.float32(0.75), 0)
+    if not (np.array_equal(got, again) and np.allclose(got, expected, rtol=1e-6) and abs(1 - keep.mean() - 0.25) < 0.03
+            and np.allclose(grad.numpy(), keep / np.float32(0.75), rtol=1e-6)):
+        raise RuntimeError("the built dropout kernel does not drop and scale as dropout does")
+
+
+def _check_linear(kernels: Kernels, gemm: str) -> None:
+    """The Linear kernel on ``gemm``'s sgemm against Paddle's matmul on a small input, its three gradients
+    included."""
     import numpy as np
     import paddle
 
@@ -244,7 +313,7 @@ def _check_linear(kernels: Kernels) -> None:
     for ours in (True, False):
         x, weight, bias = (paddle.to_tensor(v, stop_gradient=False) for v in values[:3])
         with paddle.set_grad_enabled(True):
-            out = kernels.linear(x, weight, bias, 1) if ours else paddle.matmul(x, weight) + bias
+            out = kernels.linear(x, weight, bias, 1, gemm) if ours else paddle.matmul(x, weight) + bias
             grads = paddle.grad((out * paddle.to_tensor(values[3])).sum(), [x, weight, bias])
         results.append([out.numpy()] + [g.numpy() for g in grads])
     for name, a, b in zip(("output", "x gradient", "weight gradient", "bias gradient"), *results):
@@ -283,7 +352,8 @@ def prepare() -> None:
 
 
 def status() -> dict:
-    """``{"enabled", "loaded", "error", "onednn_linear"}`` for reports (the training benchmark records it)."""
+    """``{"enabled", "loaded", "error", "linear_gemm"}`` for reports (the training benchmark records it);
+    ``linear_gemm``: the Linear kernel's sgemm (``"mkl"`` / ``"onednn"``), or None where Paddle's GEMM is used."""
     module = _state["module"]
     return {"enabled": enabled(), "loaded": module is not None, "error": _state["error"],
-            "onednn_linear": bool(module is not None and module.has_linear)}
+            "linear_gemm": module.gemm if module is not None else None}

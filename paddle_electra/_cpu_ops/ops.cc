@@ -1,6 +1,6 @@
-// Fused CPU training kernels for paddle_electra: exact GELU, LayerNorm, softmax
-// (float32, contiguous, row-major; the last axis is the row), and a Linear whose
-// GEMMs run in oneDNN's sgemm.
+// Fused CPU training kernels for paddle_electra: exact GELU, LayerNorm, softmax,
+// dropout (float32, contiguous, row-major; the last axis is the row), and a
+// Linear whose GEMMs run in MKL's or oneDNN's sgemm.
 //
 // Paddle 3.3's CPU kernels for these run on one thread and, for the gradients,
 // element by element without SIMD; each loop here is one pass over memory on
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #ifdef _OPENMP
@@ -264,49 +265,79 @@ PD_BUILD_GRAD_OP(paddle_electra_softmax)
 // Linear, out = x @ w + b for x [..., K], w [K, N], b [N], with its gradients
 // (x's leading axes are one axis M of rows).
 //
-// The GEMMs go to oneDNN's sgemm, from the libdnnl.so.3 that Paddle's CPU wheel
-// ships and has already loaded: on AVX-512 AMD CPUs it runs 1.6-3.7x faster than
-// the MKL 2019 GEMM dygraph matmul uses, whose fast kernels are AVX2 there
-// (docs/performance.md). Same float32 arithmetic; only the summation order
-// differs. oneDNN threads with GNU OpenMP, so its thread count is set there.
+// The GEMMs go to one of two sgemms that Paddle's CPU wheel ships and has
+// already loaded, picked by the caller (``use_mkl``):
+// * oneDNN's (libdnnl.so.3): on AVX-512 AMD CPUs it runs 1.6-3.7x faster than
+//   the MKL 2019 GEMM dygraph matmul uses, whose fast kernels are AVX2 there;
+//   oneDNN threads with GNU OpenMP, so its thread count is set there;
+// * MKL's cblas_sgemm (libmklml_intel.so): on Intel CPUs it reaches AVX-512 too
+//   and is 10-20 % faster than oneDNN's on these shapes (docs/performance.md);
+//   its thread count is set for this thread only and restored afterwards.
+// Same float32 arithmetic either way; only the summation order differs.
 namespace {
 
 using SgemmFn = int (*)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                         int64_t, float, float*, int64_t);
+using CblasSgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
+                              float*, int);
 using SetThreadsFn = void (*)(int);
+using SetLocalThreadsFn = int (*)(int);
 
-struct Dnnl {
-  SgemmFn sgemm = nullptr;
-  SetThreadsFn set_threads = nullptr;
+constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;  // mkl_cblas.h
+
+struct Blas {
+  SgemmFn dnnl_sgemm = nullptr;
+  SetThreadsFn gomp_set_threads = nullptr;
+  CblasSgemmFn mkl_sgemm = nullptr;
+  SetLocalThreadsFn mkl_set_local_threads = nullptr;
 };
 
-const Dnnl& GetDnnl() {
-  static const Dnnl dnnl = [] {
-    Dnnl d;
+const Blas& GetBlas() {
+  static const Blas blas = [] {
+    Blas d;
     // RTLD_NOLOAD: only a library Paddle already loaded, never one found elsewhere on the path
     if (void* lib = dlopen("libdnnl.so.3", RTLD_NOW | RTLD_NOLOAD)) {
-      d.sgemm = reinterpret_cast<SgemmFn>(dlsym(lib, "dnnl_sgemm"));
+      d.dnnl_sgemm = reinterpret_cast<SgemmFn>(dlsym(lib, "dnnl_sgemm"));
     }
     if (void* gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD)) {
-      d.set_threads = reinterpret_cast<SetThreadsFn>(dlsym(gomp, "omp_set_num_threads"));
+      d.gomp_set_threads = reinterpret_cast<SetThreadsFn>(dlsym(gomp, "omp_set_num_threads"));
+    }
+    if (void* mkl = dlopen("libmklml_intel.so", RTLD_NOW | RTLD_NOLOAD)) {
+      d.mkl_sgemm = reinterpret_cast<CblasSgemmFn>(dlsym(mkl, "cblas_sgemm"));
+      // the C spelling: the lower-case mkl_set_num_threads_local is the Fortran one, which takes a pointer
+      d.mkl_set_local_threads = reinterpret_cast<SetLocalThreadsFn>(dlsym(mkl, "MKL_Set_Num_Threads_Local"));
     }
     return d;
   }();
-  return dnnl;
+  return blas;
 }
 
 // Row-major c[m, n] = op(a) @ op(b), op = transpose where asked; c is overwritten.
 void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
-          int threads) {
+          int threads, bool use_mkl) {
   if (m == 0 || n == 0) return;  // nothing to write (oneDNN rejects zero leading dimensions)
   if (k == 0) {                   // an empty sum: zeros
     std::fill(c, c + m * n, 0.0f);
     return;
   }
-  const Dnnl& d = GetDnnl();
-  PD_CHECK(d.sgemm != nullptr, "oneDNN's dnnl_sgemm is not loaded in this process");
-  if (d.set_threads != nullptr) d.set_threads(threads);
-  const int status = d.sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
+  const Blas& d = GetBlas();
+  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  if (use_mkl) {
+    PD_CHECK(d.mkl_sgemm != nullptr && d.mkl_set_local_threads != nullptr,
+             "MKL's cblas_sgemm is not loaded in this process");
+    constexpr int64_t kIntMax = 2147483647;  // MKL's LP64 interface takes 32-bit sizes
+    PD_CHECK(m <= kIntMax && n <= kIntMax && k <= kIntMax && lda <= kIntMax && ldb <= kIntMax,
+             "a GEMM dimension exceeds MKL's 32-bit sizes");
+    const int previous = d.mkl_set_local_threads(threads);
+    d.mkl_sgemm(kCblasRowMajor, ta ? kCblasTrans : kCblasNoTrans, tb ? kCblasTrans : kCblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b,
+                static_cast<int>(ldb), 0.0f, c, static_cast<int>(n));
+    d.mkl_set_local_threads(previous);
+    return;
+  }
+  PD_CHECK(d.dnnl_sgemm != nullptr, "oneDNN's dnnl_sgemm is not loaded in this process");
+  if (d.gomp_set_threads != nullptr) d.gomp_set_threads(threads);
+  const int status = d.dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
   PD_CHECK(status == 0, "dnnl_sgemm failed with status ", status);
 }
 
@@ -328,14 +359,14 @@ void CheckLinear(const paddle::Tensor& x, const paddle::Tensor& w, const paddle:
 }  // namespace
 
 std::vector<paddle::Tensor> LinearForward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& b,
-                                          int threads) {
+                                          int threads, bool use_mkl) {
   CheckLinear(x, w, b);
   const int64_t k = w.dims()[0], n = w.dims()[1], m = Rows(x);
   std::vector<int64_t> shape = x.shape();
   shape.back() = n;
   auto out = paddle::empty(shape, paddle::DataType::FLOAT32, x.place());
   float* op = out.data<float>();
-  Gemm(false, false, m, n, k, x.data<float>(), w.data<float>(), op, threads);
+  Gemm(false, false, m, n, k, x.data<float>(), w.data<float>(), op, threads, use_mkl);
   const float* bp = b.data<float>();
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < m; ++r) {
@@ -347,7 +378,7 @@ std::vector<paddle::Tensor> LinearForward(const paddle::Tensor& x, const paddle:
 }
 
 std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& b,
-                                           const paddle::Tensor& grad, int threads) {
+                                           const paddle::Tensor& grad, int threads, bool use_mkl) {
   CheckLinear(x, w, b);
   CheckFloat(grad, "grad");
   const int64_t k = w.dims()[0], n = w.dims()[1], m = Rows(x);
@@ -356,8 +387,8 @@ std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle
   auto dw = paddle::empty({k, n}, paddle::DataType::FLOAT32, x.place());
   auto db = paddle::empty({n}, paddle::DataType::FLOAT32, x.place());
   const float* gp = grad.data<float>();
-  Gemm(false, true, m, k, n, gp, w.data<float>(), dx.data<float>(), threads);  // dx = grad @ w^T
-  Gemm(true, false, k, n, m, x.data<float>(), gp, dw.data<float>(), threads);  // dw = x^T @ grad
+  Gemm(false, true, m, k, n, gp, w.data<float>(), dx.data<float>(), threads, use_mkl);  // dx = grad @ w^T
+  Gemm(true, false, k, n, m, x.data<float>(), gp, dw.data<float>(), threads, use_mkl);  // dw = x^T @ grad
   // db = column sums of grad: each thread sums its own columns down all rows
   float* dbp = db.data<float>();
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -377,11 +408,103 @@ std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle
 PD_BUILD_OP(paddle_electra_linear)
     .Inputs({"X", "W", "B"})
     .Outputs({"Out"})
-    .Attrs({"threads: int"})
+    .Attrs({"threads: int", "use_mkl: bool"})
     .SetKernelFn(PD_KERNEL(LinearForward));
 
 PD_BUILD_GRAD_OP(paddle_electra_linear)
     .Inputs({"X", "W", "B", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
-    .Attrs({"threads: int"})
+    .Attrs({"threads: int", "use_mkl: bool"})
     .SetKernelFn(PD_KERNEL(LinearBackward));
+
+// Dropout, "upscale in train": out = x * keep * scale, keep = 1 where 16 random
+// bits are >= threshold (so the drop rate is threshold / 65536). The bits are
+// SplitMix64's output function of (mixed seed, element index / 4):
+// counter-based, so the mask depends on the seed and the size only, not on the
+// thread count. The mask is
+// kept (one byte per element) for the gradient.
+namespace {
+
+inline uint64_t Mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
+
+}  // namespace
+
+std::vector<paddle::Tensor> DropoutForward(const paddle::Tensor& x, int64_t seed, int threshold, float scale,
+                                           int threads) {
+  CheckFloat(x, "x");
+  PD_CHECK(threshold >= 0 && threshold <= 65535, "dropout threshold must lie in [0, 65535]");
+  auto out = paddle::empty_like(x);
+  auto mask = paddle::empty(x.shape(), paddle::DataType::UINT8, paddle::CPUPlace());
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+  uint8_t* mp = mask.data<uint8_t>();
+  const int64_t n = x.numel();
+  const uint64_t base = Mix64(static_cast<uint64_t>(seed) * kGolden + 1);
+  const uint16_t limit = static_cast<uint16_t>(threshold);
+  // Blocks of kBlock elements: hash kBlock / 4 counters into 64-bit words, then read them as
+  // 16-bit draws (little-endian: draw i of word g is bits 16 * (i % 4) and up of hash g), two
+  // loops the compiler vectorises.
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    uint64_t words[kBlock / 4];
+    const uint64_t first = static_cast<uint64_t>(blk) * (kBlock / 4);
+#pragma omp simd
+    for (int64_t g = 0; g < kBlock / 4; ++g) words[g] = Mix64(base + (first + g) * kGolden);
+    uint16_t draws[kBlock];
+    std::memcpy(draws, words, sizeof(draws));
+    const int64_t start = blk * kBlock;
+    const int64_t count = start + kBlock < n ? kBlock : n - start;
+    const float* xb = xp + start;
+    float* ob = op + start;
+    uint8_t* mb = mp + start;
+#pragma omp simd
+    for (int64_t i = 0; i < count; ++i) {
+      const bool keep = draws[i] >= limit;
+      mb[i] = keep ? 1 : 0;
+      ob[i] = keep ? xb[i] * scale : 0.0f;
+    }
+  }
+  return {out, mask};
+}
+
+std::vector<paddle::Tensor> DropoutBackward(const paddle::Tensor& mask, const paddle::Tensor& grad, int64_t seed,
+                                            int threshold, float scale, int threads) {
+  CheckFloat(grad, "grad");
+  PD_CHECK(mask.numel() == grad.numel(), "dropout mask and gradient differ in size");
+  auto dx = paddle::empty_like(grad);
+  const uint8_t* mp = mask.data<uint8_t>();
+  const float* gp = grad.data<float>();
+  float* dp = dx.data<float>();
+  const int64_t n = grad.numel();
+#pragma omp parallel for simd num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) dp[i] = mp[i] ? gp[i] * scale : 0.0f;
+  return {dx};
+}
+
+std::vector<std::vector<int64_t>> DropoutInferShape(const std::vector<int64_t>& x) { return {x, x}; }
+
+std::vector<paddle::DataType> DropoutInferDtype(const paddle::DataType& x) {
+  return {x, paddle::DataType::UINT8};
+}
+
+PD_BUILD_OP(paddle_electra_dropout)
+    .Inputs({"X"})
+    .Outputs({"Out", "Mask"})
+    .Attrs({"seed: int64_t", "threshold: int", "scale: float", "threads: int"})
+    .SetKernelFn(PD_KERNEL(DropoutForward))
+    .SetInferShapeFn(PD_INFER_SHAPE(DropoutInferShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(DropoutInferDtype));
+
+PD_BUILD_GRAD_OP(paddle_electra_dropout)
+    .Inputs({"Mask", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X")})
+    .Attrs({"seed: int64_t", "threshold: int", "scale: float", "threads: int"})
+    .SetKernelFn(PD_KERNEL(DropoutBackward));

@@ -353,17 +353,20 @@ def pretrain_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0,
         # what the trainer does per (single) micro-batch: to_tensor, step_losses, backward, step
         inputs = {k: paddle.to_tensor(batch[k]) for k in names}
         total, _, _, _ = step_losses(pm, criterion, inputs, generator_only=False)
-        return _paddle_update(total, popt, psched)
+        return _paddle_update(total, popt, psched, set_to_zero=True)
 
     torch_step, tm, attn = _torch_step("pretrain", disc, gen, batch, seed, worker)
     return StepPair(paddle_step, torch_step, pm, tm, attn)
 
 
-def _paddle_update(loss, optimizer, scheduler) -> float:
-    """Backward, optimizer step (clipping is the optimizer's), scheduler step; the loss as a float."""
+def _paddle_update(loss, optimizer, scheduler, set_to_zero: bool) -> float:
+    """Backward, optimizer step (clipping is the optimizer's), scheduler step; the loss as a float.
+
+    ``set_to_zero``: how the gradients are cleared, as the trainer of that step clears them
+    (``pretrain`` zero-fills, ``finetune`` releases them)."""
     loss.backward()
     optimizer.step()
-    optimizer.clear_grad()
+    optimizer.clear_grad(set_to_zero=set_to_zero)
     scheduler.step()
     return float(loss)
 
@@ -385,7 +388,8 @@ def finetune_pair(model: Dict, batch: Dict[str, np.ndarray], seed: int = 0,
 
     def paddle_step() -> float:
         ids, types, mask, labels = (paddle.to_tensor(batch[k]) for k in names)
-        return _paddle_update(pm(ids, token_type_ids=types, attention_mask=mask, labels=labels)[0], popt, psched)
+        return _paddle_update(pm(ids, token_type_ids=types, attention_mask=mask, labels=labels)[0], popt, psched,
+                              set_to_zero=False)
 
     torch_step, tm, attn = _torch_step("finetune", config, None, batch, seed, worker)
     return StepPair(paddle_step, torch_step, pm, tm, attn)

@@ -1,11 +1,12 @@
 """Dygraph speed paths of the encoder; each gives the plain layers' numbers.
 
 * :func:`dense` / :func:`affine`: a Linear as one ``addmm`` when no gradient is recorded, and in CPU
-  training through the compiled oneDNN Linear, or else with the bias added by a K = 1 GEMM (so its
+  training through the compiled Linear (MKL's or oneDNN's sgemm), or else with the bias added by a K = 1 GEMM (so its
   gradient is a GEMM);
-* :func:`gelu`, :func:`softmax`, :class:`LayerNorm`: in CPU training, the fused kernels of
+* :func:`gelu`, :func:`softmax`, :class:`LayerNorm`, :class:`Dropout`: in CPU training, the fused kernels of
   ``paddle_electra._cpu_ops`` (built once per machine); where those are unavailable, Paddle's
-  kernels, and for LayerNorm row statistics by GEMM instead of Paddle's one-thread kernel;
+  kernels, for LayerNorm row statistics by GEMM instead of Paddle's one-thread kernel, for dropout
+  a mask from numpy's generator;
 * :func:`expand_bias`: the attention-mask bias broadcast once per forward, not in every layer;
 * :func:`_head_rows` / :func:`_use_row_gather`: attention heads reordered by gathering rows
   instead of through strided views.
@@ -106,15 +107,16 @@ def affine(x2d, weight, bias):
     nor a PyLayer: Paddle requires its backward to know which inputs
     ``paddle.grad`` asked for, which it cannot. Where the compiled kernels load
     (``paddle_electra._cpu_ops``), CPU training uses their Linear instead: the
-    same three GEMMs in oneDNN's sgemm, a training step 1.43-1.52x faster on
-    an AVX-512 CPU (docs/performance.md). Elsewhere (GPU): ``matmul + bias``.
+    same three GEMMs in oneDNN's sgemm (AMD; a training step 1.43-1.52x faster
+    on an AVX-512 EPYC) or MKL's (Intel), see docs/performance.md. Elsewhere
+    (GPU): ``matmul + bias``.
     """
     if not paddle.is_grad_enabled():
         return paddle.addmm(bias, x2d, weight)
     kernels = _fused_kernels(x2d)
     if (kernels is not None and kernels.has_linear and weight.dtype == paddle.float32 and bias is not None
             and bias.dtype == paddle.float32):
-        return kernels.linear(x2d, weight, bias, num_threads())  # oneDNN's GEMM: see _cpu_ops/ops.cc
+        return kernels.linear(x2d, weight, bias, num_threads())  # MKL's or oneDNN's sgemm: _cpu_ops/ops.cc
     if cpu_training(x2d):  # (any leading axes: [..., K])
         ones = paddle.ones(x2d.shape[:-1] + [1], x2d.dtype)
         return paddle.matmul(x2d, weight) + paddle.matmul(ones, bias.astype(weight.dtype).unsqueeze(0))
@@ -122,17 +124,20 @@ def affine(x2d, weight, bias):
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` whose CPU training mask comes from numpy's generator.
+    """``nn.Dropout`` whose CPU training mask is drawn faster than Paddle's.
 
     Paddle 3.3's CPU dropout draws its mask ~2.5x slower than numpy's PCG64
     (measured: a [32, 4, 128, 128] tensor, forward + backward, 28 ms vs 11 ms;
-    15 dropouts per fine-tuning step of a 4-layer model). The mask compares 16
-    random bits per unit with ``p * 65536`` (raw generator bytes: 2.1 ms for
-    that tensor against 6.7 ms from uniform floats), so the drop rate is ``p``
-    rounded to 1/65536. The generator is seeded from Paddle's, so
-    ``paddle.seed`` still fixes every mask; the scaling is Paddle's default
-    ``upscale_in_train``. Other modes, devices, static graphs and ``p == 0``
-    take ``nn.Dropout``'s own path.
+    15 dropouts per fine-tuning step of a 4-layer model). Where the compiled
+    kernels load (``paddle_electra._cpu_ops``), one pass on every thread hashes
+    an element counter into the random bits, applies the mask and keeps it as
+    one byte per element for the gradient: a fine-tuning step at 16 x 64 spends
+    ~4 ms on its 15 dropouts instead of ~21 (docs/performance.md). Elsewhere the
+    mask comes from numpy's generator. Either way the drop test compares 16
+    random bits per unit with ``p * 65536``, so the drop rate is ``p`` rounded to
+    1/65536; the seed is drawn from Paddle's generator, so ``paddle.seed`` still
+    fixes every mask; the scaling is Paddle's default ``upscale_in_train``. Other
+    modes, devices, static graphs and ``p == 0`` take ``nn.Dropout``'s own path.
     """
 
     def forward(self, x):
@@ -141,6 +146,11 @@ class Dropout(nn.Dropout):
                 and paddle.in_dynamic_mode() and x.place.is_cpu_place() and x.dtype == paddle.float32):
             return super().forward(x)
         seed = int(paddle.randint(0, 2**31 - 1, [1]).item())
+        from .. import _cpu_ops  # built or loaded on first use; None if that failed or is turned off
+
+        kernels = _cpu_ops.kernels() if x.is_contiguous() else None
+        if kernels is not None:
+            return kernels.dropout(x, p, seed, num_threads())
         shape = x.shape
         bits = np.frombuffer(np.random.default_rng(seed).bytes(2 * int(np.prod(shape))), dtype=np.uint16)
         mask = np.multiply(bits.reshape(shape) >= min(round(p * 65536), 65535), np.float32(1.0 / (1.0 - p)),

@@ -144,14 +144,14 @@ def test_training_uses_the_kernels_and_gives_the_same_loss_and_gradients(kernels
     m = _train_model()
     calls = []
     for name in ("gelu", "layer_norm", "softmax", "linear"):
-        real = getattr(_cpu_ops.Kernels, name)
+        real = getattr(kernels, name)  # bound (linear) or static: called with the same arguments
         monkeypatch.setattr(_cpu_ops.Kernels, name, staticmethod(
             lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a)))
     fused_loss, fused = _step(m)
     # per layer two LayerNorms, a GELU and a softmax; the embeddings' LayerNorm; the head's GELU
     assert (calls.count("layer_norm"), calls.count("gelu"), calls.count("softmax")) == (2 * 2 + 1, 2 + 1, 2)
-    assert kernels.has_linear  # oneDNN ships in Paddle's CPU wheel, which the tests run on
-    assert _cpu_ops.status()["onednn_linear"]
+    assert kernels.has_linear  # MKL and oneDNN ship in Paddle's CPU wheel, which the tests run on
+    assert _cpu_ops.status()["linear_gemm"] == kernels.gemm == _cpu_ops.gemm_choice()[0]
     # per layer q, k and v (three GEMMs in CPU training), the attention output and the two FFN Linears;
     # the classification head's two nn.Linear layers keep Paddle's
     assert calls.count("linear") == 2 * 6
@@ -207,7 +207,7 @@ def test_turned_off_means_no_build(fresh, monkeypatch):
     monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "off")
     monkeypatch.setattr(_cpu_ops, "_load", lambda: pytest.fail("built although turned off"))
     assert _cpu_ops.kernels() is None and not fresh.exists()
-    assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None, "onednn_linear": False}
+    assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None, "linear_gemm": None}
 
 
 def test_a_failed_build_leaves_no_folder_warns_once_and_training_still_runs(fresh, monkeypatch, caplog):
@@ -277,10 +277,11 @@ def test_kernels_that_disagree_with_paddle_are_refused(kernels):
         _cpu_ops._self_check(Broken(kernels.library))
 
 
+@pytest.mark.parametrize("gemm", _cpu_ops.GEMMS)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shapes", [([3, 5, 16], [16, 24]), ([64, 256], [256, 1024]), ([2, 7, 33], [33, 130])])
-def test_linear_equals_paddles_matmul_plus_bias(kernels, threads, shapes):
-    """oneDNN's sgemm behind the Linear: output and all three gradients equal Paddle's matmul + bias."""
+def test_linear_equals_paddles_matmul_plus_bias(kernels, threads, shapes, gemm):
+    """MKL's or oneDNN's sgemm behind the Linear: output and all three gradients equal Paddle's matmul + bias."""
     assert kernels.has_linear
     xs, ws = shapes
     rng = np.random.RandomState(1)
@@ -288,7 +289,7 @@ def test_linear_equals_paddles_matmul_plus_bias(kernels, threads, shapes):
     w = paddle.to_tensor(rng.randn(*ws).astype("float32") * 0.1, stop_gradient=False)
     b = paddle.to_tensor(rng.randn(ws[1]).astype("float32"), stop_gradient=False)
     dy = paddle.to_tensor(rng.randn(*(xs[:-1] + [ws[1]])).astype("float32"))
-    got = _grads(lambda t: kernels.linear(t, w, b, threads), x, [w, b], dy)
+    got = _grads(lambda t: kernels.linear(t, w, b, threads, gemm), x, [w, b], dy)
     want = _grads(lambda t: paddle.matmul(t, w) + b, x, [w, b], dy)
     assert [a.shape for a in got] == [a.shape for a in want]
     for a, c in zip(got, want):
@@ -315,24 +316,25 @@ def test_linear_gradients_on_any_subset_and_frozen_weights(kernels):
 
 def test_a_linear_kernel_that_disagrees_is_refused(kernels):
     class Broken(_cpu_ops.Kernels):
-        @staticmethod
-        def linear(x, weight, bias, threads):
-            return kernels.linear(x, weight, bias * 1.01, threads)
+        def linear(self, x, weight, bias, threads, gemm=None):
+            return kernels.linear(x, weight, bias * 1.01, threads, gemm)
 
-    _cpu_ops._check_linear(kernels)  # the real build passes
-    with pytest.raises(RuntimeError, match="Linear kernel's output disagrees"):
-        _cpu_ops._check_linear(Broken(kernels.library))
+    for gemm in _cpu_ops.GEMMS:
+        _cpu_ops._check_linear(kernels, gemm)  # the real build passes with either sgemm
+        with pytest.raises(RuntimeError, match="Linear kernel's output disagrees"):
+            _cpu_ops._check_linear(Broken(kernels.library), gemm)
 
 
+@pytest.mark.parametrize("gemm", _cpu_ops.GEMMS)
 @pytest.mark.parametrize("xs, ws", [([0, 8], [8, 4]), ([2, 0, 8], [8, 4]), ([3, 0], [0, 4])])
-def test_linear_on_empty_inputs_equals_paddles(kernels, xs, ws):
+def test_linear_on_empty_inputs_equals_paddles(kernels, xs, ws, gemm):
     """No rows, or an empty inner axis: zeros where Paddle gives zeros (oneDNN itself rejects zero sizes)."""
     x = paddle.ones(xs)
     w = paddle.ones(ws)
     b = paddle.to_tensor(np.arange(ws[1], dtype="float32"), stop_gradient=False)
     dy = paddle.ones(xs[:-1] + [ws[1]])
     w.stop_gradient = False
-    got = _grads(lambda t: kernels.linear(t, w, b, 2), x, [w, b], dy)
+    got = _grads(lambda t: kernels.linear(t, w, b, 2, gemm), x, [w, b], dy)
     want = _grads(lambda t: paddle.matmul(t, w) + b, x, [w, b], dy)
     for a, c in zip(got, want):
         assert a.shape == c.shape

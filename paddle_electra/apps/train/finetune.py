@@ -402,7 +402,10 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
             loss.backward()
             optimizer.step()
             scheduler.step()
-            optimizer.clear_grad()
+            # release the gradients rather than zero-fill them (the next backward writes fresh
+            # ones); every parameter of these models gets a gradient every step, so AdamW sees the
+            # same values, ~3 ms a step sooner (docs/performance.md)
+            optimizer.clear_grad(set_to_zero=False)
             step += 1
             losses.append(float(loss))  # float() waits for the step, so the timing below is real
             meter.add(batch_tokens(batch, pad), time.perf_counter() - tick)
