@@ -9,8 +9,8 @@ that applies it (Paddle's own draws it ~2.5x slower than numpy does). Its Linear
 hands the GEMMs to an sgemm that Paddle's wheel ships and has loaded
 (:func:`gemm_choice`): oneDNN's ``dnnl_sgemm`` on AMD CPUs, where its AVX-512
 kernels beat the MKL 2019 that dygraph ``matmul`` uses 1.6-3.7x, and MKL's
-``cblas_sgemm`` on Intel CPUs, where MKL reaches AVX-512 itself and runs these
-shapes faster than oneDNN. The Linear is used only where :attr:`Kernels.has_linear`
+``cblas_sgemm`` on Intel CPUs, where MKL reaches AVX-512 itself and is as fast or
+a little faster. The Linear is used only where :attr:`Kernels.has_linear`
 says an sgemm was found and checked. The model's training paths
 (``model/fast_paths.py``) use the kernels when :func:`kernels` returns them;
 inference, export, GPU and other dtypes never do.
@@ -78,9 +78,10 @@ def gemm_choice() -> tuple:
     ``onednn``) alone when set; else MKL first on Intel CPUs and oneDNN first elsewhere.
 
     Measured (2 threads, a Linear's forward + backward, the training benchmark's shapes):
-    on an AVX-512 Intel Xeon MKL runs 1.1-1.3x faster than oneDNN; on AVX-512 AMD EPYCs
-    oneDNN runs 1.6-3.7x faster than MKL, whose fast kernels stop at AVX2 there
-    (docs/performance.md). Any other value is an error that names the variable.
+    on an AVX-512 Intel Xeon MKL's is 0.91-1.09x oneDNN's speed, faster on five of six
+    shapes (a whole fine-tuning step: about equal); on AVX-512 AMD EPYCs oneDNN's GEMMs run
+    1.6-3.7x faster than MKL's, whose fast kernels stop at AVX2 there (docs/performance.md).
+    Any other value is an error that names the variable.
     """
     value = os.environ.get(ENV_GEMM, "").strip().lower()
     if value in GEMMS:

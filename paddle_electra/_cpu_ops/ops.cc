@@ -271,7 +271,7 @@ PD_BUILD_GRAD_OP(paddle_electra_softmax)
 //   the MKL 2019 GEMM dygraph matmul uses, whose fast kernels are AVX2 there;
 //   oneDNN threads with GNU OpenMP, so its thread count is set there;
 // * MKL's cblas_sgemm (libmklml_intel.so): on Intel CPUs it reaches AVX-512 too
-//   and is 10-20 % faster than oneDNN's on these shapes (docs/performance.md);
+//   and is as fast or a little faster than oneDNN's there (docs/performance.md);
 //   its thread count is set for this thread only and restored afterwards.
 // Same float32 arithmetic either way; only the summation order differs.
 namespace {
