@@ -19,7 +19,7 @@ setup(
     package_data={
         "paddle_electra.pretrained_configs": ["*.json"],
         # the embedded demo models (fp16 safetensors + vocab, ~10 MB): the offline default
-        "paddle_electra": ["pretrained_models/*/*", "_cpu_ops/ops.cc"],  # + the fused kernels' source
+        "paddle_electra": ["pretrained_models/*/*", "_cpu_ops/*.cc", "_cpu_ops/*.h"],  # + the fused kernels' source
     },
     # The CPU wheel is paddlepaddle; GPU users install paddlepaddle-gpu themselves,
     # so Paddle is not forced here beyond a check at import time.

@@ -45,10 +45,12 @@ from .._cpu import cpuinfo_field
 
 logger = logging.getLogger("paddle_electra.cpu_ops")
 
-SOURCE = Path(__file__).with_name("ops.cc")
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("ops.cc", "attention.cc"))
+HEADERS = (Path(__file__).with_name("ops_common.h"),)
 ENV_SWITCH = "PADDLE_ELECTRA_CPU_OPS"
 ENV_DIR = "PADDLE_ELECTRA_CPU_OPS_DIR"
 ENV_GEMM = "PADDLE_ELECTRA_CPU_GEMM"
+OPS = tuple(f"paddle_electra_{name}" for name in ("gelu", "layer_norm", "softmax", "linear", "dropout", "attention"))
 GEMMS = ("mkl", "onednn")  # the Linear's sgemm: MKL's cblas_sgemm or oneDNN's dnnl_sgemm
 BUILD_TIMEOUT_S = 600
 # -ffast-math turns on glibc's vector erf / exp (not with -fno-finite-math-only: GCC then
@@ -106,7 +108,7 @@ def build_name() -> str:
     import paddle
 
     digest = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(CXX_FLAGS).encode(), paddle.__version__.encode(),
+    for part in (*(f.read_bytes() for f in SOURCES + HEADERS), " ".join(CXX_FLAGS).encode(), paddle.__version__.encode(),
                  str(Path(paddle.__file__).parent).encode(),  # the Paddle it links (an rpath)
                  platform.machine().encode(), " ".join(platform.libc_ver()).encode(), (cpuinfo_field("flags") or platform.processor()).encode(),
                  sys.version.encode()):
@@ -120,7 +122,7 @@ def _load_arguments(name: str, folder: Path) -> dict:
 
     libs = Path(paddle.__file__).parent / "libs"
     # link Paddle's own Intel OpenMP runtime, so these loops and MKL's GEMMs share one thread pool
-    return dict(name=name, sources=[str(SOURCE)], extra_cxx_cflags=list(CXX_FLAGS),
+    return dict(name=name, sources=[str(f) for f in SOURCES], extra_cxx_cflags=list(CXX_FLAGS),
                 extra_ldflags=[f"-L{libs}", "-l:libiomp5.so", "-ldl"], build_directory=str(folder), verbose=False)
 
 
@@ -155,6 +157,7 @@ class Kernels:
     def __init__(self, library: Path):
         self.library = library
         self.gemm = None  # set by the load's check: "mkl" / "onednn", the sgemm found that agrees with Paddle
+        self.has_attention = False  # set by the load's check: MKL is there and the attention agrees with Paddle's
 
     @property
     def has_linear(self) -> bool:
@@ -184,6 +187,24 @@ class Kernels:
 
         use_mkl = (gemm or self.gemm) == "mkl"
         return _C_ops._run_custom_op("paddle_electra_linear", x, weight, bias, int(threads), use_mkl)[0]
+
+    @staticmethod
+    def attention_outputs(q, k, v, bias, heads: int, p: float, seed: int, threads: int):
+        """``(context, probabilities, keep mask)`` of :meth:`attention` (the last two are kept for its gradient)."""
+        from paddle import _C_ops
+
+        threshold = min(round(p * 65536), 65535) if p > 0 else 0
+        scale = 1.0 / (1.0 - p) if p > 0 else 1.0
+        return _C_ops._run_custom_op("paddle_electra_attention", q, k, v, bias, int(heads), int(seed), int(threshold),
+                                     float(scale), int(threads))
+
+    @classmethod
+    def attention(cls, q, k, v, bias, heads: int, p: float, seed: int, threads: int):
+        """``dropout(softmax(q k^T + bias)) v`` per head, q / k / v / context in token order ``[B, L, H]``
+        (float32, contiguous; q already scaled), ``bias`` ``[B|1, heads|1, L|1, L]`` without a gradient;
+        gradients for q, k and v. The dropout (rate ``p``) draws the mask :meth:`dropout` draws for a
+        ``[B, heads, L, L]`` tensor with ``seed``. Only when :attr:`has_attention` (MKL found and checked)."""
+        return cls.attention_outputs(q, k, v, bias, heads, p, seed, threads)[0]
 
     @staticmethod
     def dropout(x, p: float, seed: int, threads: int):
@@ -228,8 +249,7 @@ def _load() -> Kernels:
     if not hasattr(_C_ops, "_run_custom_op"):
         raise RuntimeError("this Paddle has no custom-operator runner (_C_ops._run_custom_op)")
     registered = load_op_meta_info_and_register_op(str(library))
-    missing = {"paddle_electra_gelu", "paddle_electra_layer_norm", "paddle_electra_softmax",
-               "paddle_electra_linear", "paddle_electra_dropout"} - set(registered)
+    missing = set(OPS) - set(registered)
     if missing:
         raise RuntimeError(f"{library} does not define {sorted(missing)}")
     kernels = Kernels(library)
@@ -247,6 +267,12 @@ def _load() -> Kernels:
     if kernels.gemm is None:  # the other kernels stay; Linear layers keep Paddle's GEMM
         logger.warning("paddle_electra: the Linear kernel is unavailable, Paddle's GEMM is used (%s)",
                        "; ".join(failures))
+    try:
+        _check_attention(kernels)
+        kernels.has_attention = True
+    except Exception as exc:  # the other kernels stay; attention keeps Paddle's ops
+        logger.warning("paddle_electra: the attention kernel is unavailable, Paddle's ops are used (%s: %s)",
+                       type(exc).__name__, exc)
     return kernels
 
 
@@ -302,6 +328,39 @@ def _check_dropout(kernels: Kernels) -> None:
         raise RuntimeError("the built dropout kernel does not drop and scale as dropout does")
 
 
+def attention_reference(q, k, v, bias, heads: int):
+    """Paddle's ops for :meth:`Kernels.attention` without dropout (the load's check and the tests use it)."""
+    import paddle
+    import paddle.nn.functional as F
+
+    batch, seq, hidden = q.shape
+
+    def split(t):  # [B, L, H] -> [B, heads, L, d]
+        return t.reshape([batch, seq, heads, hidden // heads]).transpose([0, 2, 1, 3])
+
+    probs = F.softmax(paddle.matmul(split(q), split(k), transpose_y=True) + bias, axis=-1)
+    return paddle.matmul(probs, split(v)).transpose([0, 2, 1, 3]).reshape([batch, seq, hidden])
+
+
+def _check_attention(kernels: Kernels) -> None:
+    """The attention kernel against Paddle's ops on a small input with a padding bias, its three gradients included."""
+    import numpy as np
+    import paddle
+
+    rng = np.random.default_rng(1)
+    values = [rng.standard_normal((2, 5, 12)).astype("float32") for _ in range(4)]
+    bias = paddle.to_tensor(np.array([0, 0, 0, -1e4, -1e4] * 2, "float32").reshape(2, 1, 1, 5))
+    results = []
+    for ours in (True, False):
+        q, k, v = (paddle.to_tensor(x, stop_gradient=False) for x in values[:3])
+        with paddle.set_grad_enabled(True):
+            out = kernels.attention(q, k, v, bias, 3, 0.0, 0, 2) if ours else attention_reference(q, k, v, bias, 3)
+            grads = paddle.grad((out * paddle.to_tensor(values[3])).sum(), [q, k, v])
+        results.append([out.numpy()] + [g.numpy() for g in grads])
+    for name, a, b in zip(("output", "q gradient", "k gradient", "v gradient"), *results):
+        _require_agreement(f"the attention kernel's {name}", a, b)
+
+
 def _check_linear(kernels: Kernels, gemm: str) -> None:
     """The Linear kernel on ``gemm``'s sgemm against Paddle's matmul on a small input, its three gradients
     included."""
@@ -353,8 +412,10 @@ def prepare() -> None:
 
 
 def status() -> dict:
-    """``{"enabled", "loaded", "error", "linear_gemm"}`` for reports (the training benchmark records it);
-    ``linear_gemm``: the Linear kernel's sgemm (``"mkl"`` / ``"onednn"``), or None where Paddle's GEMM is used."""
+    """``{"enabled", "loaded", "error", "linear_gemm", "attention"}`` for reports (the training benchmark
+    records it); ``linear_gemm``: the Linear kernel's sgemm (``"mkl"`` / ``"onednn"``), or None where
+    Paddle's GEMM is used; ``attention``: whether the fused attention kernel is in use."""
     module = _state["module"]
     return {"enabled": enabled(), "loaded": module is not None, "error": _state["error"],
-            "linear_gemm": module.gemm if module is not None else None}
+            "linear_gemm": module.gemm if module is not None else None,
+            "attention": bool(module is not None and module.has_attention)}

@@ -6,29 +6,17 @@
 // element by element without SIMD; each loop here is one pass over memory on
 // every thread (OpenMP, the same Intel runtime Paddle's MKL uses) with glibc's
 // vector erf / exp. Built once per machine by paddle_electra/_cpu_ops/__init__.py.
-#include <dlfcn.h>
+#include "ops_common.h"
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <vector>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#include "paddle/extension.h"
+using pe_ops::CheckFloat;
+using pe_ops::Gemm;
+using pe_ops::kGolden;
+using pe_ops::Mix64;
 
 namespace {
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-void CheckFloat(const paddle::Tensor& t, const char* what) {
-  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, what, " must be float32");
-  PD_CHECK(t.is_cpu(), what, " must be on the CPU");
-}
 
 }  // namespace
 
@@ -263,83 +251,8 @@ PD_BUILD_GRAD_OP(paddle_electra_softmax)
     .SetKernelFn(PD_KERNEL(SoftmaxBackward));
 
 // Linear, out = x @ w + b for x [..., K], w [K, N], b [N], with its gradients
-// (x's leading axes are one axis M of rows).
-//
-// The GEMMs go to one of two sgemms that Paddle's CPU wheel ships and has
-// already loaded, picked by the caller (``use_mkl``):
-// * oneDNN's (libdnnl.so.3): on AVX-512 AMD CPUs it runs 1.6-3.7x faster than
-//   the MKL 2019 GEMM dygraph matmul uses, whose fast kernels are AVX2 there;
-//   oneDNN threads with GNU OpenMP, so its thread count is set there;
-// * MKL's cblas_sgemm (libmklml_intel.so): on Intel CPUs it reaches AVX-512 too
-//   and is as fast or a little faster than oneDNN's there (docs/performance.md);
-//   its thread count is set for this thread only and restored afterwards.
-// Same float32 arithmetic either way; only the summation order differs.
+// (x's leading axes are one axis M of rows), on the sgemm ``use_mkl`` picks (ops_common.h).
 namespace {
-
-using SgemmFn = int (*)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                        int64_t, float, float*, int64_t);
-using CblasSgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
-                              float*, int);
-using SetThreadsFn = void (*)(int);
-using SetLocalThreadsFn = int (*)(int);
-
-constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;  // mkl_cblas.h
-
-struct Blas {
-  SgemmFn dnnl_sgemm = nullptr;
-  SetThreadsFn gomp_set_threads = nullptr;
-  CblasSgemmFn mkl_sgemm = nullptr;
-  SetLocalThreadsFn mkl_set_local_threads = nullptr;
-};
-
-const Blas& GetBlas() {
-  static const Blas blas = [] {
-    Blas d;
-    // RTLD_NOLOAD: only a library Paddle already loaded, never one found elsewhere on the path
-    if (void* lib = dlopen("libdnnl.so.3", RTLD_NOW | RTLD_NOLOAD)) {
-      d.dnnl_sgemm = reinterpret_cast<SgemmFn>(dlsym(lib, "dnnl_sgemm"));
-    }
-    if (void* gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD)) {
-      d.gomp_set_threads = reinterpret_cast<SetThreadsFn>(dlsym(gomp, "omp_set_num_threads"));
-    }
-    if (void* mkl = dlopen("libmklml_intel.so", RTLD_NOW | RTLD_NOLOAD)) {
-      d.mkl_sgemm = reinterpret_cast<CblasSgemmFn>(dlsym(mkl, "cblas_sgemm"));
-      // the C spelling: the lower-case mkl_set_num_threads_local is the Fortran one, which takes a pointer
-      d.mkl_set_local_threads = reinterpret_cast<SetLocalThreadsFn>(dlsym(mkl, "MKL_Set_Num_Threads_Local"));
-    }
-    return d;
-  }();
-  return blas;
-}
-
-// Row-major c[m, n] = op(a) @ op(b), op = transpose where asked; c is overwritten.
-void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
-          int threads, bool use_mkl) {
-  if (m == 0 || n == 0) return;  // nothing to write (oneDNN rejects zero leading dimensions)
-  if (k == 0) {                   // an empty sum: zeros
-    std::fill(c, c + m * n, 0.0f);
-    return;
-  }
-  const Blas& d = GetBlas();
-  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
-  if (use_mkl) {
-    PD_CHECK(d.mkl_sgemm != nullptr && d.mkl_set_local_threads != nullptr,
-             "MKL's cblas_sgemm is not loaded in this process");
-    constexpr int64_t kIntMax = 2147483647;  // MKL's LP64 interface takes 32-bit sizes
-    PD_CHECK(m <= kIntMax && n <= kIntMax && k <= kIntMax && lda <= kIntMax && ldb <= kIntMax,
-             "a GEMM dimension exceeds MKL's 32-bit sizes");
-    const int previous = d.mkl_set_local_threads(threads);
-    d.mkl_sgemm(kCblasRowMajor, ta ? kCblasTrans : kCblasNoTrans, tb ? kCblasTrans : kCblasNoTrans,
-                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b,
-                static_cast<int>(ldb), 0.0f, c, static_cast<int>(n));
-    d.mkl_set_local_threads(previous);
-    return;
-  }
-  PD_CHECK(d.dnnl_sgemm != nullptr, "oneDNN's dnnl_sgemm is not loaded in this process");
-  if (d.gomp_set_threads != nullptr) d.gomp_set_threads(threads);
-  const int status = d.dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
-  PD_CHECK(status == 0, "dnnl_sgemm failed with status ", status);
-}
 
 // Rows of x: the product of its leading axes (not numel / K, which divides by zero when K is 0).
 int64_t Rows(const paddle::Tensor& x) {
@@ -421,19 +334,8 @@ PD_BUILD_GRAD_OP(paddle_electra_linear)
 // bits are >= threshold (so the drop rate is threshold / 65536). The bits are
 // SplitMix64's output function of (mixed seed, element index / 4):
 // counter-based, so the mask depends on the seed and the size only, not on the
-// thread count. The mask is
-// kept (one byte per element) for the gradient.
-namespace {
-
-inline uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
-
-}  // namespace
+// thread count (ops_common.h). The mask is kept (one byte per element) for the
+// gradient.
 
 std::vector<paddle::Tensor> DropoutForward(const paddle::Tensor& x, int64_t seed, int threshold, float scale,
                                            int threads) {
@@ -445,7 +347,7 @@ std::vector<paddle::Tensor> DropoutForward(const paddle::Tensor& x, int64_t seed
   float* op = out.data<float>();
   uint8_t* mp = mask.data<uint8_t>();
   const int64_t n = x.numel();
-  const uint64_t base = Mix64(static_cast<uint64_t>(seed) * kGolden + 1);
+  const uint64_t base = pe_ops::DropoutBase(seed);
   const uint16_t limit = static_cast<uint16_t>(threshold);
   // Blocks of kBlock elements: hash kBlock / 4 counters into 64-bit words, then read them as
   // 16-bit draws (little-endian: draw i of word g is bits 16 * (i % 4) and up of hash g), two

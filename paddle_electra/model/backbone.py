@@ -17,8 +17,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .configuration import ElectraConfig
-from .fast_paths import (Dropout, LayerNorm, _head_rows, _use_row_gather, affine, cpu_training, dense,
-                         expand_bias, gelu, softmax)
+from .fast_paths import (Dropout, LayerNorm, _head_rows, _use_row_gather, affine, attention, attention_kernels,
+                         cpu_training, dense, expand_bias, gelu, softmax)
 from .inputs import check_inputs, prepare_inputs
 from .kv_cache import KVCache, as_cache, attention_bias
 from .base import ElectraPretrainedModel
@@ -103,6 +103,14 @@ class ElectraSelfAttention(nn.Layer):
         # [B, L, H] -> [B, heads, L, head_dim]; 0 in reshape keeps the dynamic axis
         return x.reshape([0, 0, self.num_heads, self.head_dim]).transpose([0, 2, 1, 3])
 
+    def _projections(self, training: bool):
+        """``[(weight, bias)]`` of q, k, v; in training q's scale is folded into its weight and bias
+        (an [H, H] op instead of a [B, L, H] one)."""
+        scale = 1.0 / math.sqrt(self.head_dim)
+        wq, bq = (self.q_proj.weight * scale, self.q_proj.bias * scale) if training else (
+            self.q_proj.weight, self.q_proj.bias)
+        return [(wq, bq), (self.k_proj.weight, self.k_proj.bias), (self.v_proj.weight, self.v_proj.bias)]
+
     def _qkv(self, hidden_states):
         if not paddle.in_dynamic_mode():
             # static graphs keep three projections: the pattern Paddle Inference's fuse passes match
@@ -113,10 +121,7 @@ class ElectraSelfAttention(nn.Layer):
         # value twice; measured on [32, 128, 256], forward + backward: 29.6-29.9 vs 32.5 ms)
         scale = 1.0 / math.sqrt(self.head_dim)
         training = paddle.is_grad_enabled()
-        # training: q's scale folded into its weight and bias (an [H, H] op instead of a [B, L, H] one)
-        wq, bq = (self.q_proj.weight * scale, self.q_proj.bias * scale) if training else (
-            self.q_proj.weight, self.q_proj.bias)
-        pairs = [(wq, bq), (self.k_proj.weight, self.k_proj.bias), (self.v_proj.weight, self.v_proj.bias)]
+        pairs = self._projections(training)
         if cpu_training(hidden_states):  # [B, L, H] in: Paddle's reshape gradient is a copy
             return [self._split_heads(affine(hidden_states, w, b)) for w, b in pairs]
         weight = paddle.concat([w for w, _ in pairs], axis=1)
@@ -137,6 +142,12 @@ class ElectraSelfAttention(nn.Layer):
 
     def forward(self, hidden_states, bias=None, output_attentions=False, past=None, use_cache=False):
         """Returns ``(output, probs or None, (key, value) or None)``; ``past`` is this layer's cached pair."""
+        kernels = (attention_kernels(hidden_states, bias, self.dropout)
+                   if past is None and not use_cache and not output_attentions else None)
+        if kernels is not None:  # CPU training: one fused op, q / k / v kept in token order
+            q, k, v = [affine(hidden_states, w, b) for w, b in self._projections(True)]
+            context = attention(kernels, q, k, v, bias, self.num_heads, self.dropout)
+            return dense(self.out_proj, context), None, None
         q, k, v = self._qkv(hidden_states)  # q already scaled by 1/sqrt(head_dim)
         if past is not None:  # the new positions attend to the cached ones too
             k = paddle.concat([past[0].astype(k.dtype), k], axis=2)

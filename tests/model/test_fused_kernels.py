@@ -143,13 +143,16 @@ def _step(model):
 def test_training_uses_the_kernels_and_gives_the_same_loss_and_gradients(kernels, monkeypatch):
     m = _train_model()
     calls = []
-    for name in ("gelu", "layer_norm", "softmax", "linear"):
-        real = getattr(kernels, name)  # bound (linear) or static: called with the same arguments
+    for name in ("gelu", "layer_norm", "softmax", "linear", "attention"):
+        real = getattr(kernels, name)  # bound or static: called with the same arguments
         monkeypatch.setattr(_cpu_ops.Kernels, name, staticmethod(
             lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a)))
     fused_loss, fused = _step(m)
-    # per layer two LayerNorms, a GELU and a softmax; the embeddings' LayerNorm; the head's GELU
-    assert (calls.count("layer_norm"), calls.count("gelu"), calls.count("softmax")) == (2 * 2 + 1, 2 + 1, 2)
+    # per layer two LayerNorms, a GELU and the attention (its softmax inside); the embeddings' LayerNorm;
+    # the head's GELU
+    assert (calls.count("layer_norm"), calls.count("gelu"), calls.count("attention"), calls.count("softmax")) == \
+        (2 * 2 + 1, 2 + 1, 2, 0)
+    assert kernels.has_attention and _cpu_ops.status()["attention"]
     assert kernels.has_linear  # MKL and oneDNN ship in Paddle's CPU wheel, which the tests run on
     assert _cpu_ops.status()["linear_gemm"] == kernels.gemm == _cpu_ops.gemm_choice()[0]
     # per layer q, k and v (three GEMMs in CPU training), the attention output and the two FFN Linears;
@@ -167,7 +170,7 @@ def test_training_uses_the_kernels_and_gives_the_same_loss_and_gradients(kernels
 
 def test_inference_never_uses_the_kernels(kernels, monkeypatch):
     """Without recorded gradients (pipelines, serving, export) Paddle's kernels run, bit for bit."""
-    for name in ("gelu", "layer_norm", "softmax", "linear"):
+    for name in ("gelu", "layer_norm", "softmax", "linear", "attention", "dropout"):
         monkeypatch.setattr(_cpu_ops.Kernels, name, staticmethod(lambda *a, _n=name: pytest.fail(f"{_n} kernel")))
     m = _train_model()
     ids = paddle.to_tensor([[5, 6, 7]])
@@ -207,7 +210,8 @@ def test_turned_off_means_no_build(fresh, monkeypatch):
     monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS", "off")
     monkeypatch.setattr(_cpu_ops, "_load", lambda: pytest.fail("built although turned off"))
     assert _cpu_ops.kernels() is None and not fresh.exists()
-    assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None, "linear_gemm": None}
+    assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None, "linear_gemm": None,
+                                 "attention": False}
 
 
 def test_a_failed_build_leaves_no_folder_warns_once_and_training_still_runs(fresh, monkeypatch, caplog):
