@@ -95,22 +95,12 @@ std::vector<paddle::Tensor> AttentionForward(const paddle::Tensor& q, const padd
       const int64_t slice = b * L * H + h * D;
       float* scores = pp + pair * L * L;
       PairGemm(d, false, true, L, L, D, qp + slice, H, kp + slice, H, scores, L);  // q k^T
-      for (int64_t i = 0; i < L; ++i) {  // + bias, softmax (as ops.cc's)
+      for (int64_t i = 0; i < L; ++i) {  // + bias, softmax (ops.cc's)
         float* row = scores + i * L;
         const float* brow = BiasRow(bp, s, b, h, i);
 #pragma omp simd
         for (int64_t j = 0; j < L; ++j) row[j] += brow[j];
-        float top = row[0];
-#pragma omp simd reduction(max : top)
-        for (int64_t j = 1; j < L; ++j) top = row[j] > top ? row[j] : top;
-#pragma omp simd
-        for (int64_t j = 0; j < L; ++j) row[j] = expf(row[j] - top);
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < L; ++j) sum += row[j];
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int64_t j = 0; j < L; ++j) row[j] *= inv;
+        pe_ops::SoftmaxRow(row, row, L);
       }
       const float* weights = scores;
       if (threshold > 0) {  // the dropout kernel's mask of the [B, heads, L, L] probabilities
@@ -172,11 +162,7 @@ std::vector<paddle::Tensor> AttentionBackward(const paddle::Tensor& q, const pad
 #pragma omp simd
           for (int64_t j = 0; j < L; ++j) row[j] = krow[j] ? row[j] * scale : 0.0f;
         }
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t j = 0; j < L; ++j) dot += row[j] * prow[j];
-#pragma omp simd
-        for (int64_t j = 0; j < L; ++j) row[j] = prow[j] * (row[j] - dot);
+        pe_ops::SoftmaxGradRow(prow, row, row, L);
       }
       PairGemm(d, false, false, L, D, L, ds.data(), L, kp + slice, H, dqp + slice, H);  // dq = ds k
       PairGemm(d, true, false, L, D, L, ds.data(), L, qp + slice, H, dkp + slice, H);   // dk = ds^T q

@@ -173,21 +173,7 @@ std::vector<paddle::Tensor> SoftmaxForward(const paddle::Tensor& x, int threads)
   const float* xp = x.data<float>();
   float* op = out.data<float>();
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = xp + r * n;
-    float* orow = op + r * n;
-    float top = xr[0];
-#pragma omp simd reduction(max : top)
-    for (int64_t j = 1; j < n; ++j) top = xr[j] > top ? xr[j] : top;
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) orow[j] = expf(xr[j] - top);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) sum += orow[j];
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) orow[j] *= inv;
-  }
+  for (int64_t r = 0; r < rows; ++r) pe_ops::SoftmaxRow(xp + r * n, op + r * n, n);
   return {out};
 }
 
@@ -201,16 +187,7 @@ std::vector<paddle::Tensor> SoftmaxBackward(const paddle::Tensor& out, const pad
   const float* gp = grad.data<float>();
   float* dp = dx.data<float>();
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* yr = yp + r * n;
-    const float* gr = gp + r * n;
-    float* dr = dp + r * n;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < n; ++j) dot += yr[j] * gr[j];
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) dr[j] = yr[j] * (gr[j] - dot);
-  }
+  for (int64_t r = 0; r < rows; ++r) pe_ops::SoftmaxGradRow(yp + r * n, gp + r * n, dp + r * n, n);
   return {dx};
 }
 

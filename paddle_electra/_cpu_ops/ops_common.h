@@ -1,5 +1,6 @@
 // Shared helpers of the fused CPU training kernels (ops.cc, attention.cc): the float32 check,
-// the two sgemms Paddle's CPU wheel ships, and the counter-based hash behind dropout masks.
+// the softmax of a row and its gradient, the two sgemms Paddle's CPU wheel ships, and the
+// counter-based hash behind dropout masks.
 #pragma once
 
 #include <dlfcn.h>
@@ -21,6 +22,30 @@ namespace pe_ops {
 inline void CheckFloat(const paddle::Tensor& t, const char* what) {
   PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, what, " must be float32");
   PD_CHECK(t.is_cpu(), what, " must be on the CPU");
+}
+
+// Softmax of one row of n values, out = exp(x - max) / sum (out may be x itself).
+inline void SoftmaxRow(const float* x, float* out, int64_t n) {
+  float top = x[0];
+#pragma omp simd reduction(max : top)
+  for (int64_t j = 1; j < n; ++j) top = x[j] > top ? x[j] : top;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) out[j] = expf(x[j] - top);
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) sum += out[j];
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) out[j] *= inv;
+}
+
+// Its gradient for one row: dx = y * (dy - sum(dy * y)) (dx may be dy itself).
+inline void SoftmaxGradRow(const float* y, const float* dy, float* dx, int64_t n) {
+  float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+  for (int64_t j = 0; j < n; ++j) dot += y[j] * dy[j];
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) dx[j] = y[j] * (dy[j] - dot);
 }
 
 // The Linear's and the attention's GEMMs go to one of two sgemms that Paddle's CPU wheel ships and has
