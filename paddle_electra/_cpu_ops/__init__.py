@@ -1,11 +1,14 @@
-"""Fused CPU training kernels (exact GELU, LayerNorm, softmax, dropout, and a Linear on MKL's or oneDNN's GEMM), compiled once per machine with Paddle's extension builder.
+"""Fused CPU training kernels (exact GELU, LayerNorm, softmax, dropout, the attention core, and a Linear on MKL's or oneDNN's GEMM), compiled once per machine with Paddle's extension builder.
 
 Paddle 3.3's CPU kernels for GELU, LayerNorm and softmax (and above all their
 gradients) run on one thread, element by element; they cost more of a fine-tuning step than the rest of the encoder's
 elementwise work together (docs/performance.md). ``ops.cc`` computes the same
 functions in one pass per tensor on every thread, with glibc's vector ``erf`` /
 ``exp``. Its dropout draws the mask from a counter-based hash in the same pass
-that applies it (Paddle's own draws it ~2.5x slower than numpy does). Its Linear
+that applies it (Paddle's own draws it ~2.5x slower than numpy does). Its attention
+(``attention.cc``) reads each head's slices of q, k, v in place and does the bias,
+softmax and dropout of a (batch, head) pair in one task, with MKL's GEMMs, where
+Paddle copies the heads out and back and dispatches a dozen ops. Its Linear
 hands the GEMMs to an sgemm that Paddle's wheel ships and has loaded
 (:func:`gemm_choice`): oneDNN's ``dnnl_sgemm`` on AMD CPUs, where its AVX-512
 kernels beat the MKL 2019 that dygraph ``matmul`` uses 1.6-3.7x, and MKL's
