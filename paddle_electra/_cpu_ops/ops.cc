@@ -10,8 +10,6 @@
 
 using pe_ops::CheckFloat;
 using pe_ops::Gemm;
-using pe_ops::kGolden;
-using pe_ops::Mix64;
 
 namespace {
 
@@ -336,7 +334,7 @@ std::vector<paddle::Tensor> DropoutForward(const paddle::Tensor& x, int64_t seed
     uint64_t words[kBlock / 4];
     const uint64_t first = static_cast<uint64_t>(blk) * (kBlock / 4);
 #pragma omp simd
-    for (int64_t g = 0; g < kBlock / 4; ++g) words[g] = Mix64(base + (first + g) * kGolden);
+    for (int64_t g = 0; g < kBlock / 4; ++g) words[g] = pe_ops::DropoutWord(base, first + g);
     uint16_t draws[kBlock];
     std::memcpy(draws, words, sizeof(draws));
     const int64_t start = blk * kBlock;

@@ -137,8 +137,11 @@ constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
 
 inline uint64_t DropoutBase(int64_t seed) { return Mix64(static_cast<uint64_t>(seed) * kGolden + 1); }
 
+// The hash of counter g: draws 4g .. 4g + 3, 16 bits each from the low end.
+inline uint64_t DropoutWord(uint64_t base, uint64_t g) { return Mix64(base + g * kGolden); }
+
 inline uint32_t DropoutDraw(uint64_t base, uint64_t i) {
-  return static_cast<uint32_t>(Mix64(base + (i >> 2) * kGolden) >> (16 * (i & 3))) & 0xFFFFu;
+  return static_cast<uint32_t>(DropoutWord(base, i >> 2) >> (16 * (i & 3))) & 0xFFFFu;
 }
 
 }  // namespace pe_ops
