@@ -28,10 +28,18 @@ error, a kernel that disagrees with Paddle's on a small check) leaves Paddle's o
 kernels in use, with one warning that says why.
 ``PADDLE_ELECTRA_CPU_OPS=0`` turns the kernels off; ``PADDLE_ELECTRA_CPU_GEMM=mkl``
 or ``onednn`` picks the Linear's sgemm instead of the CPU vendor's default.
+
+:func:`set_matmul_precision` (``"bfloat16"``; the trainers' ``matmul_precision``
+option) moves the Linear layers' GEMMs to oneDNN's matmul with bf16 arithmetic
+(inputs rounded to bf16, products summed in float32, like torch's
+``set_float32_matmul_precision("medium")``) on CPUs with AMX or AVX512-BF16;
+asked for by name only, as it changes the numbers. Refused, with the reason,
+where the CPU or the kernels cannot give it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -55,6 +63,9 @@ ENV_DIR = "PADDLE_ELECTRA_CPU_OPS_DIR"
 ENV_GEMM = "PADDLE_ELECTRA_CPU_GEMM"
 OPS = tuple(f"paddle_electra_{name}" for name in ("gelu", "layer_norm", "softmax", "linear", "dropout", "attention"))
 GEMMS = ("mkl", "onednn")  # the Linear's sgemm: MKL's cblas_sgemm or oneDNN's dnnl_sgemm
+GEMM_KINDS = {"onednn": 0, "mkl": 1, "bf16": 2}  # ops_common.h's GemmKind; "bf16": oneDNN's matmul, bf16 fpmath
+MATMUL_PRECISIONS = ("float32", "bfloat16")
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # a native bf16 matrix path: AMX tiles or AVX-512 BF16 dot products
 BUILD_TIMEOUT_S = 600
 # -ffast-math turns on glibc's vector erf / exp (not with -fno-finite-math-only: GCC then
 # calls the scalar ones). The kernels test no value for inf / NaN, so nothing is folded
@@ -62,7 +73,7 @@ BUILD_TIMEOUT_S = 600
 CXX_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp")
 
 _lock = threading.Lock()
-_state = {"tried": False, "module": None, "error": None}
+_state = {"tried": False, "module": None, "error": None, "precision": "float32"}
 
 
 _OFF, _ON = ("0", "false", "off", "no"), ("", "1", "true", "on", "yes")
@@ -161,6 +172,7 @@ class Kernels:
         self.library = library
         self.gemm = None  # set by the load's check: "mkl" / "onednn", the sgemm found that agrees with Paddle
         self.has_attention = False  # set by the load's check: MKL is there and the attention agrees with Paddle's
+        self.bf16_checked = False  # set by :func:`set_matmul_precision`'s check of the bf16 Linear
 
     @property
     def has_linear(self) -> bool:
@@ -181,15 +193,21 @@ class Kernels:
 
         return _C_ops._run_custom_op("paddle_electra_layer_norm", x, weight, bias, float(epsilon), int(threads))[0]
 
-    def linear(self, x, weight, bias, threads: int, gemm: Optional[str] = None):
-        """``x @ weight + bias`` (x [..., K], float32, contiguous) with :attr:`gemm`'s sgemm (or ``gemm``'s);
-        gradients for all three.
+    def training_gemm(self) -> Optional[str]:
+        """The GEMM the Linear layers train with now: ``"bf16"`` under :func:`set_matmul_precision`
+        ``("bfloat16")``, else :attr:`gemm` (None: Paddle's matmul)."""
+        return "bf16" if _state["precision"] == "bfloat16" else self.gemm
 
-        Only when :attr:`has_linear` (an sgemm found and checked at load)."""
+    def linear(self, x, weight, bias, threads: int, gemm: Optional[str] = None):
+        """``x @ weight + bias`` (x [..., K], float32, contiguous) with :attr:`gemm`'s sgemm, or ``gemm``'s
+        (one of :data:`GEMM_KINDS`; ``"bf16"``: bf16 products summed in float32); gradients for all three.
+
+        Only when :attr:`has_linear` (an sgemm found and checked at load), or for ``"bf16"`` once
+        :func:`set_matmul_precision` has checked it."""
         from paddle import _C_ops
 
-        use_mkl = (gemm or self.gemm) == "mkl"
-        return _C_ops._run_custom_op("paddle_electra_linear", x, weight, bias, int(threads), use_mkl)[0]
+        kind = GEMM_KINDS[gemm or self.gemm]
+        return _C_ops._run_custom_op("paddle_electra_linear", x, weight, bias, int(threads), kind)[0]
 
     @staticmethod
     def attention_outputs(q, k, v, bias, heads: int, p: float, seed: int, threads: int):
@@ -304,13 +322,14 @@ def _self_check(kernels: Kernels) -> None:
             _require_agreement(f"the built {name} kernel", a.numpy(), b.numpy())
 
 
-def _require_agreement(what: str, ours, paddles) -> None:
-    """Raise, naming ``what`` and the largest difference, unless two arrays agree within float32 rounding."""
+def _require_agreement(what: str, ours, paddles, reference: str = "Paddle's") -> None:
+    """Raise, naming ``what``, the ``reference`` and the largest difference, unless two arrays agree within
+    float32 rounding."""
     import numpy as np
 
     if ours.shape != paddles.shape or not np.allclose(ours, paddles, rtol=1e-4, atol=1e-5):
         largest = float(np.abs(ours - paddles).max()) if ours.shape == paddles.shape else float("nan")
-        raise RuntimeError(f"{what} disagrees with Paddle's (max |difference| {largest:.3g})")
+        raise RuntimeError(f"{what} disagrees with {reference} (max |difference| {largest:.3g})")
 
 
 def _check_dropout(kernels: Kernels) -> None:
@@ -364,23 +383,105 @@ def _check_attention(kernels: Kernels) -> None:
         _require_agreement(f"the attention kernel's {name}", a, b)
 
 
+def bf16_round(a):
+    """float32 values rounded to the nearest bf16 (ties to even), as float32: what the bf16 GEMM multiplies."""
+    import numpy as np
+
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return rounded.view(np.float32)
+
+
 def _check_linear(kernels: Kernels, gemm: str) -> None:
-    """The Linear kernel on ``gemm``'s sgemm against Paddle's matmul on a small input, its three gradients
-    included."""
+    """The Linear kernel on ``gemm``'s GEMM on a small input, its three gradients included: an sgemm against
+    Paddle's matmul; ``"bf16"`` against the float32 products of the bf16-rounded operands (so a GEMM that
+    kept float32 arithmetic fails it too)."""
     import numpy as np
     import paddle
 
     rng = np.random.default_rng(0)
-    values = [rng.standard_normal(shape).astype("float32") for shape in ((2, 3, 16), (16, 24), (24,), (2, 3, 24))]
-    results = []
-    for ours in (True, False):
-        x, weight, bias = (paddle.to_tensor(v, stop_gradient=False) for v in values[:3])
+    # bf16: big enough that oneDNN takes its bf16 path (its fpmath mode allows bf16; a 6 x 16 x 24 GEMM stays float32)
+    m, k, n = (64, 64, 64) if gemm == "bf16" else (6, 16, 24)
+    values = [rng.standard_normal(shape).astype("float32") for shape in ((2, m // 2, k), (k, n), (n,), (2, m // 2, n))]
+    x, weight, bias = (paddle.to_tensor(v, stop_gradient=False) for v in values[:3])
+    with paddle.set_grad_enabled(True):
+        out = kernels.linear(x, weight, bias, 1, gemm)
+        grads = paddle.grad((out * paddle.to_tensor(values[3])).sum(), [x, weight, bias])
+    ours = [out.numpy()] + [g.numpy() for g in grads]
+    if gemm == "bf16":
+        r = bf16_round
+        x2d, g2d = values[0].reshape(m, k), values[3].reshape(m, n)
+        expected = [(r(x2d) @ r(values[1]) + values[2]).reshape(values[3].shape),
+                    (r(g2d) @ r(values[1]).T).reshape(values[0].shape), r(x2d).T @ r(g2d), g2d.sum(0)]
+        if np.allclose(expected[0], (x2d @ values[1] + values[2]).reshape(values[3].shape), rtol=1e-4, atol=1e-5):
+            raise RuntimeError("the bf16 check's input is exact in bf16; it could not tell bf16 from float32")
+    else:
         with paddle.set_grad_enabled(True):
-            out = kernels.linear(x, weight, bias, 1, gemm) if ours else paddle.matmul(x, weight) + bias
-            grads = paddle.grad((out * paddle.to_tensor(values[3])).sum(), [x, weight, bias])
-        results.append([out.numpy()] + [g.numpy() for g in grads])
-    for name, a, b in zip(("output", "x gradient", "weight gradient", "bias gradient"), *results):
-        _require_agreement(f"the Linear kernel's {name}", a, b)
+            ref = paddle.matmul(x, weight) + bias
+            expected = [ref.numpy()] + [g.numpy() for g in paddle.grad((ref * paddle.to_tensor(values[3])).sum(),
+                                                                      [x, weight, bias])]
+    for name, a, b in zip(("output", "x gradient", "weight gradient", "bias gradient"), ours, expected):
+        _require_agreement(f"the {gemm} Linear kernel's {name}", a, b,
+                           "the bf16-rounded operands' product" if gemm == "bf16" else "Paddle's")
+
+
+def bf16_unsupported() -> Optional[str]:
+    """Why this CPU has no native bf16 matrix path (neither of :data:`BF16_FLAGS`), or None when it has one."""
+    flags = set((cpuinfo_field("flags") or "").split())
+    if flags & set(BF16_FLAGS):
+        return None
+    model = cpuinfo_field("model name") or platform.processor() or "unknown model"
+    return f"this CPU ({model}) has neither {' nor '.join(BF16_FLAGS)} in its flags"
+
+
+def matmul_precision() -> str:
+    """The Linear layers' training GEMM arithmetic: ``"float32"`` (the default) or ``"bfloat16"``."""
+    return _state["precision"]
+
+
+def set_matmul_precision(precision: str) -> None:
+    """Train the Linear layers' GEMMs in ``"float32"`` (the default) or ``"bfloat16"`` arithmetic, process-wide.
+
+    ``"bfloat16"``: oneDNN's matmul rounds both operands of every Linear GEMM (forward and both gradients) to
+    bf16 and sums the products in float32; everything else (attention, LayerNorm, the optimizer, the weights
+    themselves) stays float32. On an AMX Xeon its GEMMs run 2.5-4x the sgemm's speed (docs/performance.md).
+
+    Raises:
+        ValueError: an unknown precision.
+        RuntimeError: ``"bfloat16"`` where this CPU has no native bf16 path (oneDNN would emulate it, slower),
+            where the fused kernels are off or did not build, or where the bf16 Linear fails its check.
+    """
+    if precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got {precision!r}")
+    if precision == "bfloat16":
+        reason = bf16_unsupported()
+        if reason:
+            raise RuntimeError(f"matmul_precision='bfloat16' needs a CPU with a native bf16 matrix path: {reason}; "
+                               f"use 'float32'")
+        loaded = kernels()
+        if loaded is None:
+            why = "turned off by " + ENV_SWITCH if not enabled() else _state["error"]
+            raise RuntimeError(f"matmul_precision='bfloat16' runs in paddle_electra's fused CPU kernels, which are "
+                               f"unavailable ({why}); use 'float32'")
+        if not loaded.bf16_checked:
+            try:
+                _check_linear(loaded, "bf16")
+            except Exception as exc:
+                raise RuntimeError(f"matmul_precision='bfloat16': the bf16 Linear failed its check "
+                                   f"({type(exc).__name__}: {exc}); use 'float32'") from exc
+            loaded.bf16_checked = True
+    _state["precision"] = precision
+
+
+@contextlib.contextmanager
+def matmul_precision_set(precision: str):
+    """:func:`set_matmul_precision` for a ``with`` block; the precision before it is restored after it."""
+    before = _state["precision"]
+    set_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        _state["precision"] = before
 
 
 def kernels() -> Optional[Kernels]:
@@ -415,10 +516,11 @@ def prepare() -> None:
 
 
 def status() -> dict:
-    """``{"enabled", "loaded", "error", "linear_gemm", "attention"}`` for reports (the training benchmark
-    records it); ``linear_gemm``: the Linear kernel's sgemm (``"mkl"`` / ``"onednn"``), or None where
-    Paddle's GEMM is used; ``attention``: whether the fused attention kernel is in use."""
+    """``{"enabled", "loaded", "error", "linear_gemm", "attention", "matmul_precision"}`` for reports (the
+    training benchmark records it); ``linear_gemm``: the Linear kernel's sgemm (``"mkl"`` / ``"onednn"``), or
+    None where Paddle's GEMM is used; ``attention``: whether the fused attention kernel is in use;
+    ``matmul_precision``: :func:`matmul_precision`."""
     module = _state["module"]
     return {"enabled": enabled(), "loaded": module is not None, "error": _state["error"],
             "linear_gemm": module.gemm if module is not None else None,
-            "attention": bool(module is not None and module.has_attention)}
+            "attention": bool(module is not None and module.has_attention), "matmul_precision": _state["precision"]}

@@ -1,6 +1,6 @@
 // Fused CPU training kernels for paddle_electra: exact GELU, LayerNorm, softmax,
 // dropout (float32, contiguous, row-major; the last axis is the row), and a
-// Linear whose GEMMs run in MKL's or oneDNN's sgemm.
+// Linear whose GEMMs run in MKL's or oneDNN's sgemm (or, asked for by name, oneDNN's matmul in bf16 arithmetic).
 //
 // Paddle 3.3's CPU kernels for these run on one thread and, for the gradients,
 // element by element without SIMD; each loop here is one pass over memory on
@@ -226,7 +226,7 @@ PD_BUILD_GRAD_OP(paddle_electra_softmax)
     .SetKernelFn(PD_KERNEL(SoftmaxBackward));
 
 // Linear, out = x @ w + b for x [..., K], w [K, N], b [N], with its gradients
-// (x's leading axes are one axis M of rows), on the sgemm ``use_mkl`` picks (ops_common.h).
+// (x's leading axes are one axis M of rows), on the GEMM ``gemm`` picks (ops_common.h: oneDNN's or MKL's sgemm, or oneDNN's bf16 matmul).
 namespace {
 
 // Rows of x: the product of its leading axes (not numel / K, which divides by zero when K is 0).
@@ -247,14 +247,14 @@ void CheckLinear(const paddle::Tensor& x, const paddle::Tensor& w, const paddle:
 }  // namespace
 
 std::vector<paddle::Tensor> LinearForward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& b,
-                                          int threads, bool use_mkl) {
+                                          int threads, int gemm) {
   CheckLinear(x, w, b);
   const int64_t k = w.dims()[0], n = w.dims()[1], m = Rows(x);
   std::vector<int64_t> shape = x.shape();
   shape.back() = n;
   auto out = paddle::empty(shape, paddle::DataType::FLOAT32, x.place());
   float* op = out.data<float>();
-  Gemm(false, false, m, n, k, x.data<float>(), w.data<float>(), op, threads, use_mkl);
+  Gemm(false, false, m, n, k, x.data<float>(), w.data<float>(), op, threads, gemm);
   const float* bp = b.data<float>();
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < m; ++r) {
@@ -266,7 +266,7 @@ std::vector<paddle::Tensor> LinearForward(const paddle::Tensor& x, const paddle:
 }
 
 std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& b,
-                                           const paddle::Tensor& grad, int threads, bool use_mkl) {
+                                           const paddle::Tensor& grad, int threads, int gemm) {
   CheckLinear(x, w, b);
   CheckFloat(grad, "grad");
   const int64_t k = w.dims()[0], n = w.dims()[1], m = Rows(x);
@@ -275,8 +275,8 @@ std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle
   auto dw = paddle::empty({k, n}, paddle::DataType::FLOAT32, x.place());
   auto db = paddle::empty({n}, paddle::DataType::FLOAT32, x.place());
   const float* gp = grad.data<float>();
-  Gemm(false, true, m, k, n, gp, w.data<float>(), dx.data<float>(), threads, use_mkl);  // dx = grad @ w^T
-  Gemm(true, false, k, n, m, x.data<float>(), gp, dw.data<float>(), threads, use_mkl);  // dw = x^T @ grad
+  Gemm(false, true, m, k, n, gp, w.data<float>(), dx.data<float>(), threads, gemm);  // dx = grad @ w^T
+  Gemm(true, false, k, n, m, x.data<float>(), gp, dw.data<float>(), threads, gemm);  // dw = x^T @ grad
   // db = column sums of grad: each thread sums its own columns down all rows
   float* dbp = db.data<float>();
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -296,13 +296,13 @@ std::vector<paddle::Tensor> LinearBackward(const paddle::Tensor& x, const paddle
 PD_BUILD_OP(paddle_electra_linear)
     .Inputs({"X", "W", "B"})
     .Outputs({"Out"})
-    .Attrs({"threads: int", "use_mkl: bool"})
+    .Attrs({"threads: int", "gemm: int"})
     .SetKernelFn(PD_KERNEL(LinearForward));
 
 PD_BUILD_GRAD_OP(paddle_electra_linear)
     .Inputs({"X", "W", "B", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
-    .Attrs({"threads: int", "use_mkl: bool"})
+    .Attrs({"threads: int", "gemm: int"})
     .SetKernelFn(PD_KERNEL(LinearBackward));
 
 // Dropout, "upscale in train": out = x * keep * scale, keep = 1 where 16 random

@@ -3,7 +3,8 @@
     paddle-electra bench --train [--quick] [--threads 2] [--train-shapes 16x64,32x128] [--repeats 6]
         [--torch-process own|same]
         [--hidden 256] [--layers 4] [--heads 4] [--intermediate 1024] [--embedding 128]
-        [--generator-size 1.0] [--vocab-size 5870] [--json] [--out bench-train.json]
+        [--generator-size 1.0] [--vocab-size 5870] [--matmul-precision float32|bfloat16]
+        [--json] [--out bench-train.json]
 
 Two kinds of step, each timed per shape (batch x seq) on one seeded random batch
 that both frameworks get:
@@ -31,6 +32,9 @@ framework: median and min ms per step, tokens/s at the median, CPU seconds per
 wall second over the timed steps, first and last loss; ``ratio`` is torch's
 median ms / paddle_electra's: paddle_electra's throughput relative to torch
 (> 1: faster). ``--quick`` (CI): a tiny model, one 4x16 shape, 2 repeats.
+``--matmul-precision bfloat16`` times paddle_electra's steps with the Linear layers' GEMMs in bf16
+arithmetic (``_cpu_ops.set_matmul_precision``; the trainers' ``matmul_precision``) against torch's
+float32 as always, so two runs, one per precision, give each one's ratio to the same reference.
 
 Where torch runs (``torch_process``): by default in a worker process of its own
 (:mod:`.train_torch`, run by path), so it has its users' defaults:
@@ -70,6 +74,7 @@ import numpy as np
 
 from . import train_torch as torch_side
 from .train_torch import DISC_WEIGHT, EPSILON, LEARNING_RATE, MAX_GRAD_NORM, SCHEDULE_STEPS, WEIGHT_DECAY
+from .._cpu_ops import MATMUL_PRECISIONS
 from .._io import atomic_path
 from .train_report import geomean, machine_info, print_table
 from .deploy import BenchmarkError
@@ -95,6 +100,7 @@ RATIO_MEANING = ("hf_torch median ms / paddle_electra median ms: paddle_electra'
 # train-only options: keyword (= CLI dest) -> flag
 TORCH_PROCESSES = ("own", "same")  # where the torch step runs (see the module doc)
 OPTION_FLAGS = {"train_shapes": "--train-shapes", "repeats": "--repeats", "torch_process": "--torch-process",
+                "matmul_precision": "--matmul-precision",
                 "hidden": "--hidden",
                 "layers": "--layers", "heads": "--heads", "intermediate": "--intermediate",
                 "embedding": "--embedding", "generator_size": "--generator-size", "vocab_size": "--vocab-size"}
@@ -197,6 +203,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--torch-process", choices=TORCH_PROCESSES,
                         help="--train: where the torch step runs: 'own' (default: a worker process with torch's "
                              "defaults) or 'same' (this process, with paddle_electra's allocator setting)")
+    parser.add_argument("--matmul-precision", metavar="|".join(MATMUL_PRECISIONS),
+                        help="--train: paddle_electra's Linear GEMMs in float32 (default) or bfloat16 arithmetic "
+                             "(CPUs with AMX or AVX512-BF16); torch stays float32")
     for key, kind, what in (("hidden", int, "hidden size"), ("layers", int, "encoder layers"),
                             ("heads", int, "attention heads"), ("intermediate", int, "FFN size"),
                             ("embedding", int, "embedding size"),
@@ -466,7 +475,7 @@ def _time_shape(kind: str, model: Dict, b: int, s: int, seed: int, repeats: int,
 def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
         train_shapes: Optional[Union[str, Sequence]] = None, repeats: Optional[int] = None,
         settle_s: Optional[float] = None, log=None, seed: int = 0, torch_process: Optional[str] = None,
-        **model_options) -> Dict:
+        matmul_precision: Optional[str] = None, **model_options) -> Dict:
     """Time both step kinds on both frameworks for every shape; print a table, write JSON, return it.
 
     Args:
@@ -481,13 +490,19 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
         torch_process: ``"own"`` (default): the torch step runs in a worker process
             of its own, with torch's defaults (see :mod:`.train_torch`);
             ``"same"``: in this process, under paddle_electra's allocator setting.
+        matmul_precision: paddle_electra's Linear GEMMs: ``"float32"`` (default) or ``"bfloat16"``
+            (:func:`paddle_electra._cpu_ops.set_matmul_precision`); torch's stay float32.
         **model_options: ``hidden``, ``layers``, ``heads``, ``intermediate``, ``embedding``,
             ``generator_size``, ``vocab_size`` (see :data:`MODEL_DEFAULTS`).
 
     Raises:
         ValueError: a bad option (the message names it).
-        BenchmarkError: torch or transformers is missing, or a step gave a non-finite loss.
+        BenchmarkError: torch or transformers is missing, a step gave a non-finite loss, or bfloat16 is not
+            available here (the reason is named).
     """
+    matmul_precision = matmul_precision or MATMUL_PRECISIONS[0]
+    if matmul_precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul_precision={matmul_precision!r} must be one of {', '.join(MATMUL_PRECISIONS)}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads={threads!r} must be a positive integer")
     shapes = parse_shapes(train_shapes if train_shapes is not None else (QUICK_SHAPES if quick else DEFAULT_SHAPES))
@@ -512,10 +527,27 @@ def run(quick: bool = False, threads: int = 2, out: Optional[str] = None,
     from .. import _cpu_ops
 
     _cpu_ops.prepare()  # build (once per machine) or load the fused CPU kernels before any step is timed
+    before = _cpu_ops.matmul_precision()
+    try:
+        _cpu_ops.set_matmul_precision(matmul_precision)  # checked before any model is built
+    except RuntimeError as e:
+        raise BenchmarkError(str(e)) from None
+    try:
+        return _run_shapes(quick, threads, out, shapes, repeats, settle_s, log, seed, torch_process, model)
+    finally:
+        _cpu_ops.set_matmul_precision(before)
+
+
+def _run_shapes(quick: bool, threads: int, out: Optional[str], shapes: List[Tuple[int, int]], repeats: int,
+                settle_s: float, log, seed: int, torch_process: str, model: Dict) -> Dict:
+    """:func:`run` once its options are checked and the threads and matmul precision set."""
+    from .. import _cpu_ops
+
     keys = [f"{b}x{s}" for b, s in shapes]
     res = {"config": {"quick": quick, "threads": threads, "warmup": WARMUP, "repeats": repeats, "seed": seed,
                       "shapes": keys, "model": model, "ratio": RATIO_MEANING, "settle_s": settle_s,
                       "torch_process": torch_process, "fused_cpu_kernels": _cpu_ops.status(),
+                      "matmul_precision": _cpu_ops.matmul_precision(),
                       "order": ("torch in a worker process of its own" if torch_process == "own" else
                                 "one process") + "; warm-up, then rounds alternating the frameworks (swapped "
                                "every round), settle_s of idling before each timed step",

@@ -49,7 +49,9 @@ def print_table(res: Dict, file=None) -> None:
     """The results as a small text table (ms per step at the median, tokens/s, CPU s per wall s)."""
     file = file or sys.stdout
     m = res["machine"]
-    print(f"\ntraining steps, {res['config']['threads']} threads, {res['config']['repeats']} repeats; "
+    precision = res["config"].get("matmul_precision", "float32")
+    print(f"\ntraining steps, {res['config']['threads']} threads, {res['config']['repeats']} repeats, paddle_electra's "
+          f"Linear GEMMs in {precision}; "
           f"{m['cpu_model'] or 'unknown CPU'}; paddle {m['versions']['paddle']}, torch {m['versions']['torch']}",
           file=file)
     head = ("kind", "shape", "paddle ms", "tok/s", "cpu/wall", "torch ms", "tok/s", "cpu/wall", "torch/paddle")

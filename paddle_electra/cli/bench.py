@@ -78,7 +78,8 @@ def _cmd_train(args, threads: int, log) -> str:
         res = bench_train.run(quick=args.quick, threads=threads,
                               out="bench-train.json" if args.out is None else args.out,
                               train_shapes=args.train_shapes, repeats=args.repeats,
-                              torch_process=args.torch_process, log=log, **model)
+                              torch_process=args.torch_process, matmul_precision=args.matmul_precision, log=log,
+                              **model)
     except BenchmarkError as e:
         raise CLIError(str(e)) from None
     return to_json(res) if args.json else ""

@@ -115,9 +115,10 @@ def affine(x2d, weight, bias):
     if not paddle.is_grad_enabled():
         return paddle.addmm(bias, x2d, weight)
     kernels = _fused_kernels(x2d)
-    if (kernels is not None and kernels.has_linear and weight.dtype == paddle.float32 and bias is not None
-            and bias.dtype == paddle.float32):
-        return kernels.linear(x2d, weight, bias, num_threads())  # MKL's or oneDNN's sgemm: _cpu_ops/ops.cc
+    gemm = kernels.training_gemm() if kernels is not None else None
+    if gemm is not None and weight.dtype == paddle.float32 and bias is not None and bias.dtype == paddle.float32:
+        # MKL's or oneDNN's sgemm, or oneDNN's bf16 matmul under set_matmul_precision: _cpu_ops/ops.cc
+        return kernels.linear(x2d, weight, bias, num_threads(), gemm)
     if cpu_training(x2d):  # (any leading axes: [..., K])
         ones = paddle.ones(x2d.shape[:-1] + [1], x2d.dtype)
         return paddle.matmul(x2d, weight) + paddle.matmul(ones, bias.astype(weight.dtype).unsqueeze(0))

@@ -334,6 +334,29 @@ def test_cli_random_init_quick_mode(tmp_path, tiny_model, capsys):
     assert args.threads == 2 and args.learning_rate == 1e-4 and args.layer_decay == 0.8
 
 
+def test_matmul_precision_bfloat16_trains_through_the_bf16_linear(tmp_path, tiny_model, monkeypatch):
+    from paddle_electra import _cpu_ops
+
+    with pytest.raises(ValueError, match="matmul_precision must be one of float32, bfloat16"):
+        FinetuneConfig(task="seq-cls", model="m", out="o", train_file="t.csv", matmul_precision="half").validate()
+    rows = ["text,label"] + [f"{t},{lab}" for t, lab in sentiment_rows(60, 5)]
+    train = _write(tmp_path / "train.csv", rows)
+    cfg = FinetuneConfig(task="seq-cls", model=tiny_model, out=str(tmp_path / "run"), train_file=train, max_steps=2,
+                         threads=1, progress=False, matmul_precision="bfloat16")
+    monkeypatch.setattr(_cpu_ops, "bf16_unsupported", lambda: "this CPU (Old CPU) has neither amx_bf16 nor ...")
+    with pytest.raises(RuntimeError, match="Old CPU"):
+        finetune(cfg)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    monkeypatch.undo()
+    if _cpu_ops.bf16_unsupported() is None:  # CI's CPUs (tests/model/test_matmul_precision.py)
+        seen = []
+        real = _cpu_ops.Kernels.linear
+        monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
+        result = finetune(cfg)
+        assert seen and set(seen) == {"bf16"} and result["config"]["matmul_precision"] == "bfloat16"
+    assert _cpu_ops.matmul_precision() == "float32"
+
+
 def test_builtin_datasets_limits(tmp_path):
     from paddle_electra.apps.train.corpora import NER_LABELS
     from paddle_electra.apps.train.finetune import load_splits

@@ -98,6 +98,31 @@ def test_quick_resume_auto_and_no_silent_overwrite(tmp_path, text_file, capsys):
         pretrain(PretrainConfig(out_dir=out, train_files=[text_file], max_steps=2, warmup_steps=0))
 
 
+def test_matmul_precision_is_checked_recorded_and_scoped(tmp_path, text_file, capsys, monkeypatch):
+    from paddle_electra import _cpu_ops
+
+    with pytest.raises(ValueError, match="matmul_precision must be one of float32, bfloat16; got 'bf16'"):
+        PretrainConfig(out_dir="x", corpus="peoples-daily", matmul_precision="bf16").validate()
+    with pytest.raises(ValueError, match="choose one"):
+        PretrainConfig(out_dir="x", corpus="peoples-daily", matmul_precision="bfloat16", amp=True).validate()
+    out = str(tmp_path / "run")
+    quick = ["pretrain", "--train-files", text_file, "--out-dir", out, "--quick", "--no-progress"]
+    monkeypatch.setattr(_cpu_ops, "bf16_unsupported", lambda: "this CPU (Old CPU) has neither amx_bf16 nor ...")
+    assert cli.main(quick + ["--matmul-precision", "bfloat16"]) == 2  # a CPU without bf16: refused, naming why
+    err = capsys.readouterr().err
+    assert "Old CPU" in err and "matmul_precision='bfloat16'" in err and not os.path.exists(out)
+    monkeypatch.undo()
+    if _cpu_ops.bf16_unsupported() is None:  # CI's CPUs (tests/model/test_matmul_precision.py)
+        seen = []
+        real = _cpu_ops.Kernels.linear
+        monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
+        assert cli.main(quick + ["--matmul-precision", "bfloat16"]) == 0
+        capsys.readouterr()
+        assert seen and set(seen) == {"bf16"}  # every training Linear ran in bf16
+        assert read_state(latest_checkpoint(os.path.join(out, "checkpoints")))["config"]["matmul_precision"] == "bfloat16"
+    assert _cpu_ops.matmul_precision() == "float32"  # the run's precision ends with the run
+
+
 # ---------------------------------------------------------------- staged recipes
 def _staged_file(tmp_path, text_file, name="staged.json", **top):
     """A two-stage recipe in tmp: a generator-only stage, then joint ELECTRA at a ~0 learning rate (so its

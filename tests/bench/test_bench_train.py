@@ -75,6 +75,8 @@ def test_cli_train_quick_json(tmp_path, capfd, monkeypatch):
     (["--train", "--repeats", "0"], ["--repeats 0"]),
     (["--train", "--sizes", "small"], ["--sizes", "deployment benchmark"]),
     (["--hidden", "64"], ["--hidden", "only apply with --train"]),
+    (["--matmul-precision", "bfloat16"], ["--matmul-precision", "only apply with --train"]),
+    (["--train", "--matmul-precision", "bf16"], ["--matmul-precision bf16", "float32, bfloat16"]),
     (["--train", "--out", "no-such-dir/x.json"], ["--out no-such-dir/x.json", "does not exist"]),
 ])
 def test_cli_bad_options_are_one_line_errors_naming_the_flag(argv, words, capfd, tmp_path, monkeypatch):
@@ -85,6 +87,26 @@ def test_cli_bad_options_are_one_line_errors_naming_the_flag(argv, words, capfd,
     for w in words:
         assert w in err, (w, err)
     assert not list(tmp_path.iterdir())  # failed before any work or output
+
+
+def test_run_quick_in_bf16_records_it_and_restores_float32(tmp_path, monkeypatch):
+    from paddle_electra import _cpu_ops
+
+    with pytest.raises(ValueError, match="matmul_precision='fp16'"):
+        bench_train.run(quick=True, threads=1, matmul_precision="fp16")
+    monkeypatch.setattr(_cpu_ops, "bf16_unsupported", lambda: "this CPU (Old CPU) has neither amx_bf16 nor ...")
+    with pytest.raises(bench_train.BenchmarkError, match="Old CPU"):
+        bench_train.run(quick=True, threads=1, matmul_precision="bfloat16")
+    monkeypatch.undo()
+    if _cpu_ops.bf16_unsupported() is None:  # CI's CPUs have a bf16 path (tests/model/test_matmul_precision.py)
+        log = io.StringIO()
+        res = bench_train.run(quick=True, threads=1, log=log, settle_s=0.0, matmul_precision="bfloat16",
+                              train_shapes="4x32", repeats=1)
+        assert res["config"]["matmul_precision"] == "bfloat16"
+        assert res["config"]["fused_cpu_kernels"]["matmul_precision"] == "bfloat16"
+        assert "Linear GEMMs in bfloat16" in log.getvalue()
+        _check_result(res, ["4x32"])
+    assert _cpu_ops.matmul_precision() == "float32"
 
 
 def test_missing_transformers_is_an_error_naming_it(capfd, monkeypatch, tmp_path):

@@ -119,7 +119,7 @@ def test_a_failing_sgemm_gives_way_to_the_other_and_then_to_paddles(kernels, mon
     """The load tries the sgemms in gemm_choice's order; one that fails its check is skipped (one
     warning only when none is left, and then Linear layers keep Paddle's matmul)."""
     loaded = {}
-    monkeypatch.setattr(_cpu_ops, "_state", {"tried": False, "module": None, "error": None})
+    monkeypatch.setattr(_cpu_ops, "_state", {"tried": False, "module": None, "error": None, "precision": "float32"})
     monkeypatch.setattr(_cpu_ops, "_self_check", lambda k: None)
     monkeypatch.setattr(_cpu_ops, "_check_dropout", lambda k: None)
 

@@ -193,7 +193,7 @@ def test_threads_follow_set_num_threads(monkeypatch):
 @pytest.fixture
 def fresh(monkeypatch, tmp_path):
     """A process state that has not tried to load, and an empty build folder."""
-    monkeypatch.setattr(_cpu_ops, "_state", {"tried": False, "module": None, "error": None})
+    monkeypatch.setattr(_cpu_ops, "_state", {"tried": False, "module": None, "error": None, "precision": "float32"})
     monkeypatch.setenv("PADDLE_ELECTRA_CPU_OPS_DIR", str(tmp_path / "ops"))
     return tmp_path / "ops"
 
@@ -211,7 +211,7 @@ def test_turned_off_means_no_build(fresh, monkeypatch):
     monkeypatch.setattr(_cpu_ops, "_load", lambda: pytest.fail("built although turned off"))
     assert _cpu_ops.kernels() is None and not fresh.exists()
     assert _cpu_ops.status() == {"enabled": False, "loaded": False, "error": None, "linear_gemm": None,
-                                 "attention": False}
+                                 "attention": False, "matmul_precision": "float32"}
 
 
 def test_a_failed_build_leaves_no_folder_warns_once_and_training_still_runs(fresh, monkeypatch, caplog):

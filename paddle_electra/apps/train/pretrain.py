@@ -99,11 +99,28 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     """
     cfg.validate()
     import paddle
+
+    from ... import _cpu_ops as cpu_ops
+    from ..._cpu import set_num_threads
+
+    if cfg.threads:
+        set_num_threads(cfg.threads)
+    cpu_ops.prepare()  # the fused CPU kernels: built once per machine, before the first step
+    if cfg.amp and not paddle.is_compiled_with_cuda():
+        raise ValueError("amp=True needs a GPU build of Paddle (float16 autocast is not used on CPU)")
+    if cfg.matmul_precision != "float32" and paddle.device.get_device() != "cpu":
+        raise ValueError(f"matmul_precision={cfg.matmul_precision!r} is a CPU path; on "
+                         f"{paddle.device.get_device()} use amp=True")
+    with cpu_ops.matmul_precision_set(cfg.matmul_precision):  # raises, naming why, where bf16 is unavailable
+        return _train(cfg)
+
+
+def _train(cfg: PretrainConfig) -> Dict:
+    """:func:`pretrain` after its device checks, under its matmul precision."""
+    import paddle
     import paddle.distributed as dist
 
     from ... import ElectraTokenizer
-    from ... import _cpu_ops as cpu_ops
-    from ..._cpu import set_num_threads
     from ...model.pretraining import ElectraForTotalPretraining, ElectraPretrainingCriterion
     from .checkpoint import (
         latest_checkpoint,
@@ -119,11 +136,6 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     from .steps import evaluate_heldout, heldout_collator, step_losses
     from .tracking import MetricsLog, plot_curves
 
-    if cfg.threads:
-        set_num_threads(cfg.threads)
-    cpu_ops.prepare()  # the fused CPU kernels: built once per machine, before the first step
-    if cfg.amp and not paddle.is_compiled_with_cuda():
-        raise ValueError("amp=True needs a GPU build of Paddle (float16 autocast is not used on CPU)")
     env_world = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
     if env_world > 1 and not dist.is_initialized():
         dist.init_parallel_env()

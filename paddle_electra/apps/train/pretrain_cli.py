@@ -27,7 +27,7 @@ from .pretrain_config import BUILTIN_CORPORA, QUICK, QUICK_PAIR_KEEPS, PretrainC
 RECIPE_KEYS = ("stages", "description")  # the top level of a staged recipe
 # flags about how to run, not what to train: they apply to every stage of a staged recipe;
 # any other option given on the command line needs --stage N there (which stage would it change?)
-RUN_WIDE = ("resume", "overwrite", "progress", "plot", "threads", "amp")
+RUN_WIDE = ("resume", "overwrite", "progress", "plot", "threads", "amp", "matmul_precision")
 
 _HELP = {
     "out_dir": "run folder (checkpoints, metrics.jsonl/csv, loss_curve.png, generator/, discriminator/)",
@@ -46,6 +46,8 @@ _HELP = {
     "warmup_steps": "warmup steps (a --max-steps shorter than the config's scales the config's warmup)",
     "save_every": "checkpoint every N steps (0: only at the end)",
     "amp": "float16 autocast + loss scaling (GPU only)",
+    "matmul_precision": "the Linear layers' GEMMs: float32 (default) or bfloat16 (bf16 products summed in float32; "
+                        "CPUs with AMX or AVX512-BF16; faster, slightly different numbers)",
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
     "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
                  "from (a further stage; fresh optimizer)",

