@@ -37,6 +37,11 @@ warnings.filterwarnings("ignore", message=r"No ccache found", category=UserWarni
                         module=r"paddle\.utils\.cpp_extension")
 
 
+#: the flags of a native bf16 matrix path (AVX-512 BF16 dot products, AMX bf16 tiles): the inference
+#: bf16 predictor (inference/export/cpu_info.py) and the bf16 training GEMMs (_cpu_ops) both need one
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
 def cpuinfo_field(name: str) -> str:
     """The first ``name`` line of ``/proc/cpuinfo`` (``vendor_id``, ``flags``, ...), or "" where there is none."""
     try:

@@ -52,7 +52,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from .._cpu import cpuinfo_field
+from .._cpu import BF16_FLAGS, cpuinfo_field
 
 logger = logging.getLogger("paddle_electra.cpu_ops")
 
@@ -65,7 +65,6 @@ OPS = tuple(f"paddle_electra_{name}" for name in ("gelu", "layer_norm", "softmax
 GEMMS = ("mkl", "onednn")  # the Linear's sgemm: MKL's cblas_sgemm or oneDNN's dnnl_sgemm
 GEMM_KINDS = {"onednn": 0, "mkl": 1, "bf16": 2}  # ops_common.h's GemmKind; "bf16": oneDNN's matmul, bf16 fpmath
 MATMUL_PRECISIONS = ("float32", "bfloat16")
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # a native bf16 matrix path: AMX tiles or AVX-512 BF16 dot products
 BUILD_TIMEOUT_S = 600
 # -ffast-math turns on glibc's vector erf / exp (not with -fno-finite-math-only: GCC then
 # calls the scalar ones). The kernels test no value for inf / NaN, so nothing is folded
@@ -448,12 +447,18 @@ def set_matmul_precision(precision: str) -> None:
 
     Raises:
         ValueError: an unknown precision.
-        RuntimeError: ``"bfloat16"`` where this CPU has no native bf16 path (oneDNN would emulate it, slower),
-            where the fused kernels are off or did not build, or where the bf16 Linear fails its check.
+        RuntimeError: ``"bfloat16"`` where Paddle's device is not the CPU, where this CPU has no native bf16
+            path (oneDNN would emulate it, slower), where the fused kernels are off or did not build, or where
+            the bf16 Linear fails its check.
     """
     if precision not in MATMUL_PRECISIONS:
         raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got {precision!r}")
     if precision == "bfloat16":
+        import paddle
+
+        device = paddle.device.get_device()
+        if device != "cpu":
+            raise RuntimeError(f"matmul_precision='bfloat16' is a CPU path; on {device} use float16 autocast (amp)")
         reason = bf16_unsupported()
         if reason:
             raise RuntimeError(f"matmul_precision='bfloat16' needs a CPU with a native bf16 matrix path: {reason}; "

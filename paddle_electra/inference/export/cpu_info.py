@@ -12,6 +12,8 @@ import os
 import platform
 from typing import Any, Dict, Optional
 
+from ..._cpu import BF16_FLAGS  # the flags of a native bf16 matrix path (one definition, shared with training)
+
 #: the flags recorded: AVX2, AVX-512, VNNI (int8 dot products), bf16, AMX tiles (int8 / bf16)
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 
@@ -53,10 +55,6 @@ def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> Dict[str, Any]:
     return {"model": block.get("model name") or block.get("Model") or platform.processor() or None,
             "machine": platform.machine() or None, "logical_cpus": os.cpu_count(),
             "flags": {f: f in present for f in FLAGS}, "source": cpuinfo_path}
-
-
-#: the flags of a native bf16 matrix path (AVX-512 BF16 dot products, AMX bf16 tiles)
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def bf16_support(info: Optional[Dict[str, Any]] = None) -> Optional[str]:
