@@ -34,7 +34,8 @@ option) moves the Linear layers' GEMMs to oneDNN's matmul with bf16 arithmetic
 (inputs rounded to bf16, products summed in float32, like torch's
 ``set_float32_matmul_precision("medium")``) on CPUs with AMX or AVX512-BF16;
 asked for by name only, as it changes the numbers. Refused, with the reason,
-where the CPU or the kernels cannot give it.
+where the CPU or the kernels cannot give it; ``"auto"`` (:func:`resolve_matmul_precision`)
+takes it where it is given and float32 elsewhere, so one command suits every CPU.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 from .._cpu import BF16_FLAGS, cpuinfo_field
 
@@ -65,6 +66,8 @@ OPS = tuple(f"paddle_electra_{name}" for name in ("gelu", "layer_norm", "softmax
 GEMMS = ("mkl", "onednn")  # the Linear's sgemm: MKL's cblas_sgemm or oneDNN's dnnl_sgemm
 GEMM_KINDS = {"onednn": 0, "mkl": 1, "bf16": 2}  # ops_common.h's GemmKind; "bf16": oneDNN's matmul, bf16 fpmath
 MATMUL_PRECISIONS = ("float32", "bfloat16")
+# what the trainers' option accepts: "auto" is resolved to one of MATMUL_PRECISIONS before training
+MATMUL_PRECISION_CHOICES = MATMUL_PRECISIONS + ("auto",)
 BUILD_TIMEOUT_S = 600
 # -ffast-math turns on glibc's vector erf / exp (not with -fno-finite-math-only: GCC then
 # calls the scalar ones). The kernels test no value for inf / NaN, so nothing is folded
@@ -438,12 +441,33 @@ def matmul_precision() -> str:
     return _state["precision"]
 
 
-def check_matmul_precision(precision: str) -> str:
-    """``precision`` when it is one of :data:`MATMUL_PRECISIONS`, else ValueError naming them (the trainers'
-    and the benchmark's option check, before anything runs)."""
-    if precision not in MATMUL_PRECISIONS:
-        raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; got {precision!r}")
+def check_matmul_precision(precision: str, choices=MATMUL_PRECISION_CHOICES) -> str:
+    """``precision`` when it is one of ``choices`` (the trainers': :data:`MATMUL_PRECISION_CHOICES`), else
+    ValueError naming them (the option check, before anything runs)."""
+    if precision not in choices:
+        raise ValueError(f"matmul_precision must be one of {', '.join(choices)}; got {precision!r}")
     return precision
+
+
+def resolve_matmul_precision(precision: str) -> Tuple[str, Optional[str]]:
+    """``(precision, why)``: ``"auto"`` becomes ``"bfloat16"`` where :func:`set_matmul_precision` accepts it
+    and ``"float32"`` elsewhere, ``why`` then being its refusal; any other precision is returned as it is,
+    ``why`` None. The precision in force is left as it was; what ``"auto"`` chose is logged in one line.
+
+    Raises:
+        ValueError: a precision not in :data:`MATMUL_PRECISION_CHOICES`.
+    """
+    check_matmul_precision(precision)
+    if precision != "auto":
+        return precision, None
+    try:
+        with matmul_precision_set("bfloat16"):  # the same checks as asking by name, undone at once
+            pass
+    except RuntimeError as exc:
+        logger.info("matmul_precision='auto': float32, because %s", exc)
+        return "float32", str(exc)
+    logger.info("matmul_precision='auto': bfloat16 (this CPU has a native bf16 matrix path)")
+    return "bfloat16", None
 
 
 def set_matmul_precision(precision: str) -> None:
@@ -454,12 +478,12 @@ def set_matmul_precision(precision: str) -> None:
     themselves) stays float32. On an AMX Xeon its GEMMs run 2.5-4x the sgemm's speed (docs/performance.md).
 
     Raises:
-        ValueError: an unknown precision.
+        ValueError: an unknown precision (``"auto"`` too: :func:`resolve_matmul_precision` turns it into one).
         RuntimeError: ``"bfloat16"`` where Paddle's device is not the CPU, where this CPU has no native bf16
-            path (oneDNN would emulate it, slower), where the fused kernels are off or did not build, or where
-            the bf16 Linear fails its check.
+            path (oneDNN emulates it there, slower, or on an AVX2-only CPU silently computes float32), where
+            the fused kernels are off or did not build, or where the bf16 Linear fails its check.
     """
-    check_matmul_precision(precision)
+    check_matmul_precision(precision, MATMUL_PRECISIONS)
     if precision == "bfloat16":
         import paddle
 

@@ -6,7 +6,9 @@ fixed by the identity of some characters), so "the dev metric improves over
 the first evaluation" is a reliable check. One thread, fixed seeds.
 """
 
+import dataclasses
 import json
+import logging
 import os
 import random
 
@@ -334,10 +336,10 @@ def test_cli_random_init_quick_mode(tmp_path, tiny_model, capsys):
     assert args.threads == 2 and args.learning_rate == 1e-4 and args.layer_decay == 0.8
 
 
-def test_matmul_precision_bfloat16_trains_through_the_bf16_linear(tmp_path, tiny_model, monkeypatch):
+def test_matmul_precision_bfloat16_trains_through_the_bf16_linear(tmp_path, tiny_model, monkeypatch, caplog):
     from paddle_electra import _cpu_ops
 
-    with pytest.raises(ValueError, match="matmul_precision must be one of float32, bfloat16"):
+    with pytest.raises(ValueError, match="matmul_precision must be one of float32, bfloat16, auto"):
         FinetuneConfig(task="seq-cls", model="m", out="o", train_file="t.csv", matmul_precision="half").validate()
     rows = ["text,label"] + [f"{t},{lab}" for t, lab in sentiment_rows(60, 5)]
     train = _write(tmp_path / "train.csv", rows)
@@ -347,12 +349,22 @@ def test_matmul_precision_bfloat16_trains_through_the_bf16_linear(tmp_path, tiny
     with pytest.raises(RuntimeError, match="Old CPU"):
         finetune(cfg)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+    # "auto" on that CPU trains in float32, says why, and the result records the precision that trained
+    seen = []
+    real = _cpu_ops.Kernels.linear
+    monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
+    with caplog.at_level(logging.INFO, logger="paddle_electra.cpu_ops"):
+        result = finetune(dataclasses.replace(cfg, matmul_precision="auto", out=str(tmp_path / "auto")))
+    assert result["config"]["matmul_precision"] == "float32" and seen and "bf16" not in seen
+    assert "matmul_precision='auto': float32, because" in caplog.text and "Old CPU" in caplog.text
     monkeypatch.undo()
-    if _cpu_ops.bf16_unsupported() is None:  # CI's CPUs (tests/model/test_matmul_precision.py)
+    if _cpu_ops.bf16_unsupported() is None:  # a CPU with AMX or AVX512-BF16 (tests/model/test_matmul_precision.py)
         seen = []
-        real = _cpu_ops.Kernels.linear
         monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
         result = finetune(cfg)
+        assert seen and set(seen) == {"bf16"} and result["config"]["matmul_precision"] == "bfloat16"
+        seen.clear()
+        result = finetune(dataclasses.replace(cfg, matmul_precision="auto", out=str(tmp_path / "auto2")))
         assert seen and set(seen) == {"bf16"} and result["config"]["matmul_precision"] == "bfloat16"
     assert _cpu_ops.matmul_precision() == "float32"
 

@@ -2,6 +2,7 @@
 a run folder that is never silently overwritten (issue 13), and staged recipes (``{"stages": [...]}``)."""
 
 import json
+import logging
 import os
 import random
 
@@ -98,10 +99,10 @@ def test_quick_resume_auto_and_no_silent_overwrite(tmp_path, text_file, capsys):
         pretrain(PretrainConfig(out_dir=out, train_files=[text_file], max_steps=2, warmup_steps=0))
 
 
-def test_matmul_precision_is_checked_recorded_and_scoped(tmp_path, text_file, capsys, monkeypatch):
+def test_matmul_precision_is_checked_recorded_and_scoped(tmp_path, text_file, capsys, monkeypatch, caplog):
     from paddle_electra import _cpu_ops
 
-    with pytest.raises(ValueError, match="matmul_precision must be one of float32, bfloat16; got 'bf16'"):
+    with pytest.raises(ValueError, match="matmul_precision must be one of float32, bfloat16, auto; got 'bf16'"):
         PretrainConfig(out_dir="x", corpus="peoples-daily", matmul_precision="bf16").validate()
     with pytest.raises(ValueError, match="choose one"):
         PretrainConfig(out_dir="x", corpus="peoples-daily", matmul_precision="bfloat16", amp=True).validate()
@@ -111,15 +112,23 @@ def test_matmul_precision_is_checked_recorded_and_scoped(tmp_path, text_file, ca
     assert cli.main(quick + ["--matmul-precision", "bfloat16"]) == 2  # a CPU without bf16: refused, naming why
     err = capsys.readouterr().err
     assert "Old CPU" in err and "matmul_precision='bfloat16'" in err and not os.path.exists(out)
+    # "auto" there trains in float32, says why, and the checkpoints record the precision that trained
+    with caplog.at_level(logging.INFO, logger="paddle_electra.cpu_ops"):
+        assert cli.main(quick + ["--matmul-precision", "auto"]) == 0
+    capsys.readouterr()
+    assert "matmul_precision='auto': float32, because" in caplog.text and "Old CPU" in caplog.text
+    assert read_state(latest_checkpoint(os.path.join(out, "checkpoints")))["config"]["matmul_precision"] == "float32"
     monkeypatch.undo()
-    if _cpu_ops.bf16_unsupported() is None:  # CI's CPUs (tests/model/test_matmul_precision.py)
-        seen = []
-        real = _cpu_ops.Kernels.linear
-        monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
-        assert cli.main(quick + ["--matmul-precision", "bfloat16"]) == 0
-        capsys.readouterr()
-        assert seen and set(seen) == {"bf16"}  # every training Linear ran in bf16
-        assert read_state(latest_checkpoint(os.path.join(out, "checkpoints")))["config"]["matmul_precision"] == "bfloat16"
+    if _cpu_ops.bf16_unsupported() is None:  # a CPU with AMX or AVX512-BF16 (tests/model/test_matmul_precision.py)
+        for precision in ("bfloat16", "auto"):
+            seen = []
+            real = _cpu_ops.Kernels.linear
+            monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
+            assert cli.main(quick + ["--matmul-precision", precision, "--overwrite"]) == 0
+            capsys.readouterr()
+            assert seen and set(seen) == {"bf16"}  # every training Linear ran in bf16
+            state = read_state(latest_checkpoint(os.path.join(out, "checkpoints")))
+            assert state["config"]["matmul_precision"] == "bfloat16"
     assert _cpu_ops.matmul_precision() == "float32"  # the run's precision ends with the run
 
 

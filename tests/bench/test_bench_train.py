@@ -98,7 +98,7 @@ def test_run_quick_in_bf16_records_it_and_restores_float32(tmp_path, monkeypatch
     with pytest.raises(bench_train.BenchmarkError, match="Old CPU"):
         bench_train.run(quick=True, threads=1, matmul_precision="bfloat16")
     monkeypatch.undo()
-    if _cpu_ops.bf16_unsupported() is None:  # CI's CPUs have a bf16 path (tests/model/test_matmul_precision.py)
+    if _cpu_ops.bf16_unsupported() is None:  # a CPU with AMX or AVX512-BF16 (tests/model/test_matmul_precision.py)
         log = io.StringIO()
         res = bench_train.run(quick=True, threads=1, log=log, settle_s=0.0, matmul_precision="bfloat16",
                               train_shapes="4x32", repeats=1)

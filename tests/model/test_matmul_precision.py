@@ -3,8 +3,6 @@ products are exactly those of the bf16-rounded operands summed in float32, in th
 the setting is checked, refused with its reason where the CPU or the kernels cannot give it, scoped by the
 context manager, and a pre-training step under it learns like a float32 one."""
 
-import os
-
 import numpy as np
 import paddle
 import pytest
@@ -30,20 +28,39 @@ def bf16(kernels):
         with pytest.raises(RuntimeError, match="native bf16"):
             _cpu_ops.set_matmul_precision("bfloat16")
         assert _cpu_ops.matmul_precision() == "float32"
-        # never in CI, whose CPUs have a bf16 path (test_ci_cpus_have_a_bf16_path fails there otherwise)
-        assert not os.environ.get("CI"), _cpu_ops.bf16_unsupported()
         pytest.skip("this CPU has no bf16 matrix path: its refusal was checked instead")
     with _cpu_ops.matmul_precision_set("bfloat16"):
         yield kernels
 
 
-def test_ci_cpus_have_a_bf16_path():
-    """The machines CI runs on (an AMX Xeon, AVX512-BF16 EPYCs) have one, so there the tests below all run;
-    elsewhere a CPU without one gets the refusal, which the ``bf16`` fixture then checks."""
+def test_bf16_follows_the_cpu_flags_and_auto_follows_bf16(kernels):
+    """bf16 is given exactly where the CPU has AMX or AVX512-BF16, and "auto" takes it there and float32
+    elsewhere, leaving the precision in force as it was. CI's machines are of both kinds (an AMX Xeon and
+    AVX512-BF16 EPYCs run the bf16 tests below; an AVX2-only EPYC checks the refusal in their place)."""
     flags = (_cpu_ops.cpuinfo_field("flags") or "").split()
     assert BF16_HERE == bool(set(flags) & {"amx_bf16", "avx512_bf16"})
-    if os.environ.get("CI"):
-        assert BF16_HERE, _cpu_ops.bf16_unsupported()
+    precision, why = _cpu_ops.resolve_matmul_precision("auto")
+    if BF16_HERE:
+        assert (precision, why) == ("bfloat16", None)
+    else:
+        assert precision == "float32" and "native bf16" in why and _cpu_ops.bf16_unsupported() in why
+    assert _cpu_ops.matmul_precision() == "float32"
+    assert _cpu_ops.resolve_matmul_precision("float32") == ("float32", None)
+    assert _cpu_ops.resolve_matmul_precision("bfloat16") == ("bfloat16", None)  # by name: set_matmul_precision checks
+    with pytest.raises(ValueError, match="float32, bfloat16, auto"):
+        _cpu_ops.resolve_matmul_precision("bf16")
+
+
+def test_auto_is_float32_on_a_cpu_without_bf16_and_says_why(monkeypatch, caplog):
+    monkeypatch.setattr(_cpu_ops, "cpuinfo_field",
+                        lambda name: "fpu avx2" if name == "flags" else "Some CPU" if name == "model name" else "")
+    with caplog.at_level("INFO", logger="paddle_electra.cpu_ops"):
+        precision, why = _cpu_ops.resolve_matmul_precision("auto")
+    assert precision == "float32" and "Some CPU" in why
+    assert "matmul_precision='auto': float32, because" in caplog.text and "Some CPU" in caplog.text
+    assert _cpu_ops.matmul_precision() == "float32"
+    with pytest.raises(ValueError, match="one of float32, bfloat16; got 'auto'"):  # resolved first, never set
+        _cpu_ops.set_matmul_precision("auto")
 
 
 def _round(a):

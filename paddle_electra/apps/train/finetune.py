@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..._cpu_ops import MATMUL_PRECISIONS, check_matmul_precision
+from ..._cpu_ops import MATMUL_PRECISION_CHOICES, check_matmul_precision
 from ..._io import atomic_folder, write_text
 from . import finetune_data as fd
 from . import finetune_tasks as ft
@@ -86,7 +86,8 @@ class FinetuneConfig:
     seed: int = 42
     data_seed: Optional[int] = None  # split seed of the built-in datasets (default: the recipe's)
     threads: Optional[int] = None
-    matmul_precision: str = "float32"  # or "bfloat16": the Linear GEMMs in bf16 arithmetic (CPU; _cpu_ops)
+    # or "bfloat16": the Linear GEMMs in bf16 arithmetic (CPU; _cpu_ops); "auto": bfloat16 where the CPU has it
+    matmul_precision: str = "float32"
     progress: bool = True
     overwrite: bool = False  # replace an existing out/best
 
@@ -337,6 +338,8 @@ def finetune(cfg: FinetuneConfig) -> Dict[str, Any]:
     from ... import _cpu_ops
 
     _cpu_ops.prepare()  # the fused CPU kernels: built once per machine, before the first step
+    # "auto" becomes what this CPU gives, so the metrics and the result say which arithmetic trained
+    cfg = dataclasses.replace(cfg, matmul_precision=_cpu_ops.resolve_matmul_precision(cfg.matmul_precision)[0])
     with _cpu_ops.matmul_precision_set(cfg.matmul_precision):  # raises, naming why, where bf16 is unavailable
         return _finetune(cfg, t0)
 
@@ -528,9 +531,10 @@ def add_finetune_arguments(parser) -> None:
     g.add_argument("--data-seed", type=int, help="split seed of the built-in datasets (default: the recipe's)")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     g.add_argument("--overwrite", action="store_true", help="replace an existing OUT/best")
-    g.add_argument("--matmul-precision", choices=MATMUL_PRECISIONS, default=d.matmul_precision,
+    g.add_argument("--matmul-precision", choices=MATMUL_PRECISION_CHOICES, default=d.matmul_precision,
                    help="the Linear layers' GEMMs: float32, or bfloat16 (bf16 products summed in float32; CPUs "
-                        "with AMX or AVX512-BF16; faster, slightly different numbers)")
+                        "with AMX or AVX512-BF16; faster, slightly different numbers), or auto (bfloat16 where "
+                        "the CPU has it, float32 elsewhere, said in one line)")
     _add(parser, "--threads", type=int, metavar="N", default=None, help="CPU threads for Paddle")
     _add(parser, "--json", action="store_true", default=False, help="print the result as JSON")
 

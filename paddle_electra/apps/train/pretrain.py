@@ -108,6 +108,8 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     cpu_ops.prepare()  # the fused CPU kernels: built once per machine, before the first step
     if cfg.amp and not paddle.is_compiled_with_cuda():
         raise ValueError("amp=True needs a GPU build of Paddle (float16 autocast is not used on CPU)")
+    # "auto" becomes what this CPU gives, so checkpoints and metrics say which arithmetic trained
+    cfg = dataclasses.replace(cfg, matmul_precision=cpu_ops.resolve_matmul_precision(cfg.matmul_precision)[0])
     with cpu_ops.matmul_precision_set(cfg.matmul_precision):  # raises, naming why, where bf16 is unavailable
         return _train(cfg)
 

@@ -47,7 +47,8 @@ _HELP = {
     "save_every": "checkpoint every N steps (0: only at the end)",
     "amp": "float16 autocast + loss scaling (GPU only)",
     "matmul_precision": "the Linear layers' GEMMs: float32 (default) or bfloat16 (bf16 products summed in float32; "
-                        "CPUs with AMX or AVX512-BF16; faster, slightly different numbers)",
+                        "CPUs with AMX or AVX512-BF16; faster, slightly different numbers), or auto (bfloat16 where "
+                        "the CPU has it, float32 elsewhere, said in one line)",
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
     "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
                  "from (a further stage; fresh optimizer)",

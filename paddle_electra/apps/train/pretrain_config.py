@@ -104,7 +104,8 @@ class PretrainConfig:
     widen_discriminator: bool = False
     amp: bool = False  # float16 autocast + loss scaling; GPU only
     # the Linear layers' GEMMs: "float32", or "bfloat16" (bf16 products summed in float32, oneDNN on CPUs with AMX
-    # or AVX512-BF16: a faster step, slightly different numbers; _cpu_ops.set_matmul_precision); CPU only
+    # or AVX512-BF16: a faster step, slightly different numbers; _cpu_ops.set_matmul_precision); CPU only;
+    # "auto": bfloat16 where the CPU has it, else float32 (_cpu_ops.resolve_matmul_precision)
     matmul_precision: str = "float32"
     threads: Optional[int] = None  # CPU threads (default: Paddle's / OMP_NUM_THREADS)
     save_dtype: str = "float32"  # final model folders: "float32" or "float16" (safetensors)
@@ -192,7 +193,7 @@ class PretrainConfig:
         if not 0 < self.generator_size <= 1:
             raise ValueError(f"generator_size must be in (0, 1], got {self.generator_size}")
         check_matmul_precision(self.matmul_precision)
-        if self.matmul_precision != "float32" and self.amp:
+        if self.matmul_precision == "bfloat16" and self.amp:
             raise ValueError("matmul_precision='bfloat16' is the CPU's bf16 path and amp=True the GPU's float16 "
                              "autocast: choose one")
 
