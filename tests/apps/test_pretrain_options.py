@@ -120,9 +120,9 @@ def test_matmul_precision_is_checked_recorded_and_scoped(tmp_path, text_file, ca
     assert read_state(latest_checkpoint(os.path.join(out, "checkpoints")))["config"]["matmul_precision"] == "float32"
     monkeypatch.undo()
     if _cpu_ops.bf16_unsupported() is None:  # a CPU with AMX or AVX512-BF16 (tests/model/test_matmul_precision.py)
+        real = _cpu_ops.Kernels.linear  # taken once: a second wrapper would wrap the first
         for precision in ("bfloat16", "auto"):
             seen = []
-            real = _cpu_ops.Kernels.linear
             monkeypatch.setattr(_cpu_ops.Kernels, "linear", lambda self, *a: seen.append(a[-1]) or real(self, *a))
             assert cli.main(quick + ["--matmul-precision", precision, "--overwrite"]) == 0
             capsys.readouterr()
