@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import re
 import sys
@@ -140,8 +141,14 @@ def _import_paddle_quietly() -> None:
     if "paddle" in sys.modules:
         return
     caught = io.StringIO()
+    root = logging.getLogger()
+    before = list(root.handlers)
     with contextlib.redirect_stderr(caught):
         import paddle  # noqa: F401
+    # Paddle's import gives the root logger a handler on sys.stderr, which was the buffer just then: every
+    # log line after it (--matmul-precision auto's, a time budget's plan) would vanish into it
+    for handler in [h for h in root.handlers if h not in before and getattr(h, "stream", None) is caught]:
+        root.removeHandler(handler)
     for line in caught.getvalue().splitlines():
         if not line.startswith(("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY")):
             print(line, file=sys.stderr)

@@ -115,3 +115,13 @@ def build_optimizer(model: paddle.nn.Layer, learning_rate: float, total_steps: i
         grad_clip=clip,
     )
     return optimizer, scheduler
+
+
+def set_total_steps(scheduler, total_steps: int, warmup_steps: int) -> None:
+    """Give a :func:`build_optimizer` schedule a new length (a time budget's plan), from its current step on.
+
+    The warm-up does not depend on the length, so a plan made during it leaves
+    every rate already used unchanged.
+    """
+    scheduler.lr_lambda = warmup_linear(total_steps, warmup_steps)
+    scheduler.last_lr = scheduler.get_lr()  # the rate of the step about to run, under the new length

@@ -98,6 +98,9 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     ``paddle.DataParallel``; rank 0 writes metrics, checkpoints and the model.
     """
     cfg.validate()
+    from .budget import clock
+
+    t_entry = clock()  # a time budget (max_minutes) counts from here: kernel checks and setup included
     import paddle
 
     from ... import _cpu_ops as cpu_ops
@@ -111,10 +114,10 @@ def pretrain(cfg: PretrainConfig) -> Dict:
     # "auto" becomes what this CPU gives, so checkpoints and metrics say which arithmetic trained
     cfg = dataclasses.replace(cfg, matmul_precision=cpu_ops.resolve_matmul_precision(cfg.matmul_precision)[0])
     with cpu_ops.matmul_precision_set(cfg.matmul_precision):  # raises, naming why, where bf16 is unavailable
-        return _train(cfg)
+        return _train(cfg, t_entry)
 
 
-def _train(cfg: PretrainConfig) -> Dict:
+def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
     """:func:`pretrain` after its device checks, under its matmul precision."""
     import paddle
     import paddle.distributed as dist
@@ -129,9 +132,10 @@ def _train(cfg: PretrainConfig) -> Dict:
         start_from_pretrained,
         start_stage_from,
     )
+    from . import budget
     from .collator import MaskingCollator
     from .data import BlockSampler, pack_blocks, pack_word_blocks
-    from .optim import build_optimizer
+    from .optim import build_optimizer, set_total_steps
     from .steps import evaluate_heldout, heldout_collator, step_losses
     from .tracking import MetricsLog, plot_curves
 
@@ -139,6 +143,9 @@ def _train(cfg: PretrainConfig) -> Dict:
     if env_world > 1 and not dist.is_initialized():
         dist.init_parallel_env()
     rank, world = _world()
+    if cfg.max_minutes and world > 1:
+        raise ValueError("max_minutes plans one process's schedule from its own step time; under "
+                         "paddle.distributed set max_steps instead")
     if cfg.batch_size % (world * cfg.grad_accum):
         raise ValueError(f"batch_size {cfg.batch_size} must split evenly over {world} processes x "
                          f"{cfg.grad_accum} accumulation steps")
@@ -178,6 +185,7 @@ def _train(cfg: PretrainConfig) -> Dict:
                                            cfg.weight_decay, max_grad_norm=cfg.max_grad_norm)
     ckpt_root = os.path.join(cfg.out_dir, "checkpoints")
     start, wall_before = 0, 0.0  # wall_before: training seconds of the run before this process (resumed runs)
+    plan = None  # max_minutes: the schedule's planned length (budget.make_plan), once made
     if cfg.init_from and not cfg.resume:
         # weights only: this stage has its own optimizer and schedule
         start_stage_from(cfg.init_from, model, cfg.grow_discriminator)
@@ -194,10 +202,15 @@ def _train(cfg: PretrainConfig) -> Dict:
         scheduler.set_state_dict(state["scheduler"])
         start = int(state["step"])
         wall_before = float(state.get("wall_s", 0.0))
+        plan = budget.resumed_plan(state, cfg.max_minutes, cfg.max_steps, path)
         if state.get("seed") != cfg.seed or state.get("batch_size") != cfg.batch_size:
             raise ValueError(f"{path} was written with seed {state.get('seed')} / batch_size "
                              f"{state.get('batch_size')}; resume with the same values for an exact continuation")
         logger.info("resumed from %s at step %d", path, start)
+    if plan:
+        set_total_steps(scheduler, plan["max_steps"], cfg.warmup_steps)
+        logger.info("keeping the checkpoint's plan: %s", budget.describe_plan(plan))
+    schedule_end = plan["max_steps"] if plan else cfg.max_steps  # the step the schedule ends at
     train_model = paddle.DataParallel(model) if world > 1 else model
     scaler = paddle.amp.GradScaler(init_loss_scaling=2.0**15) if cfg.amp else None
     log = MetricsLog(cfg.out_dir, resume_step=start if cfg.resume else None) if rank == 0 else None
@@ -207,14 +220,17 @@ def _train(cfg: PretrainConfig) -> Dict:
         return {"seed": cfg.seed, "batch_size": cfg.batch_size, "scheduler": scheduler.state_dict(),
                 "data": sampler.position(step), "rng": "reseeded from (seed, step) each step",
                 "config": dataclasses.asdict(cfg), "discriminator_config": saved_configs[0].to_dict(),
-                "generator_config": saved_configs[1].to_dict(), "wall_s": round(wall(), 1)}
+                "generator_config": saved_configs[1].to_dict(), "wall_s": round(wall(), 1), "plan": plan}
 
     bar = None
     if rank == 0 and cfg.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.max_steps, initial=start, desc="pre-training", unit="step", dynamic_ncols=True)
-    end = min(cfg.max_steps, cfg.stop_after) if cfg.stop_after else cfg.max_steps
+        bar = tqdm(total=schedule_end, initial=start, desc="pre-training", unit="step", dynamic_ncols=True)
+    end = min(schedule_end, cfg.stop_after) if cfg.stop_after else schedule_end
+    # a budget not planned yet: time steps WARM_STEPS.. of this process, then fix the schedule's length
+    plan_at = budget.plan_step(start, cfg.warmup_steps) if cfg.max_minutes and plan is None else None
+    timed_from = None
     acc = _zero_acc()
     t0, tokens = time.perf_counter(), 0
     t_start = t0
@@ -227,6 +243,8 @@ def _train(cfg: PretrainConfig) -> Dict:
     if cfg.freeze_generator:  # it samples as the fixed network it is (no dropout)
         model.generator.eval()
     for step in range(start, end):
+        if step >= end:  # a budget's plan ended the schedule earlier than the range was made for
+            break
         paddle.seed(cfg.seed * 100003 + step)  # dropout + Gumbel noise: a function of the step
         # the whole global batch is masked with one RNG, then cut: every rank / accumulation split
         # of a step sees the same masked blocks as a single process would
@@ -258,6 +276,24 @@ def _train(cfg: PretrainConfig) -> Dict:
         lr = scheduler.get_lr()
         scheduler.step()
         done = step + 1
+        if plan_at is not None and done == start + budget.WARM_STEPS:
+            timed_from = budget.clock()
+        if plan_at is not None and done == plan_at and done < end:
+            step_s = (budget.clock() - timed_from) / (done - start - budget.WARM_STEPS)
+            eval_s = 0.0
+            if eval_blocks is not None and cfg.eval_every:  # timed once; the training RNG is reseeded every step
+                t_eval = budget.clock()
+                evaluate_heldout(model, eval_blocks, eval_collator, seed=cfg.seed, generator_only=generator_only)
+                eval_s = budget.clock() - t_eval
+            plan = budget.make_plan(done, cfg.max_steps, cfg.warmup_steps, cfg.max_minutes,
+                                    wall_before + budget.clock() - t_entry, step_s, eval_s, cfg.eval_every)
+            schedule_end = plan["max_steps"]
+            end = min(schedule_end, cfg.stop_after) if cfg.stop_after else schedule_end
+            set_total_steps(scheduler, schedule_end, cfg.warmup_steps)
+            logger.info("%s", budget.describe_plan(plan))
+            if bar:
+                bar.total = schedule_end
+                bar.refresh()
         evaluate_now = eval_blocks is not None and rank == 0 and (
             done == end or (cfg.eval_every and done % cfg.eval_every == 0))
         if done % cfg.log_every == 0 or done == end or evaluate_now:
@@ -289,11 +325,11 @@ def _train(cfg: PretrainConfig) -> Dict:
                             extra_files={"vocab.txt": vocab_file}, keep=cfg.keep_checkpoints)
     if bar:
         bar.close()
-    summary = {"steps": end, "finished": end == cfg.max_steps, "setup_s": round(setup_s, 2),
+    summary = {"steps": end, "finished": end == schedule_end, "plan": plan, "setup_s": round(setup_s, 2),
                "blocks": int(len(blocks)), "vocab_size": tokenizer.vocab_size, "world_size": world, "last": last}
     if rank == 0:
         log.close()
-        if end == cfg.max_steps:
+        if end == schedule_end:
             model.discriminator.config, model.generator.config = saved_configs  # the configs' own dropout
             summary.update(save_split(model, tokenizer, cfg.out_dir, dtype=cfg.save_dtype))
             if cfg.plot:

@@ -68,6 +68,9 @@ _HELP = {
                             "(1 in ELECTRA; held-out scores always sample at 1)",
     "freeze_generator": "train the discriminator alone against the fixed generator it starts with (INIT_FROM or "
                         "--init-generator); the generator and the shared word embedding keep their weights",
+    "max_minutes": "a time budget for the run (setup and evaluations included): it times its first steps and "
+                   "then shortens the schedule (MAX_STEPS at most) to end within it on this machine; a resumed "
+                   "run keeps the plan its checkpoints record",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it), or a staged recipe "
               '{"stages": [{...}, {...}]} whose stages run in order, each from the previous one\'s weights '
@@ -329,12 +332,16 @@ def config_from_args(args, say=None) -> PretrainConfig:
 # ---------------------------------------------------------------- running
 def finished_checkpoint(cfg: PretrainConfig) -> Optional[str]:
     """The last checkpoint of a finished run in ``cfg.out_dir`` (at ``max_steps``, model folders written), or None."""
+    from .budget import target_steps
     from .checkpoint import latest_checkpoint, read_state
 
     if not all(os.path.isdir(os.path.join(cfg.out_dir, part)) for part in ("generator", "discriminator")):
         return None
     newest = latest_checkpoint(os.path.join(cfg.out_dir, "checkpoints"))
-    if newest is None or read_state(newest).get("step") != cfg.max_steps:
+    if newest is None:
+        return None
+    state = read_state(newest)
+    if state.get("step") != target_steps(state, cfg.max_minutes, cfg.max_steps):  # a budget's plan may be shorter
         return None
     return newest
 
@@ -349,7 +356,8 @@ def describe(cfg: PretrainConfig) -> str:
         kind = f"generator + discriminator (disc_weight {cfg.disc_weight:g})"
     start = cfg.init_from or (cfg.init_generator and f"{cfg.init_generator} + {cfg.init_discriminator}"
                               + (" widened twice" if cfg.widen_discriminator else ""))
-    return f"{kind}, {cfg.max_steps} steps" + (f", from {start}" if start else "")
+    budget = f" (fewer if {cfg.max_minutes:g} min do not fit them)" if cfg.max_minutes else ""
+    return f"{kind}, {cfg.max_steps} steps{budget}" + (f", from {start}" if start else "")
 
 
 def pretrain_from_args(args) -> str:

@@ -59,6 +59,9 @@ class PretrainConfig:
     batch_size: int = 32  # blocks per optimizer step, over all processes and accumulation steps
     grad_accum: int = 1  # micro-batches per optimizer step (per process)
     max_steps: int = 1000  # optimizer steps
+    # a time budget for the run, setup and evaluations included: after timing its first steps (during the
+    # warm-up) it shortens its schedule so that it ends within this many minutes on this machine (budget.py)
+    max_minutes: Optional[float] = None
     learning_rate: float = 5e-4  # ELECTRA-small's peak rate
     warmup_steps: int = 100
     weight_decay: float = 0.01  # not on biases / LayerNorm
@@ -152,6 +155,8 @@ class PretrainConfig:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be in [0, max_steps={self.max_steps}]; "
                              f"for a shorter run shorten the warmup too (e.g. warmup_steps="
                              f"{self.max_steps // 10})")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"max_minutes must be > 0 (or unset), got {self.max_minutes}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.grow_discriminator and (not self.init_from or self.discriminator_from_generator):
