@@ -6,6 +6,8 @@ The trainer's clock is replaced by one that moves 10 s per reading, so every pla
 import itertools
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -130,9 +132,6 @@ def test_max_minutes_is_checked(tmp_path, slice_files, monkeypatch):
 def test_the_command_line_says_the_plan_and_skips_a_finished_budgeted_stage(tmp_path, slice_files):
     """On the real clock: a generous budget keeps every step, and the plan's line reaches stderr (Paddle's import,
     quietened by the CLI, used to take every log line after it with it: `auto`'s line was never seen)."""
-    import subprocess
-    import sys
-
     text, vocab = slice_files
     stage = {"train_files": [text], "vocab": vocab, "out_dir": str(tmp_path / "s1"), "embedding_size": 16,
              "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
