@@ -87,7 +87,7 @@ def resumed_plan(state: Dict, max_minutes: Optional[float], max_steps: int, path
     plan = state.get("plan")
     if plan is None:
         return None
-    if plan.get("max_minutes") != max_minutes or plan.get("configured_max_steps") != max_steps:
+    if not _made_for(plan, max_minutes, max_steps):
         raise ValueError(f"{path} was trained on a schedule of {plan.get('max_steps')} steps, planned for "
                          f"max_minutes={plan.get('max_minutes')} and max_steps={plan.get('configured_max_steps')}; "
                          f"resume with those values (now: max_minutes={max_minutes}, max_steps={max_steps}) so "
@@ -98,7 +98,9 @@ def resumed_plan(state: Dict, max_minutes: Optional[float], max_steps: int, path
 def target_steps(state: Dict, max_minutes: Optional[float], max_steps: int) -> int:
     """The step a run with these options ends at, given its newest checkpoint's state."""
     plan = state.get("plan")
-    if max_minutes is not None and plan and plan.get("max_minutes") == max_minutes \
-            and plan.get("configured_max_steps") == max_steps:
-        return int(plan["max_steps"])
-    return max_steps
+    return int(plan["max_steps"]) if plan and _made_for(plan, max_minutes, max_steps) else max_steps
+
+
+def _made_for(plan: Dict, max_minutes: Optional[float], max_steps: int) -> bool:
+    """Whether ``plan`` was made for a run with these options (a run without a budget matches no plan)."""
+    return plan.get("max_minutes") == max_minutes and plan.get("configured_max_steps") == max_steps

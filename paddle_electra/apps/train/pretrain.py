@@ -227,7 +227,10 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=schedule_end, initial=start, desc="pre-training", unit="step", dynamic_ncols=True)
-    end = min(schedule_end, cfg.stop_after) if cfg.stop_after else schedule_end
+    def stop_at(last: int) -> int:  # where this process stops: the schedule's end, or stop_after before it
+        return min(last, cfg.stop_after) if cfg.stop_after else last
+
+    end = stop_at(schedule_end)
     # a budget not planned yet: time steps WARM_STEPS.. of this process, then fix the schedule's length
     plan_at = budget.plan_step(start, cfg.warmup_steps) if cfg.max_minutes and plan is None else None
     timed_from = None
@@ -288,7 +291,7 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
             plan = budget.make_plan(done, cfg.max_steps, cfg.warmup_steps, cfg.max_minutes,
                                     wall_before + budget.clock() - t_entry, step_s, eval_s, cfg.eval_every)
             schedule_end = plan["max_steps"]
-            end = min(schedule_end, cfg.stop_after) if cfg.stop_after else schedule_end
+            end = stop_at(schedule_end)
             set_total_steps(scheduler, schedule_end, cfg.warmup_steps)
             logger.info("%s", budget.describe_plan(plan))
             if bar:
