@@ -1,6 +1,7 @@
 """max_minutes: a pre-training stage times its first steps, then fixes its schedule's length to fit the budget.
 
-The trainer's clock is replaced by one that moves 10 s per reading, so every plan here is exact.
+The trainer's clock is replaced by one that moves 10 s per reading, so every plan here is exact; a machine that
+gets busier after the plan is one whose clock moves 40 s per reading from then on.
 """
 
 import itertools
@@ -32,6 +33,21 @@ def ten_second_clock(monkeypatch):
     return install
 
 
+@pytest.fixture
+def busier_after_the_plan(monkeypatch):
+    """10 s per reading through the plan's six (start, step 3, step 30, the timed evaluation, the plan), then 40 s."""
+    def install(slow_from=6):
+        now, reads = [0.0], itertools.count(1)
+
+        def read():
+            value = now[0]
+            now[0] += 10.0 if next(reads) < slow_from else 40.0
+            return value
+        monkeypatch.setattr(budget, "clock", read)
+    install()
+    return install
+
+
 def budget_cfg(out_dir, slice_files, **kw):
     base = dict(max_steps=500, warmup_steps=30, max_minutes=2.0, learning_rate=PEAK, holdout_every=10,
                 eval_every=20, eval_blocks=4, save_every=20)
@@ -55,6 +71,47 @@ def test_the_plan_fits_the_budget_and_never_exceeds_max_steps():
         budget.plan_steps(max_steps=28000, **{**kw, "max_minutes": 1})
     assert budget.plan_step(0, 300) == 300 and budget.plan_step(0, 0) == 23 and budget.plan_step(40, 30) == 70
     assert budget.plan_step(0, 5000) == 2003  # a very long warm-up: timed long enough, planned before its end
+
+
+def test_a_run_behind_its_plan_is_cut_to_end_within_the_budget():
+    plan = budget.make_plan(300, 28000, 300, 100, 60.0, 0.25, 5.0, 1000)
+    planned = plan["max_steps"]
+    assert planned == 300 + int((6000 * 0.97 - 60 - 5) / 0.255) and "cuts" not in plan
+    on_pace = 60 + (1300 - 300) * 0.255  # 1,000 steps later, at the planned pace
+    assert budget.check_pace(plan, 1300, on_pace, 0.255) is None
+    # 1 % slower is noise (it ends within BEHIND of the budget); 5 % slower is not
+    assert budget.check_pace(plan, 1300, on_pace, 0.255 * 1.01) is None
+    cut = budget.check_pace(plan, 1300, on_pace + 300, 0.255 * 1.05)
+    to = cut["max_steps"]
+    assert to == 1300 + int((6000 * 0.97 - on_pace - 300 - 5) / (0.255 * 1.05)) < planned
+    assert cut["cuts"] == [{"at": 1300, "from": planned, "to": to, "step_s": 0.26775, "elapsed_s": 615.0}]
+    assert plan["max_steps"] == planned and "cuts" not in plan  # the plan given is not changed
+    # a second cut keeps the first; a faster machine never lengthens the schedule
+    again = budget.check_pace(cut, 5300, 615 + 4000 * 0.4, 0.4)
+    assert [c["to"] for c in again["cuts"]] == [to, again["max_steps"]] and again["max_steps"] < to
+    assert budget.schedule_of(again) == (planned, [(1300, to), (5300, again["max_steps"])])
+    assert budget.check_pace(again, 6300, 2615, 0.01) is None
+    # a budget already spent ends on the next step
+    assert budget.check_pace(plan, 1300, 6000.0, 0.255)["max_steps"] == 1301
+    line = budget.describe_plan(again)
+    assert f"the schedule ends at step {planned} instead of 28000; behind the plan at step 1300 (268 ms a step" in line
+    assert f"the schedule ends at step {to} instead of {planned}, the learning rate decaying from here to 0" in line
+
+
+def test_a_cut_schedule_keeps_its_rates_up_to_the_cut_and_decays_to_zero_at_the_new_end():
+    import paddle
+
+    from paddle_electra.apps.train.optim import build_optimizer, set_total_steps
+
+    _, scheduler = build_optimizer(paddle.nn.Linear(2, 2), 1.0, 100, warmup_steps=10)
+    set_total_steps(scheduler, 100, 10, cuts=[(40, 70), (50, 60)])
+    rate = scheduler.lr_lambda
+    assert [rate(s) for s in (5, 39)] == [6 / 11, 61 / 90]  # before the first cut: the uncut schedule
+    assert rate(40) == pytest.approx(60 / 90) and rate(49) == pytest.approx(60 / 90 * 21 / 30)
+    assert rate(50) == pytest.approx(60 / 90 * 20 / 30) and rate(55) == pytest.approx(60 / 90 * 20 / 30 / 2)
+    assert rate(59) > 0 and rate(60) == 0 and rate(99) == 0
+    with pytest.raises(ValueError, match="a schedule cut at step 40 must end after it, not at 40"):
+        set_total_steps(scheduler, 100, 10, cuts=[(40, 40)])
 
 
 # ---------------------------------------------------------------- in the trainer
@@ -100,6 +157,43 @@ def test_a_resumed_run_keeps_its_plan_and_repeats_the_uninterrupted_losses(tmp_p
             assert ra[k] == pytest.approx(rb[k], rel=1e-5, abs=1e-7), (ra["step"], k)
     with pytest.raises(ValueError, match=r"planned for max_minutes=2.0 and max_steps=500; resume with those"):
         pretrain(budget_cfg(tmp_path / "part", slice_files, resume="auto", max_minutes=5.0))
+
+
+def test_a_machine_busier_after_the_plan_cuts_the_schedule_and_a_resumed_run_keeps_the_cut(
+        tmp_path, slice_files, busier_after_the_plan, ten_second_clock, caplog):
+    caplog.set_level("WARNING", logger="paddle_electra.train")
+    busier_after_the_plan()
+    summary = pretrain(budget_cfg(tmp_path / "cut", slice_files))
+    # planned at step 30 as before (94 steps); the pace is checked at the evaluations (every 20 steps, at least 20
+    # steps apart): at step 60, 30 steps took 40 s and 90 s are spent: 34 more steps would end at 145 s of 120.
+    # 116.4 s usable - 90 - the final evaluation's 10 s leaves 12 steps at 1.33 s: the schedule ends at step 72
+    plan = summary["plan"]
+    assert plan["cuts"] == [{"at": 60, "from": 94, "to": 72, "step_s": 1.33333, "elapsed_s": 90.0}]
+    assert summary["finished"] and summary["steps"] == plan["max_steps"] == 72
+    assert "behind the plan at step 60 (1333 ms a step since the last check, 1.5 min spent)" in caplog.text
+    rows = read_metrics(tmp_path / "cut")
+    assert rows[-1]["step"] == 72 and os.path.isdir(tmp_path / "cut" / "discriminator")
+    lr = {r["step"]: r["lr"] for r in rows}
+    assert lr[60] == pytest.approx(PEAK * 35 / 64)  # the planned schedule up to the cut
+    assert lr[61] == pytest.approx(PEAK * 34 / 64) and lr[72] == pytest.approx(PEAK * 34 / 64 / 12)  # then to 0
+    assert finished_checkpoint(budget_cfg(tmp_path / "cut", slice_files)).endswith("step-00000072")
+
+    # up to the cut the run is the one on a machine that kept its pace
+    ten_second_clock()
+    steady = pretrain(budget_cfg(tmp_path / "steady", slice_files))
+    assert steady["plan"]["max_steps"] == 94 and "cuts" not in steady["plan"]
+    for a, b in zip(read_metrics(tmp_path / "steady")[:60], rows[:60]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5) and a["lr"] == pytest.approx(b["lr"])
+
+    # stopped after the cut and resumed on a machine at the planned pace: the cut stays, the losses are the same
+    busier_after_the_plan()
+    pretrain(budget_cfg(tmp_path / "part", slice_files, stop_after=66))
+    ten_second_clock()
+    rest = pretrain(budget_cfg(tmp_path / "part", slice_files, resume="auto"))
+    assert rest["plan"] == plan and rest["steps"] == 72
+    for a, b in zip(read_metrics(tmp_path / "part"), rows):
+        assert a["step"] == b["step"] and a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-7)
+        assert a["lr"] == pytest.approx(b["lr"], rel=1e-6)
 
 
 def test_a_run_stopped_before_its_plan_plans_after_resuming(tmp_path, slice_files, ten_second_clock):

@@ -10,13 +10,21 @@ do not depend on the schedule's length, so every step before the plan ran
 exactly as it would have under the planned length. The plan goes into every
 checkpoint, and a resumed run keeps it rather than planning again: the
 schedule, and so the losses, stay those of an uninterrupted run.
+
+A machine can get busier after the plan (another job starts beside the run).
+The trainer then checks its pace at every held-out evaluation: when the steps
+since the last check, at their rate, would end the stage more than ``BEHIND``
+of the budget late, the schedule is cut to end where the budget does, the
+learning rate decaying from its current value to zero at the new end (no
+jump). A cut is recorded in the plan, so a resumed run follows it too. A
+machine that gets faster finishes early: a schedule is never lengthened.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 # the clock the plan is made with (tests swap in a deterministic one)
 clock = time.perf_counter
@@ -27,6 +35,9 @@ WARM_STEPS = 3  # the first steps build oneDNN primitives and fill caches: not t
 # least MIN_TIMED where the warm-up is shorter
 MIN_TIMED, MAX_TIMED = 20, 2000
 MARGIN = 0.03  # of the budget, kept back for what the plan does not time (checkpoint saves, the final save)
+# a run projected to end later than this share of the budget past its planned end is cut; less is noise (one
+# save more or less in a window) and would cut a few steps at every check
+BEHIND = 0.015
 
 
 def plan_step(start: int, warmup_steps: int) -> int:
@@ -68,13 +79,52 @@ def make_plan(done: int, max_steps: int, warmup_steps: int, max_minutes: float, 
             "step_s": round(step_s, 5), "eval_s": round(eval_s, 3), "elapsed_s": round(elapsed_s, 1)}
 
 
+def check_pace(plan: Dict, done: int, elapsed_s: float, step_s: float) -> Optional[Dict]:
+    """The plan cut short when the pace since the last check no longer ends the stage within its budget.
+
+    Args:
+        plan: the run's plan (:func:`make_plan`, with any earlier cuts); done: steps done now.
+        elapsed_s: seconds of the budget spent by now, over interruptions.
+        step_s: seconds a step took since the last check, its evaluations and saves included.
+
+    Returns:
+        None while the schedule still ends within the budget (or less than ``BEHIND`` of it late);
+        otherwise the plan with ``max_steps`` moved earlier and the cut appended to its ``"cuts"``.
+    """
+    budget_s = plan["max_minutes"] * 60.0
+    end = plan["max_steps"]
+    if elapsed_s + (end - done) * step_s + plan["eval_s"] <= budget_s * (1.0 - MARGIN + BEHIND):
+        return None
+    fit = math.floor((budget_s * (1.0 - MARGIN) - elapsed_s - plan["eval_s"]) / step_s)
+    new_end = max(done + 1, min(end, done + fit))  # a budget already spent still ends on a step of its own
+    if new_end >= end:
+        return None
+    cut = {"at": done, "from": end, "to": new_end, "step_s": round(step_s, 5), "elapsed_s": round(elapsed_s, 1)}
+    return {**plan, "max_steps": new_end, "cuts": [*plan.get("cuts", []), cut]}
+
+
+def schedule_of(plan: Dict) -> Tuple[int, List[Tuple[int, int]]]:
+    """The length the plan first gave the schedule, and its cuts as (step, new end) pairs, in order."""
+    cuts = plan.get("cuts", [])
+    return (int(cuts[0]["from"]) if cuts else int(plan["max_steps"])), [(int(c["at"]), int(c["to"])) for c in cuts]
+
+
 def describe_plan(plan: Dict) -> str:
-    """One line for the log."""
-    cut = (f"the schedule ends at step {plan['max_steps']} instead of {plan['configured_max_steps']}"
-           if plan["max_steps"] < plan["configured_max_steps"] else f"all {plan['max_steps']} steps fit")
+    """One line for the log: the plan, and its cuts."""
+    first = schedule_of(plan)[0]
+    cut = (f"the schedule ends at step {first} instead of {plan['configured_max_steps']}"
+           if first < plan["configured_max_steps"] else f"all {first} steps fit")
     evals = f", {plan['eval_s']:.1f} s an evaluation" if plan["eval_s"] else ""
-    return (f"max_minutes={plan['max_minutes']:g}: {plan['step_s'] * 1000:.0f} ms a step here{evals}, "
+    line = (f"max_minutes={plan['max_minutes']:g}: {plan['step_s'] * 1000:.0f} ms a step here{evals}, "
             f"{plan['elapsed_s'] / 60:.1f} min spent by step {plan['planned_at']}: {cut}")
+    return "".join([line] + [f"; {describe_cut(c)}" for c in plan.get("cuts", [])])
+
+
+def describe_cut(cut: Dict) -> str:
+    """One cut, for the log."""
+    return (f"behind the plan at step {cut['at']} ({cut['step_s'] * 1000:.0f} ms a step since the last check, "
+            f"{cut['elapsed_s'] / 60:.1f} min spent): the schedule ends at step {cut['to']} instead of "
+            f"{cut['from']}, the learning rate decaying from here to 0 there")
 
 
 def resumed_plan(state: Dict, max_minutes: Optional[float], max_steps: int, path: str) -> Optional[Dict]:

@@ -13,7 +13,7 @@ rate) and ``weight_decay``, which is what the groups below use.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import paddle
 
@@ -117,11 +117,28 @@ def build_optimizer(model: paddle.nn.Layer, learning_rate: float, total_steps: i
     return optimizer, scheduler
 
 
-def set_total_steps(scheduler, total_steps: int, warmup_steps: int) -> None:
+def set_total_steps(scheduler, total_steps: int, warmup_steps: int, cuts: Sequence[Tuple[int, int]] = ()) -> None:
     """Give a :func:`build_optimizer` schedule a new length (a time budget's plan), from its current step on.
 
     The warm-up does not depend on the length, so a plan made during it leaves
-    every rate already used unchanged.
+    every rate already used unchanged. Each ``(at, end)`` in ``cuts`` (a plan
+    cut short later) keeps the rates before step ``at`` and decays linearly from
+    the rate at ``at`` to zero at ``end``.
     """
-    scheduler.lr_lambda = warmup_linear(total_steps, warmup_steps)
+    factor = warmup_linear(total_steps, warmup_steps)
+    for at, end in cuts:
+        factor = _cut(factor, at, end)
+    scheduler.lr_lambda = factor
     scheduler.last_lr = scheduler.get_lr()  # the rate of the step about to run, under the new length
+
+
+def _cut(factor, at: int, end: int):
+    """``factor`` up to step ``at``, then linear from its value there to 0 at ``end``."""
+    if end <= at:
+        raise ValueError(f"a schedule cut at step {at} must end after it, not at {end}")
+    start = factor(at)
+
+    def cut(step: int) -> float:
+        return factor(step) if step < at else max(0.0, start * (end - step) / (end - at))
+
+    return cut

@@ -207,8 +207,13 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
             raise ValueError(f"{path} was written with seed {state.get('seed')} / batch_size "
                              f"{state.get('batch_size')}; resume with the same values for an exact continuation")
         logger.info("resumed from %s at step %d", path, start)
+
+    def follow(plan: Dict) -> None:  # the schedule a budget's plan gives: its length, and any cuts
+        total, cuts = budget.schedule_of(plan)
+        set_total_steps(scheduler, total, cfg.warmup_steps, cuts)
+
     if plan:
-        set_total_steps(scheduler, plan["max_steps"], cfg.warmup_steps)
+        follow(plan)
         logger.info("keeping the checkpoint's plan: %s", budget.describe_plan(plan))
     schedule_end = plan["max_steps"] if plan else cfg.max_steps  # the step the schedule ends at
     train_model = paddle.DataParallel(model) if world > 1 else model
@@ -234,6 +239,8 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
     # a budget not planned yet: time steps WARM_STEPS.. of this process, then fix the schedule's length
     plan_at = budget.plan_step(start, cfg.warmup_steps) if cfg.max_minutes and plan is None else None
     timed_from = None
+    pace = None  # (clock reading, step): where a planned run's pace is next measured from
+    check_every = cfg.eval_every if eval_blocks is not None and cfg.eval_every else cfg.log_every
     acc = _zero_acc()
     t0, tokens = time.perf_counter(), 0
     t_start = t0
@@ -281,6 +288,9 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
         done = step + 1
         if plan_at is not None and done == start + budget.WARM_STEPS:
             timed_from = budget.clock()
+        if plan is not None and pace is None and done == start + budget.WARM_STEPS:  # resumed on a plan
+            pace = (budget.clock(), done)
+        new_plan = None
         if plan_at is not None and done == plan_at and done < end:
             step_s = (budget.clock() - timed_from) / (done - start - budget.WARM_STEPS)
             eval_s = 0.0
@@ -288,12 +298,21 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
                 t_eval = budget.clock()
                 evaluate_heldout(model, eval_blocks, eval_collator, seed=cfg.seed, generator_only=generator_only)
                 eval_s = budget.clock() - t_eval
-            plan = budget.make_plan(done, cfg.max_steps, cfg.warmup_steps, cfg.max_minutes,
-                                    wall_before + budget.clock() - t_entry, step_s, eval_s, cfg.eval_every)
-            schedule_end = plan["max_steps"]
+            now = budget.clock()
+            new_plan = budget.make_plan(done, cfg.max_steps, cfg.warmup_steps, cfg.max_minutes,
+                                        wall_before + now - t_entry, step_s, eval_s, cfg.eval_every)
+            pace = (now, done)
+            logger.info("%s", budget.describe_plan(new_plan))
+        elif pace and done < end and done % check_every == 0 and done - pace[1] >= budget.MIN_TIMED:
+            now = budget.clock()  # the machine may have got busier since the plan: still within the budget?
+            new_plan = budget.check_pace(plan, done, wall_before + now - t_entry, (now - pace[0]) / (done - pace[1]))
+            pace = (now, done)
+            if new_plan:
+                logger.warning("max_minutes=%g: %s", new_plan["max_minutes"], budget.describe_cut(new_plan["cuts"][-1]))
+        if new_plan:
+            plan, schedule_end = new_plan, new_plan["max_steps"]
             end = stop_at(schedule_end)
-            set_total_steps(scheduler, schedule_end, cfg.warmup_steps)
-            logger.info("%s", budget.describe_plan(plan))
+            follow(plan)
             if bar:
                 bar.total = schedule_end
                 bar.refresh()

@@ -69,8 +69,9 @@ _HELP = {
     "freeze_generator": "train the discriminator alone against the fixed generator it starts with (INIT_FROM or "
                         "--init-generator); the generator and the shared word embedding keep their weights",
     "max_minutes": "a time budget for the run (setup and evaluations included): it times its first steps and "
-                   "then shortens the schedule (MAX_STEPS at most) to end within it on this machine; a resumed "
-                   "run keeps the plan its checkpoints record",
+                   "then shortens the schedule (MAX_STEPS at most) to end within it on this machine, and "
+                   "shortens it again if the machine gets slower; a resumed run keeps the plan its checkpoints "
+                   "record",
     "stop_after": "stop with a checkpoint after this step (an interruption on purpose; resume later)",
     "config": "a JSON file of these options (command-line flags override it), or a staged recipe "
               '{"stages": [{...}, {...}]} whose stages run in order, each from the previous one\'s weights '

@@ -60,7 +60,8 @@ class PretrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step (per process)
     max_steps: int = 1000  # optimizer steps
     # a time budget for the run, setup and evaluations included: after timing its first steps (during the
-    # warm-up) it shortens its schedule so that it ends within this many minutes on this machine (budget.py)
+    # warm-up) it shortens its schedule so that it ends within this many minutes on this machine, and again
+    # when a pace check at an evaluation finds it behind (budget.py)
     max_minutes: Optional[float] = None
     learning_rate: float = 5e-4  # ELECTRA-small's peak rate
     warmup_steps: int = 100
