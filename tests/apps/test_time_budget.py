@@ -93,6 +93,7 @@ def test_a_run_behind_its_plan_is_cut_to_end_within_the_budget():
     assert budget.check_pace(again, 6300, 2615, 0.01) is None
     # a budget already spent ends on the next step
     assert budget.check_pace(plan, 1300, 6000.0, 0.255)["max_steps"] == 1301
+    assert budget.check_pace(plan, 1300, 6000.0, 0.0) is None  # a window the clock could not time judges nothing
     line = budget.describe_plan(again)
     assert f"the schedule ends at step {planned} instead of 28000; behind the plan at step 1300 (268 ms a step" in line
     assert f"the schedule ends at step {to} instead of {planned}, the learning rate decaying from here to 0" in line

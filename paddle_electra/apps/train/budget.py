@@ -91,6 +91,8 @@ def check_pace(plan: Dict, done: int, elapsed_s: float, step_s: float) -> Option
         None while the schedule still ends within the budget (or less than ``BEHIND`` of it late);
         otherwise the plan with ``max_steps`` moved earlier and the cut appended to its ``"cuts"``.
     """
+    if not step_s > 0:  # a clock that did not move (too coarse to time the window): nothing to judge by
+        return None
     budget_s = plan["max_minutes"] * 60.0
     end = plan["max_steps"]
     if elapsed_s + (end - done) * step_s + plan["eval_s"] <= budget_s * (1.0 - MARGIN + BEHIND):
