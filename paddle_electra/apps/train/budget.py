@@ -59,10 +59,8 @@ def plan_steps(done: int, max_steps: int, warmup_steps: int, max_minutes: float,
     Raises:
         ValueError: the budget does not reach past the warm-up on this machine.
     """
-    usable = max_minutes * 60.0 * (1.0 - MARGIN) - elapsed_s - eval_s  # the last evaluation comes at the end
     per_step = step_s + (eval_s / eval_every if eval_every else 0.0)
-    fit = math.floor(usable / per_step) if usable > 0 else 0
-    planned = min(max_steps, done + fit)
+    planned = min(max_steps, done + _steps_that_fit(max_minutes, elapsed_s, eval_s, per_step))
     if planned <= max(warmup_steps, done):
         raise ValueError(f"max_minutes={max_minutes:g} does not fit this stage on this machine: at "
                          f"{step_s * 1000:.0f} ms a step, with {elapsed_s / 60:.1f} min already spent, it leaves "
@@ -97,7 +95,7 @@ def check_pace(plan: Dict, done: int, elapsed_s: float, step_s: float) -> Option
     end = plan["max_steps"]
     if elapsed_s + (end - done) * step_s + plan["eval_s"] <= budget_s * (1.0 - MARGIN + BEHIND):
         return None
-    fit = math.floor((budget_s * (1.0 - MARGIN) - elapsed_s - plan["eval_s"]) / step_s)
+    fit = _steps_that_fit(plan["max_minutes"], elapsed_s, plan["eval_s"], step_s)
     new_end = max(done + 1, min(end, done + fit))  # a budget already spent still ends on a step of its own
     if new_end >= end:
         return None
@@ -151,6 +149,12 @@ def target_steps(state: Dict, max_minutes: Optional[float], max_steps: int) -> i
     """The step a run with these options ends at, given its newest checkpoint's state."""
     plan = state.get("plan")
     return int(plan["max_steps"]) if plan and _made_for(plan, max_minutes, max_steps) else max_steps
+
+
+def _steps_that_fit(max_minutes: float, elapsed_s: float, eval_s: float, per_step: float) -> int:
+    """Steps of ``per_step`` seconds left in the budget less its margin, what is spent and the final evaluation."""
+    usable = max_minutes * 60.0 * (1.0 - MARGIN) - elapsed_s - eval_s  # the last evaluation comes at the end
+    return math.floor(usable / per_step) if usable > 0 else 0
 
 
 def _made_for(plan: Dict, max_minutes: Optional[float], max_steps: int) -> bool:

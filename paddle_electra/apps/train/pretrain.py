@@ -232,14 +232,14 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=schedule_end, initial=start, desc="pre-training", unit="step", dynamic_ncols=True)
+
     def stop_at(last: int) -> int:  # where this process stops: the schedule's end, or stop_after before it
         return min(last, cfg.stop_after) if cfg.stop_after else last
 
     end = stop_at(schedule_end)
     # a budget not planned yet: time steps WARM_STEPS.. of this process, then fix the schedule's length
     plan_at = budget.plan_step(start, cfg.warmup_steps) if cfg.max_minutes and plan is None else None
-    timed_from = None
-    pace = None  # (clock reading, step): where a planned run's pace is next measured from
+    window = None  # (clock reading, step): where the step time is next measured from, for the plan or its checks
     check_every = cfg.eval_every if eval_blocks is not None and cfg.eval_every else cfg.log_every
     acc = _zero_acc()
     t0, tokens = time.perf_counter(), 0
@@ -286,13 +286,11 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
         lr = scheduler.get_lr()
         scheduler.step()
         done = step + 1
-        if plan_at is not None and done == start + budget.WARM_STEPS:
-            timed_from = budget.clock()
-        if plan is not None and pace is None and done == start + budget.WARM_STEPS:  # resumed on a plan
-            pace = (budget.clock(), done)
+        if cfg.max_minutes and done == start + budget.WARM_STEPS:  # this process's first steps are not timed
+            window = (budget.clock(), done)
         new_plan = None
         if plan_at is not None and done == plan_at and done < end:
-            step_s = (budget.clock() - timed_from) / (done - start - budget.WARM_STEPS)
+            step_s = (budget.clock() - window[0]) / (done - window[1])
             eval_s = 0.0
             if eval_blocks is not None and cfg.eval_every:  # timed once; the training RNG is reseeded every step
                 t_eval = budget.clock()
@@ -301,12 +299,13 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
             now = budget.clock()
             new_plan = budget.make_plan(done, cfg.max_steps, cfg.warmup_steps, cfg.max_minutes,
                                         wall_before + now - t_entry, step_s, eval_s, cfg.eval_every)
-            pace = (now, done)
+            window = (now, done)
             logger.info("%s", budget.describe_plan(new_plan))
-        elif pace and done < end and done % check_every == 0 and done - pace[1] >= budget.MIN_TIMED:
+        elif plan and window and done < end and done % check_every == 0 and done - window[1] >= budget.MIN_TIMED:
             now = budget.clock()  # the machine may have got busier since the plan: still within the budget?
-            new_plan = budget.check_pace(plan, done, wall_before + now - t_entry, (now - pace[0]) / (done - pace[1]))
-            pace = (now, done)
+            new_plan = budget.check_pace(plan, done, wall_before + now - t_entry,
+                                         (now - window[0]) / (done - window[1]))
+            window = (now, done)
             if new_plan:
                 logger.warning("max_minutes=%g: %s", new_plan["max_minutes"], budget.describe_cut(new_plan["cuts"][-1]))
         if new_plan:
