@@ -240,7 +240,8 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
     # a budget not planned yet: time steps WARM_STEPS.. of this process, then fix the schedule's length
     plan_at = budget.plan_step(start, cfg.warmup_steps) if cfg.max_minutes and plan is None else None
     window = None  # (clock reading, step): where the step time is next measured from, for the plan or its checks
-    check_every = cfg.eval_every if eval_blocks is not None and cfg.eval_every else cfg.log_every
+    periodic_evals = eval_blocks is not None and cfg.eval_every > 0  # held-out scores every eval_every steps
+    check_every = cfg.eval_every if periodic_evals else cfg.log_every  # the pace is checked at each of them
     acc = _zero_acc()
     t0, tokens = time.perf_counter(), 0
     t_start = t0
@@ -292,7 +293,7 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
         if plan_at is not None and done == plan_at and done < end:
             step_s = (budget.clock() - window[0]) / (done - window[1])
             eval_s = 0.0
-            if eval_blocks is not None and cfg.eval_every:  # timed once; the training RNG is reseeded every step
+            if periodic_evals:  # timed once; the training RNG is reseeded every step
                 t_eval = budget.clock()
                 evaluate_heldout(model, eval_blocks, eval_collator, seed=cfg.seed, generator_only=generator_only)
                 eval_s = budget.clock() - t_eval
