@@ -317,7 +317,7 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
                 bar.total = schedule_end
                 bar.refresh()
         evaluate_now = eval_blocks is not None and rank == 0 and (
-            done == end or (cfg.eval_every and done % cfg.eval_every == 0))
+            done == end or (periodic_evals and done % cfg.eval_every == 0))
         if done % cfg.log_every == 0 or done == end or evaluate_now:
             if world > 1:  # sum the counters over ranks so the log describes the global batch
                 vec = paddle.to_tensor([acc[k] for k in _ACC_KEYS], dtype="float64")
