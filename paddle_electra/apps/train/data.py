@@ -2,10 +2,12 @@
 
 Blocks are ``[CLS] line [SEP] line [SEP] ... [PAD]``: consecutive lines are
 packed greedily until the block is full (a line longer than a block is cut
-into several), so little compute goes to padding. The order of blocks each
-epoch is a seeded permutation, which makes the data position of any step
-computable from the step number alone (exact resume, and each
-``paddle.distributed`` rank reads its own share of every global batch).
+into several), so little compute goes to padding; the lines are in the
+corpus's order, or (``LineBlocks`` with a seed) in a new seeded order each
+epoch. The order of blocks each epoch is a seeded permutation, which makes the
+data position of any step computable from the step number alone (exact
+resume, and each ``paddle.distributed`` rank reads its own share of every
+global batch).
 """
 
 from __future__ import annotations
@@ -77,6 +79,45 @@ def train_vocab(lines: Iterable[str], out_file: str, vocab_size: int = 8000, min
     return out_file
 
 
+def line_ids(lines: Iterable[str], tokenizer) -> List[np.ndarray]:
+    """The int32 token ids of each line; lines that tokenize to nothing are dropped."""
+    out = []
+    for line in lines:
+        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
+        if ids:
+            out.append(np.asarray(ids, dtype=np.int32))
+    return out
+
+
+def word_line_ids(word_lines: Iterable[Sequence[str]], tokenizer) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """:func:`line_ids` for segmented lines, with a flag per token: true where it begins a word.
+
+    A token starting where a word starts opens it; a ``##`` piece or a later
+    character of a word continues it.
+    """
+    ids, starts = [], []
+    for words in word_lines:
+        enc = tokenizer("".join(words), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        if not enc["input_ids"]:
+            continue
+        bounds = set(np.cumsum([0] + [len(w) for w in words[:-1]]).tolist())
+        ids.append(np.asarray(enc["input_ids"], dtype=np.int32))
+        starts.append(np.asarray([int(begin) in bounds for begin, _ in enc["offset_mapping"]], dtype=bool))
+    return ids, starts
+
+
+def _join(pieces: Sequence[np.ndarray], sep, dtype) -> np.ndarray:
+    """One stream ``piece sep piece sep ... piece``."""
+    if not pieces:
+        return np.zeros(0, dtype=dtype)
+    out = np.full(sum(len(p) for p in pieces) + len(pieces) - 1, sep, dtype=dtype)
+    at = 0
+    for p in pieces:
+        out[at:at + len(p)] = p
+        at += len(p) + 1
+    return out
+
+
 def pack_blocks(lines: Iterable[str], tokenizer, max_length: int = 128) -> np.ndarray:
     """Tokenize ``lines`` and pack them into int32 blocks [N, max_length].
 
@@ -86,15 +127,7 @@ def pack_blocks(lines: Iterable[str], tokenizer, max_length: int = 128) -> np.nd
     People's Daily; the stream wastes none, at the cost of blocks that start
     mid-sentence, as in RoBERTa's "full sentences".)
     """
-    vocab = tokenizer.get_vocab()
-    stream: List[int] = []
-    for line in lines:
-        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
-        if ids:
-            if stream:
-                stream.append(vocab["[SEP]"])
-            stream.extend(ids)
-    return _frame(np.asarray(stream, dtype=np.int32), max_length, vocab["[PAD]"], vocab["[CLS]"], vocab["[SEP]"])
+    return LineBlocks(line_ids(lines, tokenizer), tokenizer.get_vocab(), max_length).for_epoch(0)[0]
 
 
 def pack_word_blocks(word_lines: Iterable[Sequence[str]], tokenizer,
@@ -113,22 +146,69 @@ def pack_word_blocks(word_lines: Iterable[Sequence[str]], tokenizer,
         later character of a word continues it; every special token and pad is
         its own start).
     """
-    vocab = tokenizer.get_vocab()
-    stream: List[int] = []
-    starts: List[bool] = []
-    for words in word_lines:
-        enc = tokenizer("".join(words), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-        if not enc["input_ids"]:
-            continue
-        bounds = set(np.cumsum([0] + [len(w) for w in words[:-1]]).tolist())
-        if stream:
-            stream.append(vocab["[SEP]"])
-            starts.append(True)
-        stream.extend(enc["input_ids"])
-        # a token starting where a word starts opens it; one starting inside a word continues it
-        starts.extend(int(begin) in bounds for begin, _ in enc["offset_mapping"])
-    blocks = _frame(np.asarray(stream, dtype=np.int32), max_length, vocab["[PAD]"], vocab["[CLS]"], vocab["[SEP]"])
-    return blocks, _frame(np.asarray(starts, dtype=bool), max_length, True, True, True)
+    ids, starts = word_line_ids(word_lines, tokenizer)
+    return LineBlocks(ids, tokenizer.get_vocab(), max_length, starts=starts).for_epoch(0)
+
+
+class LineBlocks:
+    """Tokenized lines packed into blocks, in their own order or in a new seeded order every epoch.
+
+    Packed in the corpus's order, a line always has the same neighbours and the
+    same cuts around it, epoch after epoch: consecutive news lines are one
+    article, so a model trained that way can lean on the article around a line.
+    ``shuffle_seed`` packs each epoch's lines in its own order instead
+    (``default_rng([shuffle_seed, epoch])``), which gives every line new
+    neighbours and new cuts each epoch, as held-out lines scored in blocks of
+    unrelated lines, or a single sentence at the fill-mask prompt, have. The
+    number of blocks is the same every epoch (the tokens and separators are).
+
+    Args:
+        ids: each line's token ids (:func:`line_ids`).
+        vocab: token -> id (``[CLS]``, ``[SEP]``, ``[PAD]`` are used).
+        max_length: block length.
+        starts: with whole-word masking, each line's word-start flags
+            (:func:`word_line_ids`); they move with their line.
+        shuffle_seed: None for the corpus's order every epoch.
+    """
+
+    def __init__(self, ids: Sequence[np.ndarray], vocab, max_length: int,
+                 starts: Optional[Sequence[np.ndarray]] = None, shuffle_seed: Optional[int] = None):
+        if starts is not None and [len(s) for s in starts] != [len(i) for i in ids]:
+            raise ValueError("starts must hold one flag per token of each line")
+        self._ids, self._starts, self.shuffle_seed = list(ids), starts, shuffle_seed
+        self._special = (vocab["[PAD]"], vocab["[CLS]"], vocab["[SEP]"])
+        self.max_length = max_length
+        self._cache: dict = {}
+        self._num = len(self.for_epoch(0)[0])
+
+    def __len__(self) -> int:
+        return self._num
+
+    def for_epoch(self, epoch: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """``(blocks [N, max_length], word starts or None)`` that epoch ``epoch`` samples from."""
+        key = 0 if self.shuffle_seed is None else epoch
+        if key not in self._cache:
+            order = (range(len(self._ids)) if self.shuffle_seed is None
+                     else np.random.default_rng([self.shuffle_seed, epoch]).permutation(len(self._ids)))
+            pad, cls, sep = self._special
+            blocks = _frame(_join([self._ids[i] for i in order], sep, np.int32), self.max_length, pad, cls, sep)
+            starts = None if self._starts is None else _frame(
+                _join([self._starts[i] for i in order], True, bool), self.max_length, True, True, True)
+            if len(self._cache) >= 2:  # a batch spans at most two epochs
+                self._cache.pop(min(self._cache))
+            self._cache[key] = (blocks, starts)
+        return self._cache[key]
+
+    def batch(self, sampler: "BlockSampler", step: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """The blocks of global batch ``step`` (and their word starts), each from its own epoch's packing."""
+        epochs, picked = sampler.picks(step)
+        rows, flags = [], []
+        for e in np.unique(epochs):
+            blocks, starts = self.for_epoch(int(e))
+            rows.append(blocks[picked[epochs == e]])
+            flags.append(None if starts is None else starts[picked[epochs == e]])
+        out = np.concatenate(rows)
+        return out, (None if self._starts is None else np.concatenate(flags))
 
 
 def _frame(stream: np.ndarray, max_length: int, fill, first, end) -> np.ndarray:
@@ -174,12 +254,17 @@ class BlockSampler:
 
     def indices(self, step: int) -> np.ndarray:
         """Block indices of global batch ``step`` (0-based), ``batch_size`` of them."""
+        return self.picks(step)[1]
+
+    def picks(self, step: int) -> Tuple[np.ndarray, np.ndarray]:
+        """``(epochs, indices)`` of global batch ``step``: the epoch each of its blocks is drawn in, in order."""
         start = step * self.batch_size
+        epochs = np.empty(self.batch_size, dtype=np.int64)
         out = np.empty(self.batch_size, dtype=np.int64)
         for i in range(self.batch_size):
-            epoch, pos = divmod(start + i, self.num_blocks)
-            out[i] = self._perm_for(epoch)[pos]
-        return out
+            epochs[i], pos = divmod(start + i, self.num_blocks)
+            out[i] = self._perm_for(int(epochs[i]))[pos]
+        return epochs, out
 
     def epoch_of(self, step: int) -> float:
         """Epochs completed (fractional) after ``step`` batches."""

@@ -134,7 +134,7 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
     )
     from . import budget
     from .collator import MaskingCollator
-    from .data import BlockSampler, pack_blocks, pack_word_blocks
+    from .data import BlockSampler, LineBlocks, line_ids, pack_blocks, word_line_ids
     from .optim import build_optimizer, set_total_steps
     from .steps import evaluate_heldout, heldout_collator, step_losses
     from .tracking import MetricsLog, plot_curves
@@ -158,12 +158,13 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
     lines, heldout = _lines(cfg)  # with whole_word_masking, word lists: the blocks keep where each word starts
     vocab_file = _vocab(cfg, lines, rank)
     tokenizer = ElectraTokenizer(vocab_file)
-    blocks, starts = (pack_word_blocks(lines, tokenizer, cfg.max_length) if cfg.whole_word_masking
-                      else (pack_blocks(lines, tokenizer, cfg.max_length), None))
+    ids, starts = word_line_ids(lines, tokenizer) if cfg.whole_word_masking else (line_ids(lines, tokenizer), None)
+    blocks = LineBlocks(ids, tokenizer.get_vocab(), cfg.max_length, starts=starts,
+                        shuffle_seed=cfg.seed if cfg.shuffle_lines else None)
     eval_blocks = pack_blocks(heldout, tokenizer, cfg.max_length)[:cfg.eval_blocks] if heldout else None
     if heldout and rank == 0:
         write_heldout(os.path.join(cfg.out_dir, "heldout.txt"), heldout)
-    del lines, heldout
+    del lines, heldout, ids, starts
     generator_only = cfg.disc_weight == 0
     disc_config, gen_config = build_configs(cfg, tokenizer.vocab_size)
     saved_configs = (disc_config, gen_config)
@@ -259,9 +260,8 @@ def _train(cfg: PretrainConfig, t_entry: float) -> Dict:
         paddle.seed(cfg.seed * 100003 + step)  # dropout + Gumbel noise: a function of the step
         # the whole global batch is masked with one RNG, then cut: every rank / accumulation split
         # of a step sees the same masked blocks as a single process would
-        picked = sampler.indices(step)
-        full = collator(blocks[picked], np.random.default_rng([cfg.seed, step]),
-                        word_starts=None if starts is None else starts[picked])
+        batch_blocks, word_starts = blocks.batch(sampler, step)
+        full = collator(batch_blocks, np.random.default_rng([cfg.seed, step]), word_starts=word_starts)
         rows = np.split(np.arange(cfg.batch_size), world)[rank]
         micro = np.split(rows, cfg.grad_accum)
         for m, idx in enumerate(micro):

@@ -50,6 +50,8 @@ _HELP = {
                         "CPUs with AMX or AVX512-BF16; faster, slightly different numbers), or auto (bfloat16 where "
                         "the CPU has it, float32 elsewhere, said in one line)",
     "save_dtype": "weights of the final generator/discriminator folders: float32 or float16",
+    "shuffle_lines": "pack the training lines in a new seeded order every epoch (new neighbours and block cuts for "
+                     "every line) instead of the corpus's order",
     "init_from": "a checkpoint folder, or a run folder (its newest checkpoint), whose weights this run starts "
                  "from (a further stage; fresh optimizer)",
     "init_generator": "a pre-trained generator (published name or model folder) whose weights this run starts "

@@ -12,7 +12,7 @@ line) import this module; it imports neither.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import List, Optional
 
 from ..._cpu_ops import check_matmul_precision
@@ -74,6 +74,10 @@ class PretrainConfig:
     # rather than single characters: a character of a masked word cannot be guessed from the rest of the word,
     # so the context around it must answer. 0: characters only; 1: words only
     whole_word_masking: float = 0.0
+    # pack the training lines in a new seeded order every epoch (data.LineBlocks) instead of the corpus's: a line
+    # then gets new neighbours and new block cuts each epoch, as held-out lines and fill-mask sentences (scored
+    # without their article around them) have; in the corpus's order consecutive lines are one article
+    shuffle_lines: bool = False
     # the generator samples the discriminator's replacements from softmax(logits / T); below 1 more of them are
     # the plausible ones the discriminator finds hardest. Held-out scoring always samples at 1 (ELECTRA's)
     sampling_temperature: float = 1.0
@@ -124,6 +128,9 @@ class PretrainConfig:
 
     def validate(self) -> None:
         """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
+        for f in fields(self):  # a JSON "no" or 0 would read as a setting (the annotations are strings here)
+            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
         if bool(self.train_files) == bool(self.corpus):
             raise ValueError("give either train_files or corpus=NAME (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
         if self.corpus and self.corpus not in BUILTIN_CORPORA:
