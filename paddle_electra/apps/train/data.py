@@ -194,7 +194,7 @@ class LineBlocks:
             blocks = _frame(_join([self._ids[i] for i in order], sep, np.int32), self.max_length, pad, cls, sep)
             starts = None if self._starts is None else _frame(
                 _join([self._starts[i] for i in order], True, bool), self.max_length, True, True, True)
-            if len(self._cache) >= 2:  # a batch spans at most two epochs
+            if len(self._cache) >= 2:  # enough for a batch across two epochs; a batch larger than an epoch re-packs
                 self._cache.pop(min(self._cache))
             self._cache[key] = (blocks, starts)
         return self._cache[key]
