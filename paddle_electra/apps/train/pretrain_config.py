@@ -12,6 +12,7 @@ line) import this module; it imports neither.
 from __future__ import annotations
 
 import os
+import typing
 from dataclasses import dataclass, field, fields
 from typing import List, Optional
 
@@ -128,8 +129,9 @@ class PretrainConfig:
 
     def validate(self) -> None:
         """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
-        for f in fields(self):  # a JSON "no" or 0 would read as a setting (the annotations are strings here)
-            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
+        hints = typing.get_type_hints(type(self))  # resolved types, as the CLI reads them for its flags
+        for f in fields(self):  # a JSON "no" or 0 would read as a setting
+            if hints[f.name] is bool and not isinstance(getattr(self, f.name), bool):
                 raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
         if bool(self.train_files) == bool(self.corpus):
             raise ValueError("give either train_files or corpus=NAME (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
