@@ -65,6 +65,7 @@ def test_each_epoch_has_its_own_order_of_the_same_lines(lines_and_tok):
     assert sorted(order0) == sorted(tuple(i.tolist()) for i in ids) == sorted(order1)
     assert order0 != order1
 
+
 def test_a_batch_across_an_epoch_boundary_takes_each_block_from_its_epoch(lines_and_tok):
     lines, tok = lines_and_tok
     packed = data.LineBlocks(data.line_ids(lines, tok), tok.get_vocab(), 16, shuffle_seed=5)
