@@ -38,8 +38,8 @@ import numpy as np
 from ..._cpu_ops import MATMUL_PRECISION_CHOICES, check_matmul_precision
 from ..._io import atomic_folder, write_text
 from . import finetune_data as fd
-from .field_types import check_field_types
 from . import finetune_tasks as ft
+from .field_types import check_field_types
 
 logger = logging.getLogger("paddle_electra")
 
@@ -93,7 +93,7 @@ class FinetuneConfig:
     overwrite: bool = False  # replace an existing out/best
 
     def validate(self) -> "FinetuneConfig":
-        """Normalise the task name and raise ``ValueError`` naming the first bad field."""
+        """Normalise the task name, path objects and NumPy numbers; ``ValueError`` names the first bad field."""
         check_field_types(self)  # from Python, overwrite="no" would read as true
         self.task = fd.canonical_task(self.task)
         if self.init not in ("pretrained", "random"):

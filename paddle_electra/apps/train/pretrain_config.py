@@ -128,7 +128,11 @@ class PretrainConfig:
     overwrite: bool = False  # out_dir holds an earlier run: remove its checkpoints, metrics and model folders first
 
     def validate(self) -> None:
-        """Check the values on their own (no files are read); a ``ValueError`` names the first bad one."""
+        """Check the values on their own (no files are read); a ``ValueError`` names the first bad one.
+
+        Path objects and NumPy numbers given for options are replaced by their plain values (the config is
+        saved as JSON with every checkpoint).
+        """
         check_field_types(self)  # a recipe's "16" for 16 or "no" for false: named here, not a TypeError later
         if bool(self.train_files) == bool(self.corpus):
             raise ValueError("give either train_files or corpus=NAME (one of: " + ", ".join(BUILTIN_CORPORA) + ")")
