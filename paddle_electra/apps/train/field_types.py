@@ -80,7 +80,7 @@ def check_field_types(config: Any) -> None:
     for f in dataclasses.fields(config):
         value, hint = getattr(config, f.name), hints[f.name]
         if not _fits(value, hint):
-            raise ValueError(f"{f.name} must be {_describe(hint)}, got {value!r}")
+            raise ValueError(f"{f.name} must be {_describe(hint)}, got {value!r:.80}")  # one line, as elsewhere
         plain = _plain(value)
         if plain is not value:
             setattr(config, f.name, plain)
