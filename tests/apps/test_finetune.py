@@ -268,6 +268,9 @@ def test_text_classification_improves_and_best_exports(tmp_path, tiny_model):
     config = json.loads(open(os.path.join(best_dir, "config.json"), encoding="utf-8").read())
     assert config["id2label"] == {"0": "neg", "1": "pos"} and config["architectures"] == [
         "ElectraForSequenceClassification"]
+    # the tiny model has 64 positions: its saved tokenizer truncates to 64, not to a fresh tokenizer's 512
+    assert pe.ElectraTokenizer.from_pretrained(tiny_model).model_max_length == 512
+    assert pe.ElectraTokenizer.from_pretrained(best_dir).model_max_length == 64
     clf = pe.pipeline("text-classification", model=best_dir)
     texts = ["的好一是好在不", "了坏有坏和人"]
     assert [p["label"] for p in clf(texts)] == ["pos", "neg"]

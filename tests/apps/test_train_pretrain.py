@@ -176,6 +176,8 @@ def test_pretraining_loss_falls_and_writes_everything(tmp_path, slice_files):
     gen = ElectraGenerator.from_pretrained(summary["generator"])
     disc = ElectraDiscriminator.from_pretrained(summary["discriminator"])
     assert gen.config.hidden_size == 16 and disc.config.hidden_size == 32
+    for part in ("generator", "discriminator"):  # truncation=True cuts to the model's 64 positions, not 512
+        assert ElectraTokenizer.from_pretrained(summary[part]).model_max_length == 64
     assert [os.path.basename(p) for p in list_checkpoints(tmp_path / "run" / "checkpoints")] == \
         ["step-00000015", "step-00000020"]  # keep_checkpoints=2
 
@@ -217,6 +219,7 @@ def test_split_checkpoint_and_float16(tmp_path, slice_files):
     disc = ElectraDiscriminator.from_pretrained(out["discriminator"])
     ref = ElectraDiscriminator.from_pretrained(str(tmp_path / "run" / "discriminator"))
     assert disc.config.hidden_dropout_prob == 0.1  # the config's own dropout, not the run's 0.0
+    assert ElectraTokenizer.from_pretrained(out["generator"]).model_max_length == 64  # the models' positions
     from safetensors.numpy import load_file
 
     stored = load_file(os.path.join(out["discriminator"], "model.safetensors"))

@@ -131,6 +131,29 @@ def test_embedded_models_load_offline_as_float32(name, monkeypatch, tmp_path):
     assert not os.path.exists(tmp_path / "empty-cache" / "models")  # nothing copied or fetched
 
 
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_embedded_tokenizer_truncates_to_the_models_positions(name, monkeypatch, tmp_path):
+    # the shipped pair has 256 positions; a tokenizer that cut at 512 let 257-512 ids through to a model
+    # that refuses them, so tok(text, truncation=True) could not feed the model it came with
+    monkeypatch.setenv("PADDLE_ELECTRA_OFFLINE", "1")
+    monkeypatch.setenv("PADDLE_ELECTRA_HOME", str(tmp_path))
+    entry = registry.get_entry(name)
+    tok = pe.ElectraTokenizer.from_pretrained(name)
+    model = getattr(pe, entry.architecture).from_pretrained(name)
+    limit = model.config.max_position_embeddings
+    assert tok.model_max_length == entry.tokenizer["model_max_length"] == limit == 256
+    ids = tok("新华社北京十二月电" * 50, truncation=True, return_tensors="pd")["input_ids"]
+    assert ids.shape == [1, limit]
+    assert model(ids).shape[:2] == [1, limit]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_name_truncates_past_its_positions(name):
+    entry = registry.get_entry(name)
+    if entry.file("vocab"):
+        assert entry.tokenizer.get("model_max_length", 512) <= entry.config["max_position_embeddings"]
+
+
 def test_embedded_models_fit_the_size_budget():
     total = sum(f.size for n in EMBEDDED for f in registry.get_entry(n).files)
     assert total <= 10.5e6, total  # fp16 weights + vocab + configs of both, "at most ~10 MB"

@@ -40,6 +40,7 @@ from ..._io import atomic_folder, write_text
 from . import finetune_data as fd
 from . import finetune_tasks as ft
 from .field_types import check_field_types
+from .outputs import fit_tokenizer
 
 logger = logging.getLogger("paddle_electra")
 
@@ -176,7 +177,8 @@ def build_model(cfg: FinetuneConfig, spec: "ft.TaskSpec"):
     from ...tokenizer import ElectraTokenizer
 
     config = ElectraConfig.from_pretrained(cfg.model, **spec.config_overrides())
-    tokenizer = ElectraTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
+    # capped at the model's positions: out/best's tokenizer then truncates to what its model takes
+    tokenizer = fit_tokenizer(ElectraTokenizer.from_pretrained(cfg.tokenizer or cfg.model), config)
     if tokenizer.vocab_size > config.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model's vocab_size is "
                          f"{config.vocab_size}; use the model's own vocab.txt (tokenizer=)")

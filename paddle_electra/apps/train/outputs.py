@@ -13,6 +13,23 @@ from typing import Dict
 import numpy as np
 
 
+def fit_tokenizer(tokenizer, config):
+    """Cap ``tokenizer.model_max_length`` at ``config.max_position_embeddings``, in place.
+
+    A fresh tokenizer says 512, but a model with fewer positions (the shipped
+    People's Daily pair has 256) fails on the longer ids that
+    ``truncation=True`` would still let through. Saving the model's own limit
+    makes ``truncation=True`` cut to what the model can take.
+
+    Returns:
+        The same tokenizer.
+    """
+    limit = config.max_position_embeddings
+    if tokenizer.model_max_length > limit:
+        tokenizer.model_max_length = limit
+    return tokenizer
+
+
 def save_split(model, tokenizer, out_dir: str, dtype: str = "float32") -> Dict[str, str]:
     """Write ``out_dir/generator`` and ``out_dir/discriminator``, each with the vocab.
 
@@ -30,7 +47,7 @@ def save_split(model, tokenizer, out_dir: str, dtype: str = "float32") -> Dict[s
             getattr(model, part).save_pretrained(tmp, safe_serialization=dtype == "float16")
             if dtype == "float16":
                 to_float16(tmp)
-            tokenizer.save_pretrained(tmp)
+            fit_tokenizer(tokenizer, getattr(model, part).config).save_pretrained(tmp)
         paths[part] = folder
     return paths
 
