@@ -189,3 +189,57 @@ def test_h5_files_that_are_not_keras_weights(tmp_path):
         read_tf_h5(str(junk))
     with pytest.raises(ValueError, match="does not exist"):
         read_tf_h5(str(tmp_path / "missing.h5"))
+
+
+WEIGHT = "tf_electra_model/electra/embeddings/word_embeddings/weight:0"
+
+
+def _one_weight_h5(path, **dataset_kwargs):
+    """A Keras-layout file listing one weight, made by ``create_dataset(**dataset_kwargs)``."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([b"electra"])
+        group = f.create_group("electra")
+        group.attrs["weight_names"] = np.array([WEIGHT.encode()])
+        group.create_dataset(WEIGHT, **dataset_kwargs)
+    return str(path)
+
+
+def test_a_declared_but_unstored_weight_is_refused_before_allocating(tmp_path):
+    # HDF5 keeps no bytes for a dataset never written: reading it would allocate 3.6 GB from a 10 kB file
+    import tracemalloc
+
+    from paddle_electra.loading.safety import CheckpointTooLargeError
+
+    path = _one_weight_h5(tmp_path / "tf_model.h5", shape=(30000, 30000), dtype="f4")
+    assert Path(path).stat().st_size < 64 << 10
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointTooLargeError, match=r"declares shape \(30000, 30000\) \(3600000000 bytes\) "
+                                                          r"but stores only 0 bytes"):
+            read_tf_h5(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
+
+
+def test_weights_stored_elsewhere_or_not_numbers_are_refused(tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(16, dtype="f4").tobytes())  # a file outside the checkpoint, read as a weight
+    path = _one_weight_h5(tmp_path / "ext.h5", shape=(4, 4), dtype="f4", external=[(str(secret), 0, 64)])
+    with pytest.raises(ValueError, match="reads its data from another file"):
+        read_tf_h5(path)
+    path = _one_weight_h5(tmp_path / "str.h5", data=np.array([b"a", b"b"]))
+    with pytest.raises(ValueError, match="not a number type"):
+        read_tf_h5(path)
+    path = _one_weight_h5(tmp_path / "null.h5", data=h5py.Empty("f4"))
+    with pytest.raises(ValueError, match="empty HDF5 dataset"):
+        read_tf_h5(path)
+
+
+def test_compressed_weights_still_load(tmp_path):
+    # Keras writes weights uncompressed, but a gzip-compressed (even all-zero) weight is honest data
+    value = np.zeros((64, 32), dtype="f4")
+    value[3] = np.arange(32)
+    path = _one_weight_h5(tmp_path / "gz.h5", data=value, compression="gzip")
+    np.testing.assert_array_equal(read_tf_h5(path)["electra.embeddings.word_embeddings.weight"], value)

@@ -51,6 +51,17 @@ def _seeds():
     from safetensors.numpy import save
 
     out["w.safetensors"] = save(dict(state), metadata={"format": "np"})
+    import h5py  # a Keras-layout tf_model.h5 as transformers 4.x's TF classes write it
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.attrs["layer_names"] = np.array([b"electra"])
+        group = f.create_group("electra")
+        names = [f"tf_electra_model/{k.replace('.', '/')}:0" for k in state]  # read back as the same keys
+        group.attrs["weight_names"] = np.array([n.encode() for n in names])
+        for name, value in zip(names, state.values()):
+            group.create_dataset(name, data=value)
+    out["tf_model.h5"] = buf.getvalue()
     return out
 
 

@@ -291,6 +291,41 @@ def test_deflate_bomb_is_refused_before_inflating(tmp_path):
         load_torch_bin(path)
 
 
+def _forge_stored_size(data: bytes, record: str, size: int) -> bytes:
+    """``data`` (a zip) with ``record``'s compressed size in the central directory set to ``size``."""
+    out = bytearray(data)
+    at = out.find(b"PK\x01\x02")
+    while at >= 0:
+        name_len = struct.unpack_from("<H", out, at + 28)[0]
+        if out[at + 46:at + 46 + name_len].decode() == record:
+            struct.pack_into("<I", out, at + 20, size)
+        at = out.find(b"PK\x01\x02", at + 4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("record", ["archive/data.pkl", "archive/byteorder", "archive/data/0"])
+def test_a_forged_stored_size_is_refused_before_any_read(tmp_path, record):
+    # zipfile reads a stored record with one read of its declared size, and Python allocates that
+    # much first: a 2 kB file claiming 1 GB would cost 1 GB (found by the fuzz test at 64 MB)
+    import tracemalloc
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(12, 4)}, buf)
+    path = tmp_path / "forged.bin"
+    path.write_bytes(_forge_stored_size(buf.getvalue(), record, 1 << 30))
+    assert path.stat().st_size < 4096
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{record} claims 1073741824 stored bytes, more than the"):
+            load_torch_bin(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
+    (tmp_path / "ok.bin").write_bytes(buf.getvalue())  # the file as torch wrote it loads
+    np.testing.assert_array_equal(load_torch_bin(tmp_path / "ok.bin")["w"], np.ones((12, 4)))
+
+
 def test_legacy_storage_view_with_a_negative_offset_is_refused(tmp_path):
     class Storage:
         pass

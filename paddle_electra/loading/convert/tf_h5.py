@@ -36,7 +36,12 @@ from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
+from ..safety.pickle_guard import CheckpointTooLargeError
+
 __all__ = ["read_tf_h5", "tf_weight_name_to_hf"]
+
+# Keras stores weights uncompressed; a compressed dataset may inflate this much (as torch_bin's records)
+_MAX_INFLATION = 16
 
 
 def _decode(value) -> str:
@@ -104,6 +109,30 @@ def _weights(f) -> Iterator[Tuple[str, object, bool]]:
             yield weight_name, obj[weight_name], True
 
 
+def _checked(f, weight_name: str, dataset):
+    """``dataset``, once it is a numeric array stored in this file whose size its stored bytes can back.
+
+    HDF5 lets a dataset declare any shape and store nothing (reads return the
+    fill value), point at other files (external storage, external links,
+    virtual datasets) or hold strings and compounds. A weight is none of these,
+    and reading a declared 30000 x 30000 array from a 10 kB file would allocate
+    3.6 GB.
+    """
+    if dataset.file.filename != f.filename or dataset.is_virtual or dataset.external:
+        raise ValueError(f"weight {weight_name!r} reads its data from another file; a weight must be stored in "
+                         "the file that lists it")
+    if dataset.shape is None:  # HDF5's null dataspace: no array at all
+        raise ValueError(f"weight {weight_name!r} is an empty HDF5 dataset with no shape")
+    if dataset.dtype.kind not in "fiub":
+        raise ValueError(f"weight {weight_name!r} has dtype {dataset.dtype!r:.80}, not a number type")
+    needed = int(np.prod(dataset.shape, dtype=object)) * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    if needed > max(_MAX_INFLATION * stored, stored + (1 << 20)):
+        raise CheckpointTooLargeError(f"weight {weight_name!r} declares shape {tuple(dataset.shape)!r:.80} "
+                                      f"({needed} bytes) but stores only {stored} bytes")
+    return dataset
+
+
 def read_tf_h5(path: str) -> Dict[str, np.ndarray]:
     """Read an HF ``tf_model.h5`` into an HF PyTorch-style state dict (torch layout).
 
@@ -115,6 +144,8 @@ def read_tf_h5(path: str) -> Dict[str, np.ndarray]:
         HF PyTorch name -> numpy array, Dense kernels transposed to ``[out, in]``.
 
     Raises:
+        CheckpointTooLargeError: A weight declares more data than the file
+            stores (a ``ValueError``).
         ValueError: h5py is not installed, or the file is not a readable Keras
             weights file (the message names the file).
     """
@@ -135,12 +166,12 @@ def read_tf_h5(path: str) -> Dict[str, np.ndarray]:
                     if tuple(out[name].shape) != tuple(dataset.shape)[::-1 if transpose else 1]:
                         raise ValueError(f"weight {name} is listed twice with different shapes")
                     continue  # a tied weight listed by a second layer
-                value = np.asarray(dataset[()])
+                value = np.asarray(_checked(f, weight_name, dataset)[()])
                 if transpose and value.ndim == 2:
                     value = np.ascontiguousarray(value.T)
                 out[name] = value
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    except ValueError as exc:  # CheckpointTooLargeError keeps its type
+        raise type(exc)(f"{path}: {exc}") from None
     except (OSError, KeyError) as exc:
         raise ValueError(f"could not read {path} as a Keras h5 weights file: {exc}") from None
     if not out:

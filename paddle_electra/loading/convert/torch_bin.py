@@ -189,6 +189,11 @@ def _unpickle(data, path, persistent_load):
 def _read_record(zf, name, archive_size):
     """A zip record's bytes, refusing sizes a checkpoint cannot have before inflating anything."""
     info = zf.getinfo(name)
+    # zipfile asks the file for compress_size bytes in one read, and Python allocates what is asked
+    # for before it sees how much is there: a forged size in a 2 kB file would cost gigabytes
+    if info.compress_size > archive_size - info.header_offset:
+        raise ValueError(f"zip record {name} claims {info.compress_size} stored bytes, more than the "
+                         f"{archive_size}-byte file holds after its start at {info.header_offset} (corrupt)")
     limit = max(_MAX_INFLATION * info.compress_size, info.compress_size + (1 << 20))
     if info.file_size > limit:
         raise CheckpointTooLargeError(
@@ -209,7 +214,7 @@ def _load_zip(path, zf, archive_size):
     # Files predating the byteorder record were all written little-endian.
     byteorder = "little"
     if prefix + "byteorder" in names:
-        byteorder = zf.read(prefix + "byteorder").decode("ascii").strip()
+        byteorder = _read_record(zf, prefix + "byteorder", archive_size).decode("ascii").strip()
         if byteorder not in ("little", "big"):
             raise ValueError(f"unknown byteorder record {byteorder!r}")
     refs = {}
