@@ -169,6 +169,35 @@ def test_reader_errors_name_file_and_line(tmp_path):
         fd.canonical_task("translation")
 
 
+def test_readers_name_the_file_for_encodings_deep_json_and_take_long_fields(tmp_path):
+    import csv
+
+    gbk = tmp_path / "g.csv"
+    gbk.write_bytes("text,label\n好,pos\n".encode("gbk"))  # a common encoding of Chinese data files
+    with pytest.raises(fd.DataError, match=r"g\.csv: not UTF-8 text .*iconv -f GBK -t UTF-8"):
+        fd.read_classification(str(gbk))
+    conll = tmp_path / "g.conll"
+    conll.write_bytes("张 B-PER\n".encode("gbk"))
+    with pytest.raises(fd.DataError, match=r"g\.conll: not UTF-8 text"):
+        fd.read_token_classification(str(conll))
+    # json recurses per level: deep nesting was a RecursionError naming no file
+    deep = _write(tmp_path / "d.jsonl", ['{"text": "好", "label": "pos"}', "[" * 100000])
+    with pytest.raises(fd.DataError, match=r"d\.jsonl:2: JSON nested too deeply"):
+        fd.read_classification(deep)
+    squad = tmp_path / "d.json"
+    squad.write_text("[" * 100000, encoding="utf-8")
+    with pytest.raises(fd.DataError, match=r"d\.json: JSON nested too deeply"):
+        fd.read_squad(str(squad))
+    digits = _write(tmp_path / "n.jsonl", ['{"text": "好", "label": ' + "1" * 5000 + "}"])
+    with pytest.raises(fd.DataError, match=r"n\.jsonl:1: not valid JSON"):
+        fd.read_classification(digits)
+    # a field over the csv module's 128 kB default is a long document, not an error; the cap is put back
+    limit = csv.field_size_limit()
+    long_text = "长" * 200000
+    rows = fd.read_classification(_write(tmp_path / "l.csv", ["text,label", f"{long_text},pos"]))
+    assert rows[0]["text"] == long_text and csv.field_size_limit() == limit
+
+
 def test_dev_label_unknown_to_training_is_named(tmp_path, tiny_model):
     train = _write(tmp_path / "train.csv", ["text,label", "好,pos", "坏,neg"])
     dev = _write(tmp_path / "dev.csv", ["text,label", "好,pos", "行,neutral"])

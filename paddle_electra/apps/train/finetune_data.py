@@ -17,6 +17,7 @@ examples of similar length so little padding is needed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -65,16 +66,45 @@ def _format(path: str, fmt: Optional[str], allowed: Sequence[str]) -> str:
     return guess
 
 
+@contextlib.contextmanager
+def _text_file(path: str, csv_fields: bool = False):
+    """Read ``path`` as UTF-8 text; a file in another encoding is a :class:`DataError` naming it.
+
+    Text files are decoded in chunks as they are read, so the error surfaces
+    wherever the reader is; this names the file and the usual fix. With
+    ``csv_fields`` the csv module's 128 kB cap on one field is lifted for the
+    read (a long document is data, cut to ``max_length`` when encoded) and put back after.
+    """
+    old_limit = csv.field_size_limit(2 ** 31 - 1) if csv_fields else None
+    try:
+        with open(path, encoding="utf-8-sig", newline="" if csv_fields else None) as f:
+            yield f
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason}: {e.object[e.start:e.start + 2]!r}); save it as "
+                        "UTF-8, e.g. iconv -f GBK -t UTF-8 for a GBK file") from None
+    finally:
+        if csv_fields:
+            csv.field_size_limit(old_limit)
+
+
+def _json_value(text: str, where: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{where}: not valid JSON ({e.msg})") from None
+    except RecursionError:  # json recurses once per level; a few thousand "[" exhaust the stack
+        raise DataError(f"{where}: JSON nested too deeply to be a data row") from None
+    except ValueError as e:  # an integer longer than Python's digit limit
+        raise DataError(f"{where}: not valid JSON ({e})") from None
+
+
 def _jsonl(path: str) -> Iterator[Tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSON-lines file."""
-    with open(path, encoding="utf-8-sig") as f:
+    with _text_file(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            obj = _json_value(line, f"{path}:{lineno}")
             if not isinstance(obj, dict):
                 raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
@@ -121,10 +151,17 @@ def read_classification(path: str, text_column: str = "text", pair_column: Optio
         for lineno, obj in _jsonl(path):
             add(f"{path}:{lineno}", obj)
         return out
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with _text_file(path, csv_fields=True) as f:
         # TSV files (GLUE, ChnSentiCorp) are unquoted: a quote character is text
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(f)
-        header = next(reader, None)
+
+        def next_row():
+            try:
+                return next(reader, None)
+            except csv.Error as e:  # e.g. a NUL character, or a quote left open to the end of the file
+                raise DataError(f"{path}:{reader.line_num}: not a valid {fmt.upper()} row ({e})") from None
+
+        header = next_row()
         if header is None:
             raise DataError(f"{path}:1: empty file (expected a header row naming the columns)")
         header = [h.strip() for h in header]
@@ -132,7 +169,7 @@ def read_classification(path: str, text_column: str = "text", pair_column: Optio
         if missing:
             raise DataError(f"{path}:1: no column {missing[0]!r} in the header row {header}; "
                             "name the columns with text_column= / pair_column= / label_column=")
-        for fields in reader:
+        for fields in iter(next_row, None):
             where = f"{path}:{reader.line_num}"
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
@@ -170,7 +207,7 @@ def read_token_classification(path: str, fmt: Optional[str] = None) -> List[Dict
     tokens: List[str] = []
     labels: List[str] = []
     start = 1
-    with open(path, encoding="utf-8-sig") as f:
+    with _text_file(path) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
             if not fields or fields[0] == "-DOCSTART-":
@@ -212,11 +249,16 @@ def read_squad(path: str) -> List[Dict]:
         DataError: bad JSON, a missing field, or an answer not in its context.
     """
     _format(path, "squad", ("squad",))
+    with _text_file(path) as f:
+        text = f.read()
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            data = json.load(f)
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a SQuAD file") from None
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise DataError(f"{path}: expected a SQuAD-style object with a 'data' list")
     out: List[Dict] = []
