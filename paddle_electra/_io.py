@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import json
 import logging
 import os
 import re
@@ -381,6 +382,24 @@ def copy_file(src: str, dest: str) -> None:
     """Copy ``src`` to ``dest`` atomically."""
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
+
+
+def read_json(path: str):
+    """The JSON value in ``path`` (UTF-8); every way the file can fail to parse is a ``ValueError`` naming it.
+
+    Files in model, export and checkpoint folders may come from strangers.
+    Besides bad syntax (``JSONDecodeError``), ``json`` raises
+    ``UnicodeDecodeError`` for bytes that are not UTF-8 and ``ValueError`` for
+    integers past Python's digit limit, neither naming the file, and
+    ``RecursionError`` (not a ``ValueError`` at all) for nesting ~1,000 levels deep.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except RecursionError:
+        raise ValueError(f"{path} is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
 
 
 def numpy_json_default(obj):

@@ -23,12 +23,12 @@ through one *runner* ``runner(input_ids, token_type_ids, attention_mask) ->
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .._io import read_json
 from . import qa
 from ..model.configuration import ElectraConfig
 from ..model.modeling import (
@@ -252,15 +252,11 @@ def pipeline(task: str, model=None, tokenizer=None, backend: str = "auto", batch
 
 
 def _read_manifest(folder) -> Dict:
-    with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(os.path.join(folder, MANIFEST))
 
 
 def _read_json(path) -> Optional[Dict]:
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(path) if os.path.isfile(path) else None
 
 
 class FillMaskPipeline(Pipeline):

@@ -330,8 +330,8 @@ def _check_safetensors(path, head, last, got):
         raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return f"its header is not JSON ({exc})", True
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return f"its header is not JSON ({exc or 'nested too deeply'})", True
     if not isinstance(header, dict):
         return "its header is not a JSON object", True
     try:
@@ -364,7 +364,7 @@ def _check_text(path, head, last, got, parse_json=False):
     if parse_json:
         try:
             json.loads("".join(parts))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # json recurses once per level of nesting
             return f"it does not parse as JSON ({exc})", True
     return None, parse_json
 

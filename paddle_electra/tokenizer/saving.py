@@ -28,6 +28,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._io import atomic_folder, write_text
+from .._io import read_json as load_json
 from .special import SPECIAL_TOKENS_ATTRIBUTES
 from .vocab import as_added_token, to_json_token
 
@@ -50,11 +51,7 @@ def read_json(path: str) -> Dict[str, Any]:
     Raises:
         ValueError: not valid JSON, or not an object.
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not a valid JSON file: {e}") from None
+    data = load_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}")
     return data

@@ -400,3 +400,51 @@ def test_safetensors_int_weights_for_a_float_parameter_are_refused(tmp_path):
     save_file(state, path, metadata={"format": "np"})
     with pytest.raises(ValueError, match=r"word_embeddings.weight is stored as int32.*float32"):
         pe.ElectraModel.from_pretrained(str(tmp_path / "m"))
+
+
+# ---------------------------------------------------------------- JSON nested too deeply
+DEEP = "[" * 100000  # json recurses once per level: a RecursionError (not a ValueError) naming no file
+
+
+def _tokenizer_folder(tmp_path, name):
+    import shutil
+
+    from paddle_electra.loading import hub
+
+    folder = tmp_path / "tok"
+    shutil.copytree(os.path.join(hub.EMBEDDED_DIR, "electra-zh-peoples-daily-small-generator"), folder)
+    (folder / name).write_text(DEEP, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"])
+def test_deeply_nested_tokenizer_files_are_clear_errors(tmp_path, name):
+    folder = _tokenizer_folder(tmp_path, name)
+    with pytest.raises(ValueError, match=rf"{name} is not valid JSON: nested too deeply"):
+        pe.ElectraTokenizer.from_pretrained(str(folder))
+
+
+def test_deeply_nested_checkpoint_recipe_manifest_and_download_are_clear_errors(tmp_path):
+    from paddle_electra.apps.train.checkpoint import read_state
+    from paddle_electra.apps.train.pretrain_cli import read_recipe
+    from paddle_electra.inference.export.manifest import ExportError, read_manifest
+    from paddle_electra.loading.fetch import validate_download
+
+    ckpt = tmp_path / "step-00000010"
+    ckpt.mkdir()
+    (ckpt / "trainer_state.json").write_text(DEEP, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"trainer_state\.json is not valid JSON: nested too deeply"):
+        read_state(str(ckpt))
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "manifest.json").write_text(DEEP, encoding="utf-8")
+    with pytest.raises(ExportError, match=r"manifest\.json is not valid JSON: nested too deeply"):
+        read_manifest(str(export))
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(DEEP, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"recipe\.json is not valid JSON: nested too deeply"):
+        read_recipe(str(recipe))
+    config = tmp_path / "config.json"
+    config.write_text(DEEP, encoding="utf-8")
+    with pytest.raises(pe.DownloadError, match="does not parse as JSON"):
+        validate_download(str(config), size=config.stat().st_size)

@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Optional
 
 import paddle
 
+from ..._io import read_json
 from ...loading.safety import load_paddle_pickle
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,7 @@ def read_state(path: str) -> Dict:
     state_file = os.path.join(path, STATE_FILE)
     if not os.path.isfile(state_file):
         raise FileNotFoundError(f"{path} is not a complete checkpoint (no {STATE_FILE})")
-    with open(state_file, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(state_file)
 
 
 def load_checkpoint(path: str, model, optimizer=None, prefix: str = "",

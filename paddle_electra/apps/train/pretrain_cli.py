@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from ..._io import read_json
 from .pretrain import pretrain
 from .pretrain_config import BUILTIN_CORPORA, QUICK, QUICK_PAIR_KEEPS, PretrainConfig
 
@@ -113,11 +114,7 @@ def read_recipe(path: str) -> Tuple[List[Dict], bool]:
     A single-stage file gives one option set. Unknown keys are an error naming
     them (and the stage); every stage of a staged recipe needs its own ``out_dir``.
     """
-    with open(path, encoding="utf-8") as f:
-        try:
-            raw = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
+    raw = read_json(path)
     if not isinstance(raw, dict) or "stages" not in raw:
         return [_check_options(raw, path)], False
     unknown = sorted(set(raw) - set(RECIPE_KEYS))

@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
+from ..._io import read_json
+
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 GRAPH_FILE = "inference.json"
@@ -131,8 +133,7 @@ def read_manifest(folder: str) -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise ExportError(f"{folder} is not a paddle_electra export: {MANIFEST_FILE} is missing")
     try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
+        manifest = read_json(path)
     except (OSError, ValueError) as e:
         raise ExportError(f"cannot read {path}: {e}") from e
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
