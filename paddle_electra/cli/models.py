@@ -154,7 +154,7 @@ def cmd_list(args) -> str:
 
 
 def cmd_fill_mask(args) -> str:
-    return _with_model(args, _run_texts("fill-mask", args, _fmt_fill_mask, top_k=args.top_k))
+    return _with_model(args, _run_texts("fill-mask", args, _fmt_fill_mask, top_k=args.top_k, targets=args.target))
 
 
 def cmd_detect(args) -> str:
@@ -269,6 +269,8 @@ def register(sub, common) -> None:
     p = sub.add_parser("fill-mask", parents=[common], help="predict the tokens written as [MASK]")
     add_input_arguments(p)
     p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--target", action="append", default=None, metavar="TOKEN",
+                   help="rank only these tokens (repeat the flag: --target 胜 --target 顺), with their probabilities")
     _model_options(p, DEFAULT_MODELS["fill-mask"])
     p.set_defaults(func=cmd_fill_mask)
 

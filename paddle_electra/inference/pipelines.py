@@ -24,6 +24,7 @@ through one *runner* ``runner(input_ids, token_type_ids, attention_mask) ->
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -262,14 +263,48 @@ def _read_json(path) -> Optional[Dict]:
 class FillMaskPipeline(Pipeline):
     """Per text, per ``[MASK]`` (left to right): the top-k ``{token, token_id, score, sequence}`` (softmax scores).
 
-    ``sequence`` is the text with that ``[MASK]`` replaced by the token.
+    ``sequence`` is the text with that ``[MASK]`` replaced by the token. ``targets``
+    (a string or a list of them, as in HF transformers) ranks only those tokens,
+    with their probabilities over the whole vocabulary; a target that is not one
+    token of the vocabulary stands for its first word piece, with a warning.
     """
 
-    def __init__(self, *args, top_k: int = 5, **kwargs):
+    def __init__(self, *args, top_k: int = 5, targets=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.top_k = check_top_k(top_k)
+        self.target_ids = self._target_ids(targets, warn_level=4)  # the warning points at pipeline(...)
 
-    _OPTIONS = {"top_k": lambda v: v is None or check_top_k(v)}
+    # targets reach postprocess as ids: __call__ converts them once per call
+    _OPTIONS = {"top_k": lambda v: v is None or check_top_k(v), "targets": lambda v: v}
+
+    def __call__(self, inputs, *args, **kwargs):
+        if kwargs.get("targets") is not None:
+            kwargs["targets"] = self._target_ids(kwargs["targets"], warn_level=3)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _target_ids(self, targets, warn_level: int) -> Optional[List[int]]:
+        """The vocabulary ids ``targets`` name, in order and once each; ``None`` for the whole vocabulary."""
+        if targets is None:
+            return None
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, (list, tuple)) or not targets:
+            raise ValueError(f"targets must be a string or a non-empty list of strings, got {targets!r:.80}")
+        tok, ids = self.tokenizer, []
+        for target in targets:
+            if not isinstance(target, str):
+                raise ValueError(f"targets must be strings, got {target!r:.80}")
+            tid = tok.convert_tokens_to_ids(target)
+            if tid == tok.unk_token_id and target != tok.unk_token:  # not in the vocabulary as it is
+                pieces = tok.tokenize(target)
+                if not pieces:
+                    raise ValueError(f"target {target!r:.40} holds no token (empty or only spaces)")
+                tid = tok.convert_tokens_to_ids(pieces[0])
+                warnings.warn(f"target {target!r:.40} is not a token of the vocabulary; using its first piece "
+                              f"{pieces[0]!r}", stacklevel=warn_level)
+            if tid not in ids:
+                ids.append(tid)
+        return ids
 
     def _validate(self, encoded, texts):
         mask_id = self.tokenizer.mask_token_id
@@ -278,15 +313,19 @@ class FillMaskPipeline(Pipeline):
                 raise ValueError(f"text {i} ({texts[i][:40]!r}) has no {self.tokenizer.mask_token} token; "
                                  f"fill-mask predicts the tokens written as {self.tokenizer.mask_token}")
 
-    def postprocess(self, text, enc, out, top_k: Optional[int] = None):
+    def postprocess(self, text, enc, out, top_k: Optional[int] = None, targets: Optional[List[int]] = None):
         top_k = self.top_k if top_k is None else check_top_k(top_k)
+        ids = self.target_ids if targets is None else targets
         tok, logits = self.tokenizer, out["logits"]
         results = []
         for pos, tid in enumerate(enc["input_ids"]):
             if tid != tok.mask_token_id:
                 continue
             probs = _softmax(logits[pos])
-            best = np.argsort(-probs, kind="stable")[:top_k]
+            if ids is None:
+                best = np.argsort(-probs, kind="stable")[:top_k]
+            else:
+                best = np.asarray(ids)[np.argsort(-probs[ids], kind="stable")[:top_k]]
             s, e = enc["offset_mapping"][pos]
             cands = []
             for cid in best:

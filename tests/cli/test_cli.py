@@ -56,6 +56,14 @@ def test_fill_mask_table_and_json(folders):
     res = json.loads(proc.stdout)
     assert len(res) == 1 and len(res[0]) == 1 and len(res[0][0]) == 5
     assert set(res[0][0][0]) == {"token", "token_id", "score", "sequence"}
+    full = {c["token"]: c["score"] for c in json.loads(run_cli(
+        "fill-mask", "我爱[MASK]京", "--model", folders["fill-mask"], "--top-k", "30000", "--json").stdout)[0][0]}
+    proc = run_cli("fill-mask", "我爱[MASK]京", "--model", folders["fill-mask"], "--target", "北", "--target", "天",
+                   "--json")
+    assert proc.returncode == 0, proc.stderr
+    ranked = json.loads(proc.stdout)[0][0]  # only the targets, best first, with their whole-vocabulary scores
+    assert sorted(c["token"] for c in ranked) == ["北", "天"]
+    assert [c["score"] for c in ranked] == sorted((full[c["token"]] for c in ranked), reverse=True)
 
 
 def test_every_task_command_json(folders):

@@ -62,6 +62,33 @@ def test_fill_mask_scores_are_softmax_of_generator_logits(pipes):
     assert len(pipe(text, top_k=2)[0]) == 2
 
 
+def test_fill_mask_targets_equal_hf_transformers(pipes, folders, tmp_path):
+    # HF's own fill-mask pipeline (torch) on the same weights: targets rank only those tokens, with their
+    # probabilities over the whole vocabulary; a target that is not a token stands for its first piece
+    import transformers
+
+    pipe = pipes["fill-mask"]
+    hf_dir = tmp_path / "hf"
+    pipe.runner.model.save_pretrained(str(hf_dir), format="hf")
+    pipe.tokenizer.save_pretrained(str(hf_dir))
+    hf = transformers.pipeline("fill-mask", model=str(hf_dir))
+    text, targets = "我爱[MASK]京", ["北", "天", "北京", "门", "天"]
+    with pytest.warns(UserWarning, match="target '北京' is not a token of the vocabulary; using its first piece '北'"):
+        ours = pipe(text, targets=targets)[0]
+    theirs = hf(text, targets=targets)
+    assert [c["token_id"] for c in ours] == [c["token"] for c in theirs]
+    assert len(ours) == 3  # 北, 天, 门: 北京 is 北 again, 天 once
+    for a, b in zip(ours, theirs):
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+    assert [c["token_id"] for c in pipe(text, targets=targets, top_k=2)[0]] == \
+        [c["token"] for c in hf(text, targets=targets, top_k=2)]
+    fixed = pipeline("fill-mask", model=folders["fill-mask"], targets="门")  # at construction, for every call
+    assert [c["token"] for c in fixed(text)[0]] == ["门"]
+    for bad, message in [([], "non-empty list of strings"), ([1], "targets must be strings"), (" ", "holds no token")]:
+        with pytest.raises(ValueError, match=message):
+            pipe(text, targets=bad)
+
+
 def test_fill_mask_without_mask_names_the_text(pipes):
     with pytest.raises(ValueError, match=r"text 1 .*no \[MASK\]"):
         pipes["fill-mask"](["我[MASK]北京", "我爱北京"])
