@@ -331,7 +331,7 @@ def _check_safetensors(path, head, last, got):
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return f"its header is not JSON ({exc or 'nested too deeply'})", True
+        return f"its header is not JSON ({exc})", True
     if not isinstance(header, dict):
         return "its header is not a JSON object", True
     try:

@@ -235,6 +235,10 @@ def test_weights_stored_elsewhere_or_not_numbers_are_refused(tmp_path):
     path = _one_weight_h5(tmp_path / "null.h5", data=h5py.Empty("f4"))
     with pytest.raises(ValueError, match="empty HDF5 dataset"):
         read_tf_h5(path)
+    with h5py.File(tmp_path / "name.h5", "w") as f:  # a UnicodeDecodeError, re-raised as a ValueError naming the file
+        f.attrs["layer_names"] = np.array([b"electra\xff"])
+    with pytest.raises(ValueError, match=r"name\.h5: 'utf-8' codec can't decode"):
+        read_tf_h5(str(tmp_path / "name.h5"))
 
 
 def test_compressed_weights_still_load(tmp_path):

@@ -170,8 +170,9 @@ def read_tf_h5(path: str) -> Dict[str, np.ndarray]:
                 if transpose and value.ndim == 2:
                     value = np.ascontiguousarray(value.T)
                 out[name] = value
-    except ValueError as exc:  # CheckpointTooLargeError keeps its type
-        raise type(exc)(f"{path}: {exc}") from None
+    except ValueError as exc:  # CheckpointTooLargeError keeps its type; UnicodeDecodeError cannot take one message
+        cls = CheckpointTooLargeError if isinstance(exc, CheckpointTooLargeError) else ValueError
+        raise cls(f"{path}: {exc}") from None
     except (OSError, KeyError) as exc:
         raise ValueError(f"could not read {path} as a Keras h5 weights file: {exc}") from None
     if not out:
