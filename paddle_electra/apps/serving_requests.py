@@ -42,12 +42,17 @@ class Limits:
         max_chars: characters per text (413); token length is checked against
             the model's ``max_length`` as well (422, unless ``truncation``).
         max_queue: texts waiting for the model across all requests; beyond, 503.
+        max_answer_chars: fill-mask answers (413 before the model runs): every
+            candidate repeats its text as ``sequence``, so texts of many
+            ``[MASK]`` s with a large ``top_k`` would make a 100 kB request
+            answer gigabytes. Counted as masks x top_k x (text length + 64).
     """
 
     max_body_bytes: int = 1 << 20
     max_texts: int = 64
     max_chars: int = 2000
     max_queue: int = 4096
+    max_answer_chars: int = 8_000_000
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -329,10 +334,23 @@ class Service:
         except ValueError as e:
             raise RequestError(422, f"texts: {e}") from None
 
+    def check_answer_size(self, items: List[Any], encoded: list, options: Dict[str, Any]) -> None:
+        """A 413 when a fill-mask answer would exceed ``max_answer_chars`` (see :class:`Limits`)."""
+        if self.task != "fill-mask":
+            return
+        top_k, mask_id = options.get("top_k") or self.pipe.top_k, self.pipe.tokenizer.mask_token_id
+        size = sum(list(enc["input_ids"]).count(mask_id) * top_k * (len(text) + 64)
+                   for text, enc in zip(items, encoded))
+        if size > self.limits.max_answer_chars:
+            raise RequestError(413, f"the answer would hold about {size} characters ([MASK]s x top_k {top_k} x text "
+                                    f"length); the limit is {self.limits.max_answer_chars} (max_answer_chars): "
+                                    "send fewer [MASK]s per request or a smaller top_k")
+
     async def predict(self, payload: Any) -> list:
         """The results for a decoded request body: parse, encode, wait for the batch, postprocess."""
         items, options = parse_inputs(payload, self.task, self.limits)
         encoded, prepared = self.encode(items)
+        self.check_answer_size(items, encoded, options)  # before the model runs
         outs = await self.batcher.submit(encoded)
         return self.postprocess(items, prepared, outs, options)
 

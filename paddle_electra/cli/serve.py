@@ -38,7 +38,7 @@ def cmd_serve(args) -> str:
     except ImportError as e:  # pragma: no cover - serving.py itself imports only the standard library
         raise CLIError(str(e)) from None
     limits = Limits(max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
-                    max_queue=args.max_queue)
+                    max_queue=args.max_queue, max_answer_chars=args.max_answer_chars)
     logging.getLogger("paddle_electra.export").setLevel(logging.WARNING)  # a model folder is exported first
     try:
         with native_output_filtered(stdout=False):  # Paddle's PIR warning while exporting; stdout untouched
@@ -120,6 +120,8 @@ def register(sub, common) -> None:
                    help=f"characters per text (default {d.max_chars})")
     p.add_argument("--max-body-bytes", type=_positive, default=d.max_body_bytes,
                    help=f"request body size (default {d.max_body_bytes})")
+    p.add_argument("--max-answer-chars", type=_positive, default=d.max_answer_chars,
+                   help=f"fill-mask answer size: [MASK]s x top_k x text length (default {d.max_answer_chars})")
     p.add_argument("--max-queue", type=_positive, default=d.max_queue,
                    help=f"texts waiting before the server answers 503 (default {d.max_queue})")
     p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))

@@ -123,6 +123,20 @@ def test_fill_mask(exports):
         assert r.status_code == 422 and "[MASK]" in r.json()["error"] and "text 1" in r.json()["error"]
 
 
+def test_fill_mask_answer_size_is_bounded_before_the_model_runs(exports):
+    # every candidate repeats its text: 64 texts of 62 [MASK]s at top_k 100 would answer ~170 M characters
+    # from a 25 kB request, so the server refuses it before any batch runs
+    with _serve(exports, "fill-mask") as server:
+        r = httpx.post(server.url + "/predict", json={"texts": ["[MASK]" * 62] * 64, "top_k": 100})
+        assert r.status_code == 413, r.text
+        assert "the limit is 8000000 (max_answer_chars)" in r.json()["error"]
+        assert httpx.get(server.url + "/metadata").json()["stats"]["batches"] == 0
+    text = "我爱[MASK]京"  # 1 [MASK] x top_k 3 x (9 characters + 64) = 219
+    for limit, status in ((218, 413), (219, 200)):
+        with _serve(exports, "fill-mask", top_k=3, limits=Limits(max_answer_chars=limit)) as server:
+            assert httpx.post(server.url + "/predict", json=[text]).status_code == status
+
+
 def test_question_answering(exports):
     q, c = "谁在北京工作", "张三在北京工作"
     with _serve(exports, "question-answering") as server:
@@ -185,7 +199,8 @@ def test_health_metadata_and_unknown_routes(cls_server):
                                                              "task": "text-classification"}
     meta = httpx.get(cls_server.url + "/metadata").json()
     assert meta["backend"] == "paddle-inference" and meta["labels"] == [LABELS[i] for i in range(3)]
-    assert meta["limits"] == {"max_body_bytes": 1 << 20, "max_texts": 64, "max_chars": 2000, "max_queue": 4096}
+    assert meta["limits"] == {"max_body_bytes": 1 << 20, "max_texts": 64, "max_chars": 2000, "max_queue": 4096,
+                              "max_answer_chars": 8_000_000}
     assert meta["max_length"] == 64 and meta["temporary_export"] is False and meta["stats"]["server_errors"] == 0
     r = httpx.get(cls_server.url + "/predict")
     assert r.status_code == 405 and "error" in r.json()
