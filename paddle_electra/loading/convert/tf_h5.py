@@ -36,12 +36,9 @@ from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
-from ..safety.pickle_guard import CheckpointTooLargeError
+from ..safety.pickle_guard import CheckpointTooLargeError, max_inflated_bytes
 
 __all__ = ["read_tf_h5", "tf_weight_name_to_hf"]
-
-# Keras stores weights uncompressed; a compressed dataset may inflate this much (as torch_bin's records)
-_MAX_INFLATION = 16
 
 
 def _decode(value) -> str:
@@ -127,7 +124,7 @@ def _checked(f, weight_name: str, dataset):
         raise ValueError(f"weight {weight_name!r} has dtype {dataset.dtype!r:.80}, not a number type")
     needed = int(np.prod(dataset.shape, dtype=object)) * dataset.dtype.itemsize
     stored = dataset.id.get_storage_size()
-    if needed > max(_MAX_INFLATION * stored, stored + (1 << 20)):
+    if needed > max_inflated_bytes(stored):
         raise CheckpointTooLargeError(f"weight {weight_name!r} declares shape {tuple(dataset.shape)!r:.80} "
                                       f"({needed} bytes) but stores only {stored} bytes")
     return dataset

@@ -24,11 +24,13 @@ import zipfile
 import numpy as np
 
 from ..safety.pickle_guard import (
+    MAX_INFLATION,
     ORDERED_DICT,
     CheckpointTooLargeError,
     Inert,
     UnsafeCheckpointError,
     prescan,
+    max_inflated_bytes,
     safe_loads,
 )
 
@@ -36,8 +38,6 @@ __all__ = ["UnsafeCheckpointError", "load_torch_bin"]
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-# torch stores records uncompressed; a record that inflates more than this is a zip bomb
-_MAX_INFLATION = 16
 _MAX_PICKLE_BYTES = 256 << 20  # data.pkl of a state dict is kilobytes
 
 
@@ -194,13 +194,12 @@ def _read_record(zf, name, archive_size):
     if info.compress_size > archive_size - info.header_offset:
         raise ValueError(f"zip record {name} claims {info.compress_size} stored bytes, more than the "
                          f"{archive_size}-byte file holds after its start at {info.header_offset} (corrupt)")
-    limit = max(_MAX_INFLATION * info.compress_size, info.compress_size + (1 << 20))
-    if info.file_size > limit:
+    if info.file_size > max_inflated_bytes(info.compress_size):
         raise CheckpointTooLargeError(
             f"zip record {name} inflates from {info.compress_size} to {info.file_size} bytes (a zip bomb; "
             "torch stores records uncompressed)"
         )
-    if name.endswith("data.pkl") and info.file_size > min(_MAX_PICKLE_BYTES, archive_size * _MAX_INFLATION):
+    if name.endswith("data.pkl") and info.file_size > min(_MAX_PICKLE_BYTES, archive_size * MAX_INFLATION):
         raise CheckpointTooLargeError(f"zip record {name} declares a {info.file_size}-byte pickle")
     return zf.read(name)
 

@@ -37,6 +37,16 @@ class CheckpointTooLargeError(ValueError):
     """A checkpoint declares more data than the file holds or than the limits allow."""
 
 
+# Weights barely compress, and torch zips and Keras h5 files store them uncompressed: a record or dataset
+# that reads as more than this many times its stored bytes is a decompression bomb.
+MAX_INFLATION = 16
+
+
+def max_inflated_bytes(stored: int) -> int:
+    """The most bytes ``stored`` bytes of a record may read as: :data:`MAX_INFLATION` times, and 1 MB more at least."""
+    return max(MAX_INFLATION * stored, stored + (1 << 20))
+
+
 # Opcodes a state-dict pickle never needs: object instantiation by class
 # (INST/OBJ/NEWOBJ build arbitrary classes), extension registries (EXT*) and
 # out-of-band buffers. Everything allowed is either data or goes through find_class.
