@@ -87,13 +87,14 @@ def _text_file(path: str, csv_fields: bool = False):
             csv.field_size_limit(old_limit)
 
 
-def _json_value(text: str, where: str):
+def _json_value(text: str, where: str, what: str = "a data row", whole_file: bool = False):
+    """``text`` parsed as JSON; every failure a :class:`DataError` at ``where`` (``whole_file``: plus the line)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise DataError(f"{where}: not valid JSON ({e.msg})") from None
+        raise DataError(f"{where}{f':{e.lineno}' if whole_file else ''}: not valid JSON ({e.msg})") from None
     except RecursionError:  # json recurses once per level; a few thousand "[" exhaust the stack
-        raise DataError(f"{where}: JSON nested too deeply to be a data row") from None
+        raise DataError(f"{where}: JSON nested too deeply to be {what}") from None
     except ValueError as e:  # an integer longer than Python's digit limit
         raise DataError(f"{where}: not valid JSON ({e})") from None
 
@@ -250,15 +251,7 @@ def read_squad(path: str) -> List[Dict]:
     """
     _format(path, "squad", ("squad",))
     with _text_file(path) as f:
-        text = f.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
-    except RecursionError:
-        raise DataError(f"{path}: JSON nested too deeply to be a SQuAD file") from None
-    except ValueError as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+        data = _json_value(f.read(), path, what="a SQuAD file", whole_file=True)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise DataError(f"{path}: expected a SQuAD-style object with a 'data' list")
     out: List[Dict] = []
